@@ -1,0 +1,30 @@
+//! flopsbench: do fewer FLOPs make a network faster here?
+//!
+//! A library and command-line tool that reproduces and extends "Run, Don't Walk: Chasing
+//! Higher FLOPS for Faster Neural Networks" (Chen et al., CVPR 2023). This version counts
+//! exactly: MACs, FLOPs, parameters and memory traffic of the paper's operators (Conv,
+//! GConv, DWConv, PConv, PWConv) and of a network zoo whose counts equal the reference
+//! PyTorch models (timm `fasternet_*`, torchvision) to the integer.
+//!
+//! Data flow: `cli → Command → spec (OpCase / zoo Net) → count → output`.
+//!
+//! ```
+//! use flopsbench::count::{CountOptions, count_zoo};
+//!
+//! let t0 = count_zoo("fasternet-t0", 224, &CountOptions::default(), false).unwrap();
+//! assert_eq!(t0.params, 3_905_500); // timm fasternet_t0
+//! assert_eq!(t0.macs, 335_422_720); // conv + linear multiply-adds, BN folded
+//! ```
+
+pub mod app;
+pub mod cli;
+pub mod count;
+pub mod error;
+pub mod list;
+pub mod output;
+pub mod paper;
+pub mod spec;
+pub mod zoo;
+
+pub use app::{Command, run};
+pub use error::{Error, Result};

@@ -1,0 +1,109 @@
+//! Terminal and Markdown tables (comfy-table), with human-readable units.
+
+use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
+use comfy_table::{CellAlignment, Table};
+
+use crate::count::CaseCount;
+use crate::output::units::{bytes, si};
+
+fn new_table(markdown: bool, header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(if markdown {
+        ASCII_MARKDOWN
+    } else {
+        UTF8_FULL_CONDENSED
+    });
+    t.set_header(header.to_vec());
+    t
+}
+
+fn align_numbers(t: &mut Table, from: usize) {
+    let n = t.column_count();
+    for i in from..n {
+        if let Some(col) = t.column_mut(i) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// Counts as a table; `per_layer` prints each case's layers after the summary.
+pub fn counts(counts: &[CaseCount], per_layer: bool, markdown: bool) -> String {
+    let Some(first) = counts.first() else {
+        return String::new();
+    };
+    let flops_header = format!("FLOPs ({})", first.convention);
+    let mut t = new_table(
+        markdown,
+        &[
+            "case",
+            "input",
+            "params",
+            "MACs",
+            &flops_header,
+            "memory",
+            "FLOPs/byte",
+        ],
+    );
+    for c in counts {
+        t.add_row(vec![
+            c.name.clone(),
+            c.input_shape.clone(),
+            si(c.params as f64),
+            si(c.macs as f64),
+            si(c.flops as f64),
+            bytes(c.mem_bytes),
+            format!("{:.2}", c.intensity_flops_per_byte),
+        ]);
+    }
+    align_numbers(&mut t, 2);
+    let mut out = format!(
+        "{t}\n{}{} · batch {} · BN {} · FLOPs = {}\n",
+        if markdown { "\n" } else { "" },
+        first.dtype,
+        first.batch,
+        if first.fused_bn { "folded" } else { "counted" },
+        match first.convention {
+            crate::count::Convention::Paper => "multiply-adds (paper)",
+            crate::count::Convention::Strict => "2 × multiply-adds + other ops (strict)",
+        }
+    );
+    if per_layer {
+        for c in counts {
+            out += &layer_table(c, markdown);
+        }
+    }
+    out
+}
+
+fn layer_table(c: &CaseCount, markdown: bool) -> String {
+    let mut t = new_table(
+        markdown,
+        &[
+            "#", "layer", "op", "output", "params", "MACs", "FLOPs", "memory",
+        ],
+    );
+    for (i, l) in c.layers.iter().flatten().enumerate() {
+        t.add_row(vec![
+            i.to_string(),
+            l.name.clone(),
+            l.op.to_string(),
+            l.output_shape.clone(),
+            l.params.to_string(),
+            l.macs.to_string(),
+            l.flops.to_string(),
+            bytes(l.mem_bytes),
+        ]);
+    }
+    t.add_row(vec![
+        String::new(),
+        "total".into(),
+        String::new(),
+        String::new(),
+        c.params.to_string(),
+        c.macs.to_string(),
+        c.flops.to_string(),
+        bytes(c.mem_bytes),
+    ]);
+    align_numbers(&mut t, 4);
+    format!("\n{}\n{t}\n", c.name)
+}

@@ -1,0 +1,68 @@
+//! Runs every bad input in `tests/bad_inputs/*.toml` through the real binary: each must
+//! exit with its code, name the flag in its message, print nothing on stdout and never
+//! panic.
+
+use assert_cmd::Command;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Corpus {
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    args: Vec<String>,
+    code: i32,
+    contains: Vec<String>,
+}
+
+fn corpus(file: &str) -> Vec<Case> {
+    let path = format!("{}/tests/bad_inputs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("corpus file");
+    toml::from_str::<Corpus>(&text)
+        .expect("corpus is valid TOML")
+        .case
+}
+
+#[test]
+fn bad_count_inputs_exit_2_with_a_clear_message() {
+    let cases = corpus("count.toml");
+    assert!(cases.len() >= 15, "the corpus must hold at least 15 cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let out = Command::cargo_bin("flopsbench")
+            .unwrap()
+            .args(&case.args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut problems = Vec::new();
+        if out.status.code() != Some(case.code) {
+            problems.push(format!(
+                "exit {:?}, expected {}",
+                out.status.code(),
+                case.code
+            ));
+        }
+        for word in &case.contains {
+            if !stderr.contains(word.as_str()) {
+                problems.push(format!("message lacks {word:?}"));
+            }
+        }
+        if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+            problems.push("panicked".into());
+        }
+        if !out.stdout.is_empty() {
+            problems.push("wrote to stdout".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{:?}: {}\n  stderr: {stderr}",
+                case.args,
+                problems.join("; ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
