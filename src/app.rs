@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use crate::bench::BenchConfig;
 use crate::count::{CaseCount, CountOptions, count_op, count_zoo, validate_options};
 use crate::error::{Error, Result};
 use crate::output::{Format, render_counts};
@@ -37,8 +38,19 @@ pub struct CountConfig {
 pub enum Command {
     /// `flopsbench count`.
     Count(Box<CountConfig>),
+    /// `flopsbench op` and `flopsbench net`: measured runs, summary in a format.
+    Bench(Box<BenchConfig>, Format),
     /// `flopsbench list`.
     List,
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything succeeded (exit 0).
+    Success,
+    /// The run finished but some cases failed; their rows say why (exit 1).
+    SomeCasesFailed,
 }
 
 /// Computes every case of a `count` command; nothing is printed.
@@ -67,16 +79,60 @@ pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
     }
 }
 
-/// Runs a command, writing its output to `out` only once all of it is computed.
-pub fn run(command: &Command, out: &mut dyn Write) -> Result<()> {
-    let text = match command {
-        Command::Count(config) => render_counts(&counts(config)?, config.format, config.per_layer)?,
-        Command::List => crate::list::render()?,
-    };
+fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|source| Error::Io {
             path: "<stdout>".into(),
             source,
         })
+}
+
+/// Sets the thread count candle's CPU kernels use. candle (and gemm) read
+/// `RAYON_NUM_THREADS` on every call, and rayon's global pool reads it once, at its first
+/// use; so this must run before any backend does.
+fn set_candle_threads(threads: usize) {
+    if std::env::var("RAYON_NUM_THREADS").ok() != Some(threads.to_string()) {
+        // SAFETY: called from the CLI's main thread before any backend, rayon pool or
+        // other thread of this process exists, so nothing reads the environment
+        // concurrently.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
+}
+
+/// Runs a command. Computed output goes to `out` only once all of it is ready; a
+/// measured run's per-case lines go to `log` as cases finish.
+pub fn run(command: &Command, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
+    match command {
+        Command::Count(config) => write_all(
+            out,
+            &render_counts(&counts(config)?, config.format, config.per_layer)?,
+        )?,
+        Command::List => write_all(out, &crate::list::render()?)?,
+        Command::Bench(config, format) => {
+            crate::bench::validate(config)?;
+            set_candle_threads(config.threads.unwrap_or(1));
+            let outcome = crate::bench::run(config, log)?;
+            write_all(
+                out,
+                &crate::output::render_records(&outcome.records, *format)?,
+            )?;
+            let failed = outcome
+                .records
+                .iter()
+                .filter(|r| r.status != crate::record::Status::Ok)
+                .count();
+            writeln!(
+                log,
+                "results: {} ({} rows, {failed} failed)",
+                outcome.dir.join("results.csv").display(),
+                outcome.records.len()
+            )
+            .ok();
+            if failed > 0 {
+                return Ok(Finished::SomeCasesFailed);
+            }
+        }
+    }
+    Ok(Finished::Success)
 }

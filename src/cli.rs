@@ -3,9 +3,16 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::app::{Command, CountConfig, CountTarget};
+use crate::backend::{PconvImpl, Selection};
+use crate::bench::{BenchConfig, BenchTarget};
 use crate::count::{Convention, CountOptions};
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::measure::SamplerConfig;
 use crate::output::Format;
 use crate::spec::{Dtype, OpKind, OpSweep, Ratio, Shape};
 
@@ -30,8 +37,190 @@ enum Commands {
         allow_negative_numbers = true
     )]
     Count(Box<CountArgs>),
+    /// Time operator stacks (the paper's Table 1) on real backends
+    #[command(
+        after_help = "Examples:\n  flopsbench op --kind pconv --ratio 0.25\n  \
+        flopsbench op --kind dwconv --shape 192x28x28 --layers 10 --backend all\n  \
+        flopsbench op --kind conv,gconv,dwconv,pconv --min-time 1s",
+        allow_negative_numbers = true
+    )]
+    Op(Box<OpCommand>),
+    /// Time zoo networks on real backends
+    #[command(
+        after_help = "Examples:\n  flopsbench net fasternet-t0\n  flopsbench net fasternet-s,resnet50 --backend tract",
+        allow_negative_numbers = true
+    )]
+    Net(Box<NetCommand>),
     /// List operator kinds, zoo networks, backends and devices
     List,
+}
+
+#[derive(Debug, Args)]
+struct OpCommand {
+    /// Operator kinds (comma list sweeps)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        required = true,
+        help_heading = "Operator cases"
+    )]
+    kind: Vec<KindArg>,
+
+    #[command(flatten)]
+    op: OpArgs,
+
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Args)]
+struct NetCommand {
+    /// Zoo networks, comma-separated, or `all` (see `flopsbench list`)
+    #[arg(value_delimiter = ',', required = true)]
+    nets: Vec<String>,
+
+    /// Input resolution (3×R×R)
+    #[arg(long, default_value_t = 224)]
+    resolution: usize,
+
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PconvImplArg {
+    /// Split channels, convolve the first part, concatenate (the authors' forward)
+    SplitCat,
+    /// Write the convolved part into a copy of the input (inference only)
+    Slicing,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Backends: candle, tract, ort, tch, comma lists, or `all` (every one available)
+    #[arg(long, default_value = "all", value_parser = parse_backends, help_heading = "Measurement")]
+    backend: Selection,
+
+    /// Devices: cpu, gpu (= cuda:0), cuda:N, arm; comma list
+    #[arg(long, value_delimiter = ',', default_value = "cpu", value_parser = parse_device, help_heading = "Measurement")]
+    device: Vec<DeviceSpec>,
+
+    /// Batch size [default: the paper's protocol: 1 on CPU/ARM, 32 on GPU]
+    #[arg(long, help_heading = "Measurement")]
+    batch: Option<usize>,
+
+    /// Threads per backend [default: 1, the paper's protocol]
+    #[arg(long, help_heading = "Measurement")]
+    threads: Option<usize>,
+
+    /// Element type
+    #[arg(long, value_enum, default_value = "f32", help_heading = "Measurement")]
+    dtype: DtypeArg,
+
+    /// Warm-up time before sampling (first call discarded): `1s`, `500ms`, `0.3`
+    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    warmup: Duration,
+
+    /// Sample at least this long (and at least 10 samples)
+    #[arg(long, default_value = "2s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    min_time: Duration,
+
+    /// Never sample longer than this
+    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    max_time: Duration,
+
+    /// Take exactly N samples (overrides --min-time)
+    #[arg(long, help_heading = "Measurement")]
+    runs: Option<usize>,
+
+    /// Seed of weights, inputs and the bootstrap
+    #[arg(long, default_value_t = 0, help_heading = "Measurement")]
+    seed: u64,
+
+    /// PConv forward of candle (ONNX backends always run split-cat)
+    #[arg(
+        long,
+        value_enum,
+        default_value = "split-cat",
+        help_heading = "Measurement"
+    )]
+    pconv_impl: PconvImplArg,
+
+    /// Keep BatchNorm as its own layer (default: folded into the conv)
+    #[arg(long, help_heading = "Measurement")]
+    no_fuse_bn: bool,
+
+    /// How FLOPs (and FLOP/s) are derived from multiply-adds
+    #[arg(long, value_enum, default_value = "paper", help_heading = "Output")]
+    convention: ConventionArg,
+
+    /// Result folder [default: reports/<UTC timestamp>-<host>/]
+    #[arg(long, help_heading = "Output")]
+    out: Option<PathBuf>,
+
+    /// Summary format on stdout (the files always get CSV and JSON lines)
+    #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
+    format: FormatArg,
+
+    /// No per-case lines on stderr
+    #[arg(long, short, help_heading = "Output")]
+    quiet: bool,
+}
+
+fn parse_backends(s: &str) -> std::result::Result<Selection, String> {
+    s.parse::<Selection>().map_err(|e| e.to_string())
+}
+
+fn parse_device(s: &str) -> std::result::Result<DeviceSpec, String> {
+    s.parse::<DeviceSpec>().map_err(|e| e.to_string())
+}
+
+/// `2s`, `500ms`, `1m` (humantime) or plain seconds (`0.3`).
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs.is_finite() && secs >= 0.0 {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(format!("'{s}' is not a duration ≥ 0"))
+        };
+    }
+    if t.starts_with('-') {
+        return Err(format!("'{s}' is negative; a duration must be ≥ 0"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("'{s}' is not a duration ({e}); write 2s, 500ms or 0.3"))
+}
+
+impl BenchArgs {
+    fn into_config(self, target: BenchTarget, resolution: usize) -> (BenchConfig, Format) {
+        let config = BenchConfig {
+            target,
+            resolution,
+            devices: self.device,
+            backends: self.backend,
+            batch: self.batch,
+            threads: self.threads,
+            dtype: self.dtype.into(),
+            fuse_bn: !self.no_fuse_bn,
+            convention: self.convention.into(),
+            pconv_impl: match self.pconv_impl {
+                PconvImplArg::SplitCat => PconvImpl::SplitCat,
+                PconvImplArg::Slicing => PconvImpl::Slicing,
+            },
+            sampler: SamplerConfig {
+                warmup: self.warmup,
+                min_time: self.min_time,
+                max_time: self.max_time,
+                runs: self.runs,
+            },
+            seed: self.seed,
+            out: self.out,
+            quiet: self.quiet,
+        };
+        (config, self.format.into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,20 +256,7 @@ enum FormatArg {
 }
 
 #[derive(Debug, Args)]
-struct CountArgs {
-    /// Zoo networks, comma-separated, or `all` (see `flopsbench list`)
-    #[arg(value_delimiter = ',', conflicts_with = "kind")]
-    nets: Vec<String>,
-
-    /// Operator kinds to count instead of a network (comma list sweeps)
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        help_heading = "Operator cases"
-    )]
-    kind: Vec<KindArg>,
-
+struct OpArgs {
     /// PConv partial ratio r in (0, 1]: `0.25` or `1/4` (comma list sweeps) [default: 1/4]
     #[arg(long, value_delimiter = ',', value_parser = parse_ratio, help_heading = "Operator cases")]
     ratio: Vec<Ratio>,
@@ -113,6 +289,25 @@ struct CountArgs {
     /// Stacked layers per case [default: 10, as the paper]
     #[arg(long, help_heading = "Operator cases")]
     layers: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+struct CountArgs {
+    /// Zoo networks, comma-separated, or `all` (see `flopsbench list`)
+    #[arg(value_delimiter = ',', conflicts_with = "kind")]
+    nets: Vec<String>,
+
+    /// Operator kinds to count instead of a network (comma list sweeps)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        help_heading = "Operator cases"
+    )]
+    kind: Vec<KindArg>,
+
+    #[command(flatten)]
+    op: OpArgs,
 
     /// Input resolution of networks (3×R×R) [default: 224]
     #[arg(long)]
@@ -151,6 +346,36 @@ fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
     s.parse::<Shape>()
 }
 
+impl From<DtypeArg> for Dtype {
+    fn from(d: DtypeArg) -> Self {
+        match d {
+            DtypeArg::F32 => Dtype::F32,
+            DtypeArg::F16 => Dtype::F16,
+            DtypeArg::Bf16 => Dtype::Bf16,
+        }
+    }
+}
+
+impl From<ConventionArg> for Convention {
+    fn from(c: ConventionArg) -> Self {
+        match c {
+            ConventionArg::Paper => Convention::Paper,
+            ConventionArg::Strict => Convention::Strict,
+        }
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Md => Format::Md,
+        }
+    }
+}
+
 impl From<KindArg> for OpKind {
     fn from(k: KindArg) -> Self {
         match k {
@@ -163,9 +388,9 @@ impl From<KindArg> for OpKind {
     }
 }
 
-impl CountArgs {
+impl OpArgs {
     /// The operator flags that were given, by name (they do not apply to networks).
-    fn op_flags_given(&self) -> Option<&'static str> {
+    fn given(&self) -> Option<&'static str> {
         [
             ("--ratio", !self.ratio.is_empty()),
             ("--groups", !self.groups.is_empty()),
@@ -181,6 +406,22 @@ impl CountArgs {
         .map(|(flag, _)| flag)
     }
 
+    fn sweep(&self, kinds: &[KindArg]) -> OpSweep {
+        OpSweep {
+            kinds: kinds.iter().map(|k| OpKind::from(*k)).collect(),
+            shapes: self.shape.clone(),
+            ratios: self.ratio.clone(),
+            groups: self.groups.clone(),
+            kernels: self.kernel.clone(),
+            strides: self.stride.clone(),
+            padding: self.padding,
+            out_channels: self.out_channels,
+            layers: self.layers,
+        }
+    }
+}
+
+impl CountArgs {
     fn into_config(self) -> Result<CountConfig> {
         if self.kind.is_empty() && self.nets.is_empty() {
             return Err(Error::Usage(
@@ -188,7 +429,7 @@ impl CountArgs {
             ));
         }
         let target = if self.kind.is_empty() {
-            if let Some(flag) = self.op_flags_given() {
+            if let Some(flag) = self.op.given() {
                 return Err(Error::flag(
                     flag,
                     "describes operator cases; use it with --kind, not with a network name",
@@ -202,40 +443,18 @@ impl CountArgs {
                     "applies to networks; give operator inputs with --shape CxHxW",
                 ));
             }
-            CountTarget::Ops(OpSweep {
-                kinds: self.kind.iter().map(|k| OpKind::from(*k)).collect(),
-                shapes: self.shape.clone(),
-                ratios: self.ratio.clone(),
-                groups: self.groups.clone(),
-                kernels: self.kernel.clone(),
-                strides: self.stride.clone(),
-                padding: self.padding,
-                out_channels: self.out_channels,
-                layers: self.layers,
-            })
+            CountTarget::Ops(self.op.sweep(&self.kind))
         };
         Ok(CountConfig {
             target,
             options: CountOptions {
                 batch: self.batch,
-                dtype: match self.dtype {
-                    DtypeArg::F32 => Dtype::F32,
-                    DtypeArg::F16 => Dtype::F16,
-                    DtypeArg::Bf16 => Dtype::Bf16,
-                },
+                dtype: self.dtype.into(),
                 fuse_bn: !self.no_fuse_bn,
-                convention: match self.convention {
-                    ConventionArg::Paper => Convention::Paper,
-                    ConventionArg::Strict => Convention::Strict,
-                },
+                convention: self.convention.into(),
             },
             resolution: self.resolution.unwrap_or(224),
-            format: match self.format {
-                FormatArg::Table => Format::Table,
-                FormatArg::Csv => Format::Csv,
-                FormatArg::Json => Format::Json,
-                FormatArg::Md => Format::Md,
-            },
+            format: self.format.into(),
             per_layer: self.per_layer,
         })
     }
@@ -251,6 +470,19 @@ where
     let cli = Cli::try_parse_from(args)?;
     Ok(match cli.command {
         Commands::Count(args) => args.into_config().map(|c| Command::Count(Box::new(c))),
+        Commands::Op(cmd) => {
+            let cmd = *cmd;
+            let sweep = cmd.op.sweep(&cmd.kind);
+            let (config, format) = cmd.bench.into_config(BenchTarget::Ops(sweep), 224);
+            Ok(Command::Bench(Box::new(config), format))
+        }
+        Commands::Net(cmd) => {
+            let cmd = *cmd;
+            let (config, format) = cmd
+                .bench
+                .into_config(BenchTarget::Nets(cmd.nets), cmd.resolution);
+            Ok(Command::Bench(Box::new(config), format))
+        }
         Commands::List => Ok(Command::List),
     })
 }

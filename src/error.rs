@@ -45,6 +45,30 @@ pub enum Error {
         message: String,
     },
 
+    /// A backend failed to prepare or run a case.
+    #[error("{backend}: {message}")]
+    Backend {
+        /// The backend's name.
+        backend: String,
+        /// Its message.
+        message: String,
+    },
+
+    /// A backend's output differs from the reference by more than the tolerance.
+    #[error(
+        "output differs from the {reference} reference: max abs error {max_abs_err:.3e}, relative {relative:.3e} > tolerance {tolerance:.0e}"
+    )]
+    Mismatch {
+        /// What the output was compared with.
+        reference: String,
+        /// Largest absolute difference.
+        max_abs_err: f64,
+        /// That, relative to the largest reference magnitude.
+        relative: f64,
+        /// The tolerance it exceeded.
+        tolerance: f64,
+    },
+
     /// Writing output failed.
     #[error("cannot write {}: {source}", .path.display())]
     Io {
@@ -114,7 +138,10 @@ impl Error {
             | Error::Usage(_)
             | Error::UnknownName { .. }
             | Error::Shape { .. } => 2,
-            Error::Io { .. } | Error::Serialise { .. } => 1,
+            Error::Io { .. }
+            | Error::Serialise { .. }
+            | Error::Backend { .. }
+            | Error::Mismatch { .. } => 1,
         }
     }
 }

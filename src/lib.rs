@@ -17,12 +17,22 @@
 //! ```
 
 pub mod app;
+pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod count;
+pub mod device;
 pub mod error;
 pub mod list;
+pub mod measure;
+pub mod meta;
+pub mod model;
+pub mod onnx;
 pub mod output;
 pub mod paper;
+pub mod record;
+pub mod reference;
+pub mod results;
 pub mod spec;
 pub mod zoo;
 

@@ -2,14 +2,24 @@
 
 use std::process::ExitCode;
 
+use flopsbench::app::Finished;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let command = match flopsbench::cli::parse_from(std::env::args_os()) {
         Ok(Ok(command)) => command,
         Ok(Err(e)) => return fail(&e),
         Err(clap_error) => clap_error.exit(),
     };
-    match flopsbench::run(&command, &mut std::io::stdout().lock()) {
-        Ok(()) => ExitCode::SUCCESS,
+    match flopsbench::run(
+        &command,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    ) {
+        Ok(Finished::Success) => ExitCode::SUCCESS,
+        Ok(Finished::SomeCasesFailed) => ExitCode::from(1),
         Err(e) => fail(&e),
     }
 }

@@ -1,6 +1,6 @@
 //! Runs every bad input in `tests/bad_inputs/*.toml` through the real binary: each must
-//! exit with its code, name the flag in its message, print nothing on stdout and never
-//! panic.
+//! exit with its code, name the flag in its message, print nothing on stdout, never
+//! panic, and write no file.
 
 use assert_cmd::Command;
 use serde::Deserialize;
@@ -25,14 +25,19 @@ fn corpus(file: &str) -> Vec<Case> {
         .case
 }
 
-#[test]
-fn bad_count_inputs_exit_2_with_a_clear_message() {
-    let cases = corpus("count.toml");
-    assert!(cases.len() >= 15, "the corpus must hold at least 15 cases");
+fn run_corpus(file: &str, min_cases: usize) {
+    let cases = corpus(file);
+    assert!(
+        cases.len() >= min_cases,
+        "{file} must hold at least {min_cases} cases"
+    );
+    // Run in an empty folder: a bad input must not create reports/ or anything else.
+    let scratch = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for case in &cases {
         let out = Command::cargo_bin("flopsbench")
             .unwrap()
+            .current_dir(scratch.path())
             .args(&case.args)
             .output()
             .unwrap();
@@ -56,6 +61,10 @@ fn bad_count_inputs_exit_2_with_a_clear_message() {
         if !out.stdout.is_empty() {
             problems.push("wrote to stdout".into());
         }
+        let written: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+        if !written.is_empty() {
+            problems.push(format!("wrote files: {written:?}"));
+        }
         if !problems.is_empty() {
             failures.push(format!(
                 "{:?}: {}\n  stderr: {stderr}",
@@ -65,4 +74,14 @@ fn bad_count_inputs_exit_2_with_a_clear_message() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn bad_count_inputs_exit_2_with_a_clear_message() {
+    run_corpus("count.toml", 15);
+}
+
+#[test]
+fn bad_op_and_net_inputs_exit_2_and_write_nothing() {
+    run_corpus("bench.toml", 15);
 }

@@ -3,6 +3,7 @@
 
 use crate::count::CaseCount;
 use crate::error::{Error, Result};
+use crate::record::Record;
 
 const CASE_COLUMNS: [&str; 20] = [
     "name",
@@ -101,6 +102,23 @@ pub fn counts(counts: &[CaseCount], per_layer: bool) -> Result<String> {
     }
     let bytes = w.into_inner().map_err(|e| Error::Serialise {
         what: "counts as CSV",
+        message: e.to_string(),
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Measured rows as CSV (the columns of results.csv).
+pub fn records(records: &[Record]) -> Result<String> {
+    let err = |e: csv::Error| Error::Serialise {
+        what: "records as CSV",
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in records {
+        w.serialize(r).map_err(err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Serialise {
+        what: "records as CSV",
         message: e.to_string(),
     })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

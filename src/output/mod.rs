@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod progress;
 pub mod table;
 pub mod units;
 
@@ -10,6 +11,7 @@ use std::str::FromStr;
 
 use crate::count::CaseCount;
 use crate::error::{Error, Result};
+use crate::record::Record;
 
 /// Output formats of `count` (and later of measured results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,5 +58,15 @@ pub fn render_counts(counts: &[CaseCount], format: Format, per_layer: bool) -> R
         Format::Md => Ok(table::counts(counts, per_layer, true)),
         Format::Csv => csv::counts(counts, per_layer),
         Format::Json => json::counts(counts),
+    }
+}
+
+/// Renders measured rows in `format` (CSV has every column; the table a summary).
+pub fn render_records(records: &[Record], format: Format) -> Result<String> {
+    match format {
+        Format::Table => Ok(table::records(records, false)),
+        Format::Md => Ok(table::records(records, true)),
+        Format::Csv => csv::records(records),
+        Format::Json => json::records(records),
     }
 }

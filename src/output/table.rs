@@ -4,7 +4,9 @@ use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{CellAlignment, Table};
 
 use crate::count::CaseCount;
+use crate::output::progress::duration_ms;
 use crate::output::units::{bytes, si};
+use crate::record::{Record, Status};
 
 fn new_table(markdown: bool, header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -106,4 +108,56 @@ fn layer_table(c: &CaseCount, markdown: bool) -> String {
     ]);
     align_numbers(&mut t, 4);
     format!("\n{}\n{t}\n", c.name)
+}
+
+/// Measured rows as a summary table: one row per case and backend.
+pub fn records(records: &[Record], markdown: bool) -> String {
+    let mut t = new_table(
+        markdown,
+        &[
+            "case",
+            "backend",
+            "device",
+            "batch",
+            "threads",
+            "median",
+            "95% CI",
+            "throughput",
+            "MAC/s",
+            "status",
+        ],
+    );
+    for r in records {
+        let (median, ci, throughput, rate) = match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
+            (Some(m), Some(lo), Some(hi)) => (
+                duration_ms(m),
+                format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0),
+                format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
+                si(r.gmacs_per_s.unwrap_or(0.0) * 1e9),
+            ),
+            _ => Default::default(),
+        };
+        let status = match r.status {
+            Status::Ok => "ok".to_string(),
+            Status::Error => format!("error: {}", r.error),
+            Status::Skipped => format!("skipped: {}", r.error),
+        };
+        t.add_row(vec![
+            r.case.clone(),
+            r.backend.clone(),
+            r.device.clone(),
+            r.batch.to_string(),
+            r.threads.to_string(),
+            median,
+            ci,
+            throughput,
+            rate,
+            status,
+        ]);
+    }
+    align_numbers(&mut t, 3);
+    if let Some(col) = t.column_mut(9) {
+        col.set_cell_alignment(CellAlignment::Left);
+    }
+    format!("{t}\n")
 }

@@ -60,6 +60,12 @@ impl Net {
     /// The inference form: every BatchNorm whose input is a conv output read by nothing
     /// else is folded into that conv (`folded_bn = true`) and removed.
     pub fn fuse_bn(&self) -> Net {
+        self.fuse_bn_with_origins().0
+    }
+
+    /// [`Net::fuse_bn`], also returning for each new node the index of the old node it
+    /// came from and, for a conv that absorbed a BatchNorm, the old BN node's index.
+    pub fn fuse_bn_with_origins(&self) -> (Net, Vec<(usize, Option<usize>)>) {
         let mut readers = vec![0usize; self.nodes.len() + 1];
         for node in &self.nodes {
             for t in &node.inputs {
@@ -70,7 +76,8 @@ impl Net {
         let mut remap: Vec<usize> = Vec::with_capacity(self.nodes.len() + 1);
         remap.push(0);
         let mut nodes: Vec<Node> = Vec::with_capacity(self.nodes.len());
-        for node in &self.nodes {
+        let mut origins: Vec<(usize, Option<usize>)> = Vec::with_capacity(self.nodes.len());
+        for (old, node) in self.nodes.iter().enumerate() {
             let src = node.inputs.first().map(|t| t.0).unwrap_or(0);
             let foldable = matches!(node.layer, Layer::BatchNorm { .. })
                 && src > 0
@@ -81,6 +88,7 @@ impl Net {
                 if let Layer::Conv(c) = &mut nodes[target - 1].layer {
                     c.folded_bn = true;
                 }
+                origins[target - 1].1 = Some(old);
                 remap.push(target);
                 continue;
             }
@@ -89,13 +97,15 @@ impl Net {
                 t.0 = remap[t.0];
             }
             nodes.push(n);
+            origins.push((old, None));
             remap.push(nodes.len());
         }
-        Net {
+        let net = Net {
             name: self.name.clone(),
             input: self.input,
             nodes,
-        }
+        };
+        (net, origins)
     }
 }
 

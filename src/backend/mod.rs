@@ -1,0 +1,172 @@
+//! Backends behind one small trait, checked at run time: `probe` says whether a backend
+//! can run on a device here (and how to fix it if not), `prepare` does all untimed work
+//! (weights, graph, session), and the prepared handle has `run` and `sync`.
+
+pub mod candle;
+pub mod tract;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// How the candle backend runs PConv (ONNX-based backends always get split-cat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PconvImpl {
+    /// Split the channels, convolve the first part, concatenate (the authors' forward).
+    #[default]
+    SplitCat,
+    /// Write the convolved part into a copy of the input (inference only).
+    Slicing,
+}
+
+impl fmt::Display for PconvImpl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PconvImpl::SplitCat => "split-cat",
+            PconvImpl::Slicing => "slicing",
+        })
+    }
+}
+
+/// Settings a backend prepares a model with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Threads the backend may use.
+    pub threads: usize,
+    /// PConv forward (where the backend has a choice).
+    pub pconv_impl: PconvImpl,
+}
+
+/// A model ready to run: all untimed work done.
+pub trait Prepared {
+    /// One forward pass (may be asynchronous on accelerators).
+    fn run(&mut self) -> Result<()>;
+    /// Waits until submitted work has finished (a no-op on synchronous CPU backends).
+    fn sync(&mut self) -> Result<()>;
+    /// The output of the last `run`, flattened (batch-major).
+    fn output(&mut self) -> Result<Vec<f32>>;
+    /// What actually ran, for the record (e.g. the PConv forward).
+    fn detail(&self) -> String;
+}
+
+/// An inference backend.
+pub trait Backend: Sync {
+    /// Short name (`candle`, `tract`).
+    fn name(&self) -> &'static str;
+    /// Library version, recorded per row.
+    fn version(&self) -> String;
+    /// Whether it can run on `device` here; `Err` holds why not and how to fix it.
+    fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String>;
+    /// Builds everything needed to run `model` (untimed).
+    fn prepare(
+        &self,
+        model: &Model,
+        device: &DeviceSpec,
+        settings: &Settings,
+    ) -> Result<Box<dyn Prepared>>;
+}
+
+/// Every backend flopsbench knows, compiled in or not, in the order `all` runs them.
+pub const NAMES: [&str; 4] = ["candle", "tract", "ort", "tch"];
+
+/// A backend known by name but not part of this build.
+struct Missing(&'static str);
+
+impl Backend for Missing {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn version(&self) -> String {
+        String::new()
+    }
+    fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
+        Err(match self.0 {
+            "ort" => "not in this version of flopsbench: the ONNX Runtime backend is planned (the ort/tch issue)",
+            _ => "not in this version of flopsbench: the libtorch backend is planned (the ort/tch issue)",
+        }
+        .into())
+    }
+    fn prepare(&self, _: &Model, device: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
+        Err(Error::Backend {
+            backend: self.0.into(),
+            message: self.probe(device).unwrap_err(),
+        })
+    }
+}
+
+/// The backend called `name`.
+pub fn by_name(name: &str) -> Result<&'static dyn Backend> {
+    static CANDLE: candle::Candle = candle::Candle;
+    static TRACT: tract::Tract = tract::Tract;
+    static ORT: Missing = Missing("ort");
+    static TCH: Missing = Missing("tch");
+    match name.trim().to_lowercase().as_str() {
+        "candle" => Ok(&CANDLE),
+        "tract" => Ok(&TRACT),
+        "ort" => Ok(&ORT),
+        "tch" => Ok(&TCH),
+        other => Err(Error::unknown("backend", other, &NAMES)),
+    }
+}
+
+/// A `--backend` selection: `all` or a list of names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every backend available on the device.
+    All,
+    /// These, by name (validated).
+    Named(Vec<String>),
+}
+
+impl FromStr for Selection {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s.trim() == "all" {
+            return Ok(Selection::All);
+        }
+        let names: Vec<String> = s.split(',').map(|n| n.trim().to_lowercase()).collect();
+        for n in &names {
+            by_name(n)?;
+        }
+        Ok(Selection::Named(names))
+    }
+}
+
+impl Selection {
+    /// The backends to try, in order.
+    pub fn backends(&self) -> Vec<&'static dyn Backend> {
+        let names: Vec<&str> = match self {
+            Selection::All => NAMES.to_vec(),
+            Selection::Named(n) => n.iter().map(String::as_str).collect(),
+        };
+        names.into_iter().filter_map(|n| by_name(n).ok()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_backends_are_refused_with_a_suggestion() {
+        let e = "cnadle".parse::<Selection>().unwrap_err();
+        assert!(e.to_string().contains("did you mean 'candle'"), "{e}");
+        assert_eq!("all".parse::<Selection>().unwrap().backends().len(), 4);
+    }
+
+    #[test]
+    fn missing_backends_say_why() {
+        let ort = by_name("ort").unwrap();
+        assert!(
+            ort.probe(&DeviceSpec::Cpu)
+                .unwrap_err()
+                .contains("not in this version")
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Adaptive sampling (after criterion's `routine.rs` and hyperfine's executor): a timed
+//! warm-up whose first call is discarded, iterations per sample chosen from the warm-up
+//! estimate so one sample lasts ≥ 10 ms, and a stop on a time budget, a sample cap or an
+//! exact run count. The harness's own per-iteration overhead is calibrated and recorded.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+
+/// A sample is at least this long, so timer resolution does not matter.
+pub const TARGET_SAMPLE: Duration = Duration::from_millis(10);
+/// Fewest samples a time-budgeted measurement takes.
+pub const MIN_SAMPLES: usize = 10;
+
+/// When to stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplerConfig {
+    /// Warm-up time (after one discarded call).
+    pub warmup: Duration,
+    /// Keep sampling at least this long (and at least [`MIN_SAMPLES`] samples).
+    pub min_time: Duration,
+    /// Never sample longer than this.
+    pub max_time: Duration,
+    /// Exactly this many samples, ignoring `min_time`.
+    pub runs: Option<usize>,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            warmup: Duration::from_secs(1),
+            min_time: Duration::from_secs(2),
+            max_time: Duration::from_secs(30),
+            runs: None,
+        }
+    }
+}
+
+/// Raw timings of one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Per-iteration time of each sample, milliseconds (sample time / iterations).
+    pub samples_ms: Vec<f64>,
+    /// Iterations in each sample.
+    pub iters_per_sample: u64,
+    /// Iterations run during warm-up (the discarded first call not included).
+    pub warmup_iters: u64,
+}
+
+/// The sampling loop's own cost per iteration, in nanoseconds: the same loop around an
+/// empty closure called through the same `dyn FnMut` indirection.
+pub fn calibrate_overhead() -> f64 {
+    let mut empty = || -> Result<()> { Ok(()) };
+    let f: &mut dyn FnMut() -> Result<()> = &mut empty;
+    let iters = 1_000_000u64;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(f()).ok();
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / iters as f64);
+    }
+    best
+}
+
+/// Times `f` (one forward pass, synchronised) under `config`.
+pub fn measure(config: &SamplerConfig, f: &mut dyn FnMut() -> Result<()>) -> Result<Measurement> {
+    f()?; // first call discarded: allocations, lazy initialisation, autotuning
+    let start = Instant::now();
+    let mut warmup_iters = 0u64;
+    loop {
+        f()?;
+        warmup_iters += 1;
+        if start.elapsed() >= config.warmup {
+            break;
+        }
+    }
+    let per_iter = start.elapsed().as_secs_f64() / warmup_iters as f64;
+    let iters = ((TARGET_SAMPLE.as_secs_f64() / per_iter.max(1e-9)).ceil() as u64).max(1);
+    let mut samples_ms = Vec::new();
+    let started = Instant::now();
+    loop {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f()?;
+        }
+        samples_ms.push(t.elapsed().as_secs_f64() * 1e3 / iters as f64);
+        let elapsed = started.elapsed();
+        let done = match config.runs {
+            Some(runs) => samples_ms.len() >= runs,
+            None => {
+                (elapsed >= config.min_time && samples_ms.len() >= MIN_SAMPLES)
+                    || elapsed >= config.max_time
+            }
+        };
+        if done {
+            break;
+        }
+    }
+    Ok(Measurement {
+        samples_ms,
+        iters_per_sample: iters,
+        warmup_iters,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_is_exact_and_sleeps_are_measured() {
+        let config = SamplerConfig {
+            warmup: Duration::from_millis(5),
+            runs: Some(3),
+            ..SamplerConfig::default()
+        };
+        let mut calls = 0u64;
+        let m = measure(&config, &mut || {
+            calls += 1;
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(m.samples_ms.len(), 3);
+        assert!(m.samples_ms.iter().all(|s| *s >= 2.0), "{:?}", m.samples_ms);
+        assert_eq!(calls, 1 + m.warmup_iters + 3 * m.iters_per_sample);
+    }
+
+    #[test]
+    fn zero_min_time_takes_min_samples() {
+        let config = SamplerConfig {
+            warmup: Duration::ZERO,
+            min_time: Duration::ZERO,
+            ..SamplerConfig::default()
+        };
+        let m = measure(&config, &mut || Ok(())).unwrap();
+        assert_eq!(m.samples_ms.len(), MIN_SAMPLES);
+    }
+
+    #[test]
+    fn errors_stop_the_measurement() {
+        let e = measure(&SamplerConfig::default(), &mut || {
+            Err(crate::Error::Usage("boom".into()))
+        });
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! What produced a run: host, OS, CPU, memory, backend versions, flopsbench version and
+//! commit, the command line (`meta.json`).
+
+use serde::Serialize;
+use sysinfo::System;
+
+/// The run's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Meta {
+    /// The run's id (also in every row).
+    pub run_id: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started: String,
+    /// Host name.
+    pub host: String,
+    /// Operating system.
+    pub os: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// CPU model.
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub logical_cores: usize,
+    /// Physical cores, when known.
+    pub physical_cores: Option<usize>,
+    /// Total memory, bytes.
+    pub memory_bytes: u64,
+    /// GPUs seen (none until a CUDA backend exists).
+    pub gpus: Vec<String>,
+    /// Backend name → version, for the backends that ran.
+    pub backends: Vec<(String, String)>,
+    /// flopsbench version.
+    pub flopsbench_version: String,
+    /// Git commit the binary was built from.
+    pub git_commit: String,
+    /// The global allocator.
+    pub allocator: String,
+    /// The sampling loop's overhead per iteration, ns (calibrated once per run).
+    pub overhead_ns: f64,
+    /// The command line.
+    pub command_line: Vec<String>,
+}
+
+/// The global allocator of the binary (mimalloc; tract allocates every layer's output
+/// on every run, so the allocator changes its timings).
+pub const ALLOCATOR: &str = "mimalloc";
+
+/// This host's name.
+pub fn host_name() -> String {
+    System::host_name().unwrap_or_else(|| "unknown-host".into())
+}
+
+/// This host's CPU model.
+pub fn cpu_model() -> String {
+    let mut sys = System::new();
+    sys.refresh_cpu_all();
+    sys.cpus()
+        .first()
+        .map(|c| c.brand().trim().to_string())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Collects the metadata of a run starting now.
+pub fn collect(
+    run_id: &str,
+    started: &str,
+    backends: Vec<(String, String)>,
+    overhead_ns: f64,
+) -> Meta {
+    let mut sys = System::new();
+    sys.refresh_cpu_all();
+    sys.refresh_memory();
+    Meta {
+        run_id: run_id.into(),
+        started: started.into(),
+        host: host_name(),
+        os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+        arch: std::env::consts::ARCH.into(),
+        cpu_model: cpu_model(),
+        logical_cores: sys.cpus().len(),
+        physical_cores: System::physical_core_count(),
+        memory_bytes: sys.total_memory(),
+        gpus: Vec::new(),
+        backends,
+        flopsbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("FLOPSBENCH_GIT_COMMIT").into(),
+        allocator: ALLOCATOR.into(),
+        overhead_ns,
+        command_line: std::env::args().collect(),
+    }
+}

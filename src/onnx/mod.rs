@@ -1,0 +1,45 @@
+//! Writes any model of the spec (operator stack or network, with its seeded parameters)
+//! as an ONNX model (opset 17) in memory, using tract-onnx's prost-generated protobuf
+//! types; tract (and later ONNX Runtime and `export`) consume these bytes.
+//!
+//! Mapping: Conv → Conv; PConv → Split, Conv, Concat (the authors' split-cat forward);
+//! unfused BN → BatchNormalization; ReLU6 → Clip; GELU → x·½·(1 + erf(x/√2)) (Erf, opset
+//! 9, runs everywhere); Hardswish → HardSwish; Hardsigmoid → HardSigmoid(1/6, ½); pools
+//! → MaxPool/AveragePool (count_include_pad, as PyTorch); global pool →
+//! GlobalAveragePool; Linear → Gemm(transB); Slice, Concat, Flatten, Add, Mul as named.
+
+mod graph;
+
+use prost::Message;
+use tract_onnx::pb;
+
+use crate::model::Model;
+
+/// The opset written.
+pub const OPSET: i64 = 17;
+
+/// The name of the graph input.
+pub const INPUT_NAME: &str = "input";
+/// The name of the graph output.
+pub const OUTPUT_NAME: &str = "output";
+
+/// The model as an ONNX `ModelProto`.
+pub fn to_proto(model: &Model) -> pb::ModelProto {
+    let graph = graph::build(model);
+    pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        producer_name: "flopsbench".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph),
+        ..Default::default()
+    }
+}
+
+/// The model as ONNX bytes.
+pub fn to_bytes(model: &Model) -> Vec<u8> {
+    to_proto(model).encode_to_vec()
+}

@@ -1,0 +1,127 @@
+//! One measured row: the schema of `results.csv` and `results.jsonl` (column names are
+//! part of the contract in DESIGN.md; extra columns follow them).
+
+use serde::{Deserialize, Serialize};
+
+/// A row's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Checked and timed.
+    Ok,
+    /// Failed (preparation, run, or output mismatch); `error` says why.
+    Error,
+    /// Not run (backend unavailable on the device); `error` says why.
+    Skipped,
+}
+
+/// One measured case on one backend and device. Units are in the names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Identifies the invocation that produced the row.
+    pub run_id: String,
+    /// When the case finished (RFC 3339, UTC).
+    pub timestamp: String,
+    /// Host name.
+    pub host: String,
+    /// Device as given (`cpu`, `cuda:0`, `arm`).
+    pub device: String,
+    /// CPU or GPU model.
+    pub device_model: String,
+    /// Architecture of the device.
+    pub arch: String,
+    /// Whether the device is emulated.
+    pub emulated: bool,
+    /// Backend name.
+    pub backend: String,
+    /// Backend library version.
+    pub backend_version: String,
+    /// Unique case id (every parameter but batch, dtype, threads, which have columns).
+    pub case: String,
+    /// Operator kind or `net`.
+    pub kind: String,
+    /// Network or operator name.
+    pub name: String,
+    /// Input shape of one item, CxHxW.
+    pub shape: String,
+    /// Stack depth (operator cases).
+    pub layers: Option<usize>,
+    /// PConv ratio.
+    pub ratio: Option<f64>,
+    /// Groups (operator cases).
+    pub groups: Option<usize>,
+    /// Kernel size (operator cases).
+    pub kernel: Option<usize>,
+    /// Stride (operator cases).
+    pub stride: Option<usize>,
+    /// Batch size.
+    pub batch: usize,
+    /// Element type.
+    pub dtype: String,
+    /// Threads the backend was given.
+    pub threads: usize,
+    /// Whether BatchNorm was folded.
+    pub fused_bn: bool,
+    /// Multiply-accumulates per item.
+    pub macs: u64,
+    /// FLOPs per item under `convention`.
+    pub flops: u64,
+    /// Reference parameters.
+    pub params: u64,
+    /// Memory traffic of one pass of the batch, bytes.
+    pub mem_bytes: u64,
+    /// Warm-up iterations.
+    pub warmup_iters: Option<u64>,
+    /// Number of samples.
+    pub samples: Option<usize>,
+    /// Iterations per sample.
+    pub iters_per_sample: Option<u64>,
+    /// Median latency per batch.
+    pub median_ms: Option<f64>,
+    /// Mean latency per batch.
+    pub mean_ms: Option<f64>,
+    /// Standard deviation.
+    pub stddev_ms: Option<f64>,
+    /// Bootstrap 95% CI of the median, low.
+    pub ci95_low_ms: Option<f64>,
+    /// Bootstrap 95% CI of the median, high.
+    pub ci95_high_ms: Option<f64>,
+    /// Fastest sample.
+    pub min_ms: Option<f64>,
+    /// Slowest sample.
+    pub max_ms: Option<f64>,
+    /// Outlying samples (kept).
+    pub outliers: Option<usize>,
+    /// Items per second at the median.
+    pub throughput_per_s: Option<f64>,
+    /// Achieved G multiply-accumulates per second.
+    pub gmacs_per_s: Option<f64>,
+    /// Achieved G FLOPs per second under `convention`.
+    pub gflops_per_s: Option<f64>,
+    /// Largest absolute difference from the reference output.
+    pub max_abs_err: Option<f64>,
+    /// ok, error or skipped.
+    pub status: Status,
+    /// Why it failed or was skipped.
+    pub error: String,
+    /// FLOPs convention of `flops` and `gflops_per_s`.
+    pub convention: String,
+    /// Network input resolution.
+    pub resolution: Option<usize>,
+    /// What the output was checked against (`f64 direct conv`, `tract`).
+    pub reference: String,
+    /// Backend detail: PConv forward, optimised graph, executor.
+    pub detail: String,
+    /// The sampling loop's own overhead per iteration (not subtracted).
+    pub overhead_ns: f64,
+}
+
+/// A record with its raw samples, as written to `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordWithSamples {
+    /// The row.
+    #[serde(flatten)]
+    pub record: Record,
+    /// Per-iteration time of every sample, ms.
+    pub samples_ms: Vec<f64>,
+}

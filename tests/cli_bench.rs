@@ -1,0 +1,230 @@
+//! `flopsbench op` and `net` through the real binary and the runner's library entry:
+//! result files with the contract's columns, rows flushed per case, checked outputs,
+//! error rows that do not stop a run.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use flopsbench::backend::{self, Backend, PconvImpl, Prepared, Selection, Settings};
+use flopsbench::bench::{BenchConfig, BenchTarget, run_on};
+use flopsbench::count::Convention;
+use flopsbench::device::DeviceSpec;
+use flopsbench::measure::SamplerConfig;
+use flopsbench::model::Model;
+use flopsbench::record::Status;
+use flopsbench::spec::{Dtype, OpKind, OpSweep, Shape};
+use serde_json::Value;
+
+const CONTRACT_COLUMNS: &str = "run_id,timestamp,host,device,device_model,arch,emulated,backend,backend_version,\
+case,kind,name,shape,layers,ratio,groups,kernel,stride,batch,dtype,threads,fused_bn,\
+macs,flops,params,mem_bytes,warmup_iters,samples,iters_per_sample,\
+median_ms,mean_ms,stddev_ms,ci95_low_ms,ci95_high_ms,min_ms,max_ms,outliers,\
+throughput_per_s,gmacs_per_s,gflops_per_s,max_abs_err,status,error";
+
+fn quick() -> [&'static str; 6] {
+    ["--warmup", "0", "--min-time", "0", "--max-time", "5s"]
+}
+
+fn rows(dir: &Path) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+    r.records().map(|r| r.unwrap()).collect()
+}
+
+#[test]
+fn op_writes_the_contract_files_with_checked_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = vec![
+        "op",
+        "--kind",
+        "conv,dwconv,pconv",
+        "--shape",
+        "16x10x10",
+        "--layers",
+        "3",
+    ];
+    args.extend(quick());
+    args.extend(["--out", out.to_str().unwrap(), "--format", "json"]);
+    let output = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ort unavailable on cpu"),
+        "one line per unavailable backend: {stderr}"
+    );
+    let header = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(
+        header.starts_with(CONTRACT_COLUMNS),
+        "{}",
+        header.lines().next().unwrap()
+    );
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 3 * 2, "three cases on candle and tract");
+    let printed: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed.len(), 6);
+    for row in &printed {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert!(row["max_abs_err"].as_f64().unwrap() < 1e-3);
+        assert!(row["median_ms"].as_f64().unwrap() > 0.0);
+        assert!(row["samples"].as_u64().unwrap() >= 10);
+        let (lo, med, hi) = (
+            row["ci95_low_ms"].as_f64().unwrap(),
+            row["median_ms"].as_f64().unwrap(),
+            row["ci95_high_ms"].as_f64().unwrap(),
+        );
+        assert!(lo <= med && med <= hi);
+        assert_eq!(row["threads"], 1);
+        assert_eq!(row["batch"], 1);
+        assert_eq!(row["reference"], "f64 direct convolution");
+    }
+    // MACs in the rows equal `count`.
+    let counted = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args([
+            "count", "--kind", "conv", "--shape", "16x10x10", "--layers", "3", "--format", "json",
+        ])
+        .output()
+        .unwrap();
+    let counted: Vec<Value> = serde_json::from_slice(&counted.stdout).unwrap();
+    assert_eq!(printed[0]["macs"], counted[0]["macs"]);
+    let jsonl = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first["samples_ms"].as_array().unwrap().len() as u64,
+        first["samples"].as_u64().unwrap()
+    );
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    for field in [
+        "host",
+        "os",
+        "cpu_model",
+        "logical_cores",
+        "memory_bytes",
+        "backends",
+        "flopsbench_version",
+        "git_commit",
+        "command_line",
+    ] {
+        assert!(meta.get(field).is_some(), "meta.json lacks {field}");
+    }
+}
+
+#[test]
+fn net_runs_checked_against_the_other_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = vec![
+        "net",
+        "mobilenetv3-small",
+        "--resolution",
+        "64",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+    ];
+    args.extend(["--out", out.to_str().unwrap(), "-q", "--format", "csv"]);
+    let output = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2);
+    let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    for row in &rows {
+        assert_eq!(&row[41], "ok", "{row:?}");
+    }
+    assert!(
+        text.contains(",tract,") && text.contains(",candle,"),
+        "the reference column names the other backend"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        3,
+        "--format csv prints the header and both rows: {stdout}"
+    );
+    assert!(stdout.contains(",tract,") && stdout.contains(",candle,"));
+}
+
+/// A real backend (candle) that refuses cases with more than 8 channels, to check that a
+/// failing case becomes an error row and the run goes on.
+struct FailsOnWideInputs;
+
+impl Backend for FailsOnWideInputs {
+    fn name(&self) -> &'static str {
+        "candle"
+    }
+    fn version(&self) -> String {
+        backend::by_name("candle").unwrap().version()
+    }
+    fn probe(&self, d: &DeviceSpec) -> Result<(), String> {
+        backend::by_name("candle").unwrap().probe(d)
+    }
+    fn prepare(
+        &self,
+        m: &Model,
+        d: &DeviceSpec,
+        s: &Settings,
+    ) -> flopsbench::Result<Box<dyn Prepared>> {
+        if m.net.input.c > 8 {
+            return Err(flopsbench::Error::Backend {
+                backend: "candle".into(),
+                message: "out of memory (simulated refusal)".into(),
+            });
+        }
+        backend::by_name("candle").unwrap().prepare(m, d, s)
+    }
+}
+
+#[test]
+fn a_failing_case_is_an_error_row_and_the_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = BenchConfig {
+        target: BenchTarget::Ops(OpSweep {
+            kinds: vec![OpKind::Conv],
+            shapes: vec![Shape::new(16, 6, 6), Shape::new(4, 6, 6)],
+            layers: Some(2),
+            ..OpSweep::default()
+        }),
+        resolution: 224,
+        devices: vec![DeviceSpec::Cpu],
+        backends: Selection::All,
+        batch: None,
+        threads: None,
+        dtype: Dtype::F32,
+        fuse_bn: true,
+        convention: Convention::Paper,
+        pconv_impl: PconvImpl::SplitCat,
+        sampler: SamplerConfig {
+            warmup: std::time::Duration::ZERO,
+            runs: Some(3),
+            ..SamplerConfig::default()
+        },
+        seed: 0,
+        out: Some(dir.path().join("run")),
+        quiet: true,
+    };
+    let failing = FailsOnWideInputs;
+    let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend])];
+    let outcome = run_on(&config, &plan, &mut std::io::sink()).unwrap();
+    let statuses: Vec<Status> = outcome.records.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Status::Error, Status::Ok]);
+    assert!(outcome.records[0].error.contains("out of memory"));
+    assert_eq!(
+        rows(&dir.path().join("run")).len(),
+        2,
+        "both rows were written"
+    );
+}
