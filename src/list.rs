@@ -3,7 +3,9 @@
 
 use sysinfo::System;
 
+use crate::backend;
 use crate::count::{CountOptions, count_zoo};
+use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::output::units::si;
 use crate::spec::OpKind;
@@ -30,11 +32,30 @@ pub fn render() -> Result<String> {
             zoo::reference(name).unwrap_or("")
         );
     }
-    out += "\nBackends (--backend):\n";
-    out += "  none in this version: timing backends (candle, tract, ort, tch) are not built yet;\n";
-    out += "  `count` and `list` need none.\n";
+    out += "\nBackends (--backend; availability on cpu):\n";
+    for name in backend::NAMES {
+        let b = backend::by_name(name)?;
+        let status = match b.probe(&DeviceSpec::Cpu) {
+            Ok(()) => format!("available (version {})", b.version()),
+            Err(why) => format!("unavailable: {why}"),
+        };
+        out += &format!("  {name:<8} {status}\n");
+    }
     out += "\nDevices (--device):\n";
     out += &format!("  cpu      {}\n", host_cpu());
+    for (name, device) in [("gpu", DeviceSpec::Cuda(0)), ("arm", DeviceSpec::Arm)] {
+        let usable: Vec<&str> = backend::NAMES
+            .iter()
+            .filter(|n| backend::by_name(n).is_ok_and(|b| b.probe(&device).is_ok()))
+            .copied()
+            .collect();
+        let status = if usable.is_empty() {
+            "no backend can run here yet".to_string()
+        } else {
+            format!("runs on {}", usable.join(", "))
+        };
+        out += &format!("  {name:<8} {status}\n");
+    }
     Ok(out)
 }
 

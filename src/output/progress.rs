@@ -7,6 +7,9 @@ use crate::record::{Record, Status};
 
 /// A CI half-width above this fraction of the median is warned about.
 pub const WIDE_CI: f64 = 0.02;
+/// More outliers than this fraction of the samples is warned about (a few in a hundred
+/// is normal on a shared machine; they are counted in every row either way).
+pub const OUTLIER_WARN: f64 = 0.05;
 
 /// `1.234 ms`, `456.7 µs`, `1.20 s`.
 pub fn duration_ms(ms: f64) -> String {
@@ -40,7 +43,7 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 r.max_abs_err.unwrap_or(0.0),
             );
             let outliers = r.outliers.unwrap_or(0);
-            if outliers > 0 {
+            if outliers as f64 > OUTLIER_WARN * r.samples.unwrap_or(0) as f64 {
                 s += &format!(
                     "\n    warning: {outliers} of {} samples are outliers (modified z > 3.5, kept); another process may have interfered",
                     r.samples.unwrap_or(0)
