@@ -14,7 +14,7 @@ use crate::model::Model;
 use crate::record::{Record, Status};
 use crate::reference::{compare, run_op_stack};
 use crate::results::{ResultsWriter, prepare_dir};
-use crate::spec::{Dtype, Net, OpCase, OpSweep};
+use crate::spec::{Dtype, Layer, Net, OpCase, OpSweep};
 use crate::zoo;
 
 /// Relative tolerance (max abs error / max |reference|) for f32 outputs.
@@ -222,6 +222,7 @@ struct Checked {
     max_abs_err: f64,
     reference: String,
     detail: String,
+    pconv_impl: PconvImpl,
 }
 
 fn check_and_time(
@@ -264,6 +265,7 @@ fn check_and_time(
         max_abs_err: abs,
         reference,
         detail: prepared.detail(),
+        pconv_impl: prepared.pconv_impl(),
     })
 }
 
@@ -385,6 +387,7 @@ fn run_cases(
                     error: String::new(),
                     convention: config.convention.to_string(),
                     resolution: case.resolution,
+                    pconv_impl: String::new(),
                     reference: String::new(),
                     detail: String::new(),
                     overhead_ns,
@@ -402,7 +405,12 @@ fn run_cases(
                 record.max_abs_err = err;
                 let samples = match result {
                     Ok(checked) => {
-                        fill(&mut record, &checked, config.seed);
+                        let has_pconv = case
+                            .net
+                            .nodes
+                            .iter()
+                            .any(|n| matches!(n.layer, Layer::PConv(_)));
+                        fill(&mut record, &checked, config.seed, has_pconv);
                         checked.measurement.samples_ms
                     }
                     Err(e) => {
@@ -426,7 +434,7 @@ fn run_cases(
     })
 }
 
-fn fill(record: &mut Record, checked: &Checked, seed: u64) {
+fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {
     let m = &checked.measurement;
     let s = summarize(&m.samples_ms, seed);
     let seconds = s.median_ms / 1e3;
@@ -448,4 +456,7 @@ fn fill(record: &mut Record, checked: &Checked, seed: u64) {
     record.max_abs_err = Some(checked.max_abs_err);
     record.reference = checked.reference.clone();
     record.detail = checked.detail.clone();
+    if has_pconv {
+        record.pconv_impl = checked.pconv_impl.to_string();
+    }
 }

@@ -108,6 +108,8 @@ pub struct Record {
     pub convention: String,
     /// Network input resolution.
     pub resolution: Option<usize>,
+    /// PConv forward that ran (`split-cat` or `slicing`; empty for cases without PConv).
+    pub pconv_impl: String,
     /// What the output was checked against (`f64 direct conv`, `tract`).
     pub reference: String,
     /// Backend detail: PConv forward, optimised graph, executor.

@@ -115,6 +115,61 @@ fn op_writes_the_contract_files_with_checked_rows() {
 }
 
 #[test]
+fn threads_and_the_pconv_forward_are_honoured_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = vec![
+        "op",
+        "--kind",
+        "pconv",
+        "--shape",
+        "32x12x12",
+        "--layers",
+        "2",
+        "--threads",
+        "2",
+    ];
+    args.extend(quick());
+    args.extend([
+        "--pconv-impl",
+        "slicing",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+        "--format",
+        "json",
+    ]);
+    let output = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    for row in &printed {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(row["threads"], 2);
+    }
+    let by = |b: &str| printed.iter().find(|r| r["backend"] == b).unwrap().clone();
+    assert_eq!(by("candle")["pconv_impl"], "slicing");
+    assert_eq!(
+        by("tract")["pconv_impl"],
+        "split-cat",
+        "tract runs the ONNX split-cat graph"
+    );
+    assert!(
+        by("tract")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 thread(s)")
+    );
+}
+
+#[test]
 fn net_runs_checked_against_the_other_backend() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");

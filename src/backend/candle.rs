@@ -230,7 +230,11 @@ impl Prepared for CandlePrepared {
     }
 
     fn detail(&self) -> String {
-        format!("pconv={}", self.pconv_impl)
+        format!("eager, {} nodes", self.steps.len())
+    }
+
+    fn pconv_impl(&self) -> PconvImpl {
+        self.pconv_impl
     }
 }
 

@@ -51,8 +51,10 @@ pub trait Prepared {
     fn sync(&mut self) -> Result<()>;
     /// The output of the last `run`, flattened (batch-major).
     fn output(&mut self) -> Result<Vec<f32>>;
-    /// What actually ran, for the record (e.g. the PConv forward).
+    /// What actually ran, for the record (e.g. the optimised graph's size).
     fn detail(&self) -> String;
+    /// The PConv forward this backend runs.
+    fn pconv_impl(&self) -> PconvImpl;
 }
 
 /// An inference backend.

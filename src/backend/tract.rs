@@ -5,7 +5,7 @@
 
 use tract_onnx::prelude::*;
 
-use super::{Backend, Prepared, Settings};
+use super::{Backend, PconvImpl, Prepared, Settings};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -57,6 +57,11 @@ impl Prepared for TractPrepared {
             "optimised graph: {} nodes; executor: {} thread(s)",
             self.nodes, self.threads
         )
+    }
+
+    fn pconv_impl(&self) -> PconvImpl {
+        // The ONNX export always writes the authors' split-cat forward.
+        PconvImpl::SplitCat
     }
 }
 
