@@ -4,7 +4,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{Backend, PconvImpl, Prepared, Settings};
+use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::{Model, NodeParams};
@@ -248,11 +248,10 @@ impl Backend for Candle {
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
-        match device {
-            DeviceSpec::Cuda(_) => Err("this build of candle has no CUDA support (its `cuda` feature needs nvcc; see the GPU issue)".into()),
-            d if d.is_host_cpu() => Ok(()),
-            d => Err(format!("{d} is not this host's CPU; remote devices are not supported yet")),
-        }
+        probe_host_cpu(
+            device,
+            "this build of candle has no CUDA support (its `cuda` feature needs nvcc; see the GPU issue)",
+        )
     }
 
     fn prepare(
@@ -261,10 +260,7 @@ impl Backend for Candle {
         device: &DeviceSpec,
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
-        self.probe(device).map_err(|message| Error::Backend {
-            backend: "candle".into(),
-            message,
-        })?;
+        ensure_available(self, device)?;
         let dev = Device::Cpu;
         let n = model.net.nodes.len();
         let mut last_reader = vec![usize::MAX; n + 1];

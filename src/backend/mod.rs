@@ -74,6 +74,26 @@ pub trait Backend: Sync {
     ) -> Result<Box<dyn Prepared>>;
 }
 
+/// The probe of a backend that runs on this host's CPU only: `why_not_cuda` explains a
+/// GPU request.
+pub fn probe_host_cpu(device: &DeviceSpec, why_not_cuda: &str) -> std::result::Result<(), String> {
+    match device {
+        DeviceSpec::Cuda(_) => Err(why_not_cuda.to_string()),
+        d if d.is_host_cpu() => Ok(()),
+        d => Err(format!(
+            "{d} is not this host's CPU; remote devices are not supported yet"
+        )),
+    }
+}
+
+/// Runs `probe` and turns its refusal into an [`Error::Backend`] (for `prepare`).
+pub fn ensure_available(backend: &dyn Backend, device: &DeviceSpec) -> Result<()> {
+    backend.probe(device).map_err(|message| Error::Backend {
+        backend: backend.name().into(),
+        message,
+    })
+}
+
 /// Every backend flopsbench knows, compiled in or not, in the order `all` runs them.
 pub const NAMES: [&str; 4] = ["candle", "tract", "ort", "tch"];
 

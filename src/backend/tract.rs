@@ -5,7 +5,7 @@
 
 use tract_onnx::prelude::*;
 
-use super::{Backend, PconvImpl, Prepared, Settings};
+use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -75,13 +75,7 @@ impl Backend for Tract {
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
-        match device {
-            DeviceSpec::Cuda(_) => Err("tract runs on CPUs only".into()),
-            d if d.is_host_cpu() => Ok(()),
-            d => Err(format!(
-                "{d} is not this host's CPU; remote devices are not supported yet"
-            )),
-        }
+        probe_host_cpu(device, "tract runs on CPUs only")
     }
 
     fn prepare(
@@ -90,10 +84,7 @@ impl Backend for Tract {
         device: &DeviceSpec,
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
-        self.probe(device).map_err(|message| Error::Backend {
-            backend: "tract".into(),
-            message,
-        })?;
+        ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes(model);
         let typed = tract_onnx::onnx()
             .model_for_read(&mut bytes.as_slice())
