@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::bench::BenchConfig;
 use crate::count::{CaseCount, CountOptions, count_op, count_zoo, validate_options};
 use crate::error::{Error, Result};
+use crate::export::ExportConfig;
 use crate::output::{Format, render_counts};
 use crate::spec::OpSweep;
 use crate::zoo;
@@ -40,8 +41,19 @@ pub enum Command {
     Count(Box<CountConfig>),
     /// `flopsbench op` and `flopsbench net`: measured runs, summary in a format.
     Bench(Box<BenchConfig>, Format),
+    /// `flopsbench export`.
+    Export(Box<ExportConfig>),
     /// `flopsbench list`.
     List,
+}
+
+/// A parsed command line: the command and process-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// What to do.
+    pub command: Command,
+    /// `--ort-lib`: the ONNX Runtime library to load.
+    pub ort_lib: Option<std::path::PathBuf>,
 }
 
 /// How a command ended when it did not fail outright.
@@ -102,8 +114,12 @@ fn set_candle_threads(threads: usize) {
 
 /// Runs a command. Computed output goes to `out` only once all of it is ready; a
 /// measured run's per-case lines go to `log` as cases finish.
-pub fn run(command: &Command, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
-    match command {
+pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
+    if let Some(path) = &invocation.ort_lib {
+        crate::backend::ort::set_library(path.clone());
+    }
+    match &invocation.command {
+        Command::Export(config) => write_all(out, &crate::export::export(config)?)?,
         Command::Count(config) => write_all(
             out,
             &render_counts(&counts(config)?, config.format, config.per_layer)?,

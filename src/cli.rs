@@ -6,12 +6,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::{Command, CountConfig, CountTarget};
+use crate::app::{Command, CountConfig, CountTarget, Invocation};
 use crate::backend::{PconvImpl, Selection};
 use crate::bench::{BenchConfig, BenchTarget};
 use crate::count::{Convention, CountOptions};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::export::ExportConfig;
 use crate::measure::SamplerConfig;
 use crate::output::Format;
 use crate::spec::{Dtype, OpKind, OpSweep, Ratio, Shape};
@@ -22,6 +23,11 @@ use crate::spec::{Dtype, OpKind, OpSweep, Ratio, Shape};
 #[derive(Debug, Parser)]
 #[command(name = "flopsbench", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// ONNX Runtime library to load [default: ORT_DYLIB_PATH, then .deps/ (scripts/setup-ort),
+    /// then the system]
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Commands,
 }
@@ -51,8 +57,54 @@ enum Commands {
         allow_negative_numbers = true
     )]
     Net(Box<NetCommand>),
+    /// Write the ONNX model (seeded weights) of one network or operator case
+    #[command(
+        after_help = "Examples:\n  flopsbench export fasternet-t0 -o t0.onnx\n  \
+        flopsbench export --kind pconv --shape 96x56x56 -o pconv.onnx",
+        allow_negative_numbers = true
+    )]
+    Export(Box<ExportCommand>),
     /// List operator kinds, zoo networks, backends and devices
     List,
+}
+
+#[derive(Debug, Args)]
+struct ExportCommand {
+    /// One zoo network (see `flopsbench list`)
+    #[arg(value_delimiter = ',', conflicts_with = "kind")]
+    nets: Vec<String>,
+
+    /// One operator kind instead of a network
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        help_heading = "Operator cases"
+    )]
+    kind: Vec<KindArg>,
+
+    #[command(flatten)]
+    op: OpArgs,
+
+    /// Input resolution of a network (3×R×R)
+    #[arg(long, default_value_t = 224)]
+    resolution: usize,
+
+    /// Batch size fixed in the input shape
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+
+    /// Seed of the weights (the same seed gives the same model as `op`/`net` runs)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Keep BatchNorm as its own node (default: folded into the conv)
+    #[arg(long)]
+    no_fuse_bn: bool,
+
+    /// The .onnx file to write
+    #[arg(short = 'o', long = "output", value_name = "FILE.onnx")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -462,13 +514,18 @@ impl CountArgs {
 
 /// Parses the process arguments. clap's own errors (unknown flag, malformed value) and
 /// `--help`/`--version` are returned as `clap::Error` for the caller to print and exit.
-pub fn parse_from<I, T>(args: I) -> std::result::Result<Result<Command>, clap::Error>
+pub fn parse_from<I, T>(args: I) -> std::result::Result<Result<Invocation>, clap::Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
-    Ok(match cli.command {
+    let ort_lib = cli.ort_lib;
+    Ok(command(cli.command).map(|command| Invocation { command, ort_lib }))
+}
+
+fn command(commands: Commands) -> Result<Command> {
+    match commands {
         Commands::Count(args) => args.into_config().map(|c| Command::Count(Box::new(c))),
         Commands::Op(cmd) => {
             let cmd = *cmd;
@@ -483,8 +540,33 @@ where
                 .into_config(BenchTarget::Nets(cmd.nets), cmd.resolution);
             Ok(Command::Bench(Box::new(config), format))
         }
+        Commands::Export(cmd) => {
+            let cmd = *cmd;
+            let target = if cmd.kind.is_empty() {
+                if let Some(flag) = cmd.op.given() {
+                    return Err(Error::flag(
+                        flag,
+                        "describes operator cases; use it with --kind, not with a network name",
+                    ));
+                }
+                if cmd.nets.is_empty() {
+                    return Err(Error::Usage("export what? give a network (e.g. `export fasternet-t0 -o t0.onnx`) or --kind".into()));
+                }
+                CountTarget::Nets(cmd.nets)
+            } else {
+                CountTarget::Ops(cmd.op.sweep(&cmd.kind))
+            };
+            Ok(Command::Export(Box::new(ExportConfig {
+                target,
+                resolution: cmd.resolution,
+                batch: cmd.batch,
+                seed: cmd.seed,
+                fuse_bn: !cmd.no_fuse_bn,
+                output: cmd.output,
+            })))
+        }
         Commands::List => Ok(Command::List),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -509,7 +591,7 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        let Command::Count(cfg) = cmd else {
+        let Command::Count(cfg) = cmd.command else {
             panic!("not count")
         };
         let CountTarget::Ops(sweep) = cfg.target else {

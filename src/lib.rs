@@ -23,6 +23,7 @@ pub mod cli;
 pub mod count;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod list;
 pub mod measure;
 pub mod meta;

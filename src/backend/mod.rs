@@ -3,6 +3,7 @@
 //! (weights, graph, session), and the prepared handle has `run` and `sync`.
 
 pub mod candle;
+pub mod ort;
 pub mod tract;
 
 use std::fmt;
@@ -108,11 +109,10 @@ impl Backend for Missing {
         String::new()
     }
     fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
-        Err(match self.0 {
-            "ort" => "not in this version of flopsbench: the ONNX Runtime backend is planned (the ort/tch issue)",
-            _ => "not in this version of flopsbench: the libtorch backend is planned (the ort/tch issue)",
-        }
-        .into())
+        Err(format!(
+            "not in this version of flopsbench: the {} backend is planned (the ort/tch issue)",
+            self.0
+        ))
     }
     fn prepare(&self, _: &Model, device: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
         Err(Error::Backend {
@@ -126,7 +126,7 @@ impl Backend for Missing {
 pub fn by_name(name: &str) -> Result<&'static dyn Backend> {
     static CANDLE: candle::Candle = candle::Candle;
     static TRACT: tract::Tract = tract::Tract;
-    static ORT: Missing = Missing("ort");
+    static ORT: ort::Ort = ort::Ort;
     static TCH: Missing = Missing("tch");
     match name.trim().to_lowercase().as_str() {
         "candle" => Ok(&CANDLE),
@@ -184,9 +184,9 @@ mod tests {
 
     #[test]
     fn missing_backends_say_why() {
-        let ort = by_name("ort").unwrap();
+        let tch = by_name("tch").unwrap();
         assert!(
-            ort.probe(&DeviceSpec::Cpu)
+            tch.probe(&DeviceSpec::Cpu)
                 .unwrap_err()
                 .contains("not in this version")
         );

@@ -1,0 +1,242 @@
+//! ONNX Runtime through ort (`load-dynamic`): runs the same ONNX bytes as tract. The
+//! library is found at run time — `--ort-lib PATH`, `ORT_DYLIB_PATH`, the project's
+//! `.deps/` (scripts/setup-ort), then the system — and loaded once per process; when it
+//! is missing, `probe` says how to get it instead of letting ort panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+
+use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// The ort crate version (checked against Cargo.lock by a test).
+pub const CRATE_VERSION: &str = "2.0.0-rc.15";
+/// The ONNX Runtime release scripts/setup-ort installs.
+pub const RUNTIME_VERSION: &str = "1.31.1";
+
+const HOW_TO_FIX: &str = "run scripts/setup-ort (installs onnxruntime==1.31.1 from PyPI into .deps/), \
+     or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so";
+
+/// The ONNX Runtime backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Ort;
+
+/// A library path given on the command line (`--ort-lib`), set before first use.
+static EXPLICIT: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The loaded library or why it could not be loaded.
+static LOADED: OnceLock<std::result::Result<Loaded, String>> = OnceLock::new();
+
+/// ONNX Runtime, loaded: its path, version and the process's one environment.
+#[derive(Clone)]
+struct Loaded {
+    path: PathBuf,
+    version: String,
+    environment: ort::environment::Environment,
+}
+
+/// Uses `path` as the ONNX Runtime library (the `--ort-lib` flag). Has no effect once
+/// the library is loaded.
+pub fn set_library(path: PathBuf) {
+    if let Ok(mut explicit) = EXPLICIT.lock() {
+        *explicit = Some(path);
+    }
+}
+
+fn newest(pattern: &str) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = glob::glob(pattern)
+        .ok()?
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// `.deps/venv/.../onnxruntime/capi/libonnxruntime.so.*` in `dir` or any ancestor.
+fn in_deps(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find_map(|d| {
+        let pattern =
+            d.join(".deps/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*");
+        newest(pattern.to_str()?)
+    })
+}
+
+/// Where the library is, in the documented order, or why none was found.
+pub fn find_library() -> std::result::Result<PathBuf, String> {
+    let explicit = EXPLICIT.lock().ok().and_then(|e| e.clone());
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("--ort-lib {}: no such file", p.display()))
+        };
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from) {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("ORT_DYLIB_PATH={}: no such file", p.display()))
+        };
+    }
+    let cwd = std::env::current_dir().ok();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    if let Some(p) = cwd.iter().chain(exe.iter()).find_map(|d| in_deps(d)) {
+        return Ok(p);
+    }
+    let mut system: Vec<String> = std::env::var("LD_LIBRARY_PATH")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    system.extend(
+        [
+            "/usr/local/lib",
+            "/usr/lib",
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+        ]
+        .map(String::from),
+    );
+    system
+        .iter()
+        .find_map(|d| newest(&format!("{d}/libonnxruntime.so*")))
+        .ok_or_else(|| format!("ONNX Runtime library not found; {HOW_TO_FIX}"))
+}
+
+fn version_of(path: &Path) -> String {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.strip_prefix("libonnxruntime.so.")
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+fn load() -> std::result::Result<Loaded, String> {
+    let path = find_library()?;
+    let init = std::panic::catch_unwind(|| {
+        ort::init_from(&path)
+            .map_err(|e| e.to_string())?
+            .with_name("flopsbench")
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match init {
+        Ok(Ok(environment)) => Ok(Loaded {
+            version: version_of(&path),
+            path,
+            environment,
+        }),
+        Ok(Err(e)) => Err(format!("cannot load {}: {e}; {HOW_TO_FIX}", path.display())),
+        Err(_) => Err(format!(
+            "loading {} panicked inside ort; {HOW_TO_FIX}",
+            path.display()
+        )),
+    }
+}
+
+fn runtime() -> std::result::Result<&'static Loaded, String> {
+    LOADED.get_or_init(load).as_ref().map_err(Clone::clone)
+}
+
+/// The loaded library's path and version, loading it on first use.
+pub fn loaded() -> std::result::Result<(PathBuf, String), String> {
+    runtime().map(|l| (l.path.clone(), l.version.clone()))
+}
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: "ort".into(),
+        message: e.to_string(),
+    }
+}
+
+struct OrtPrepared {
+    session: Session,
+    input: Tensor<f32>,
+    threads: usize,
+}
+
+impl Prepared for OrtPrepared {
+    fn run(&mut self) -> Result<()> {
+        self.session.run(ort::inputs![&self.input]).map_err(err)?;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn output(&mut self) -> Result<Vec<f32>> {
+        let outputs = self.session.run(ort::inputs![&self.input]).map_err(err)?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+        Ok(data.to_vec())
+    }
+
+    fn detail(&self) -> String {
+        format!(
+            "graph optimisation: all (level 3); intra-op threads: {}, inter-op: 1",
+            self.threads
+        )
+    }
+
+    fn pconv_impl(&self) -> PconvImpl {
+        PconvImpl::SplitCat
+    }
+}
+
+impl Backend for Ort {
+    fn name(&self) -> &'static str {
+        "ort"
+    }
+
+    fn version(&self) -> String {
+        match loaded() {
+            Ok((_, v)) => format!("onnxruntime {v} (ort {CRATE_VERSION})"),
+            Err(_) => format!("ort {CRATE_VERSION}, runtime not loaded"),
+        }
+    }
+
+    fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
+        probe_host_cpu(
+            device,
+            "the CUDA execution provider is not wired into this version of flopsbench (the GPU issue)",
+        )?;
+        loaded().map(|_| ())
+    }
+
+    fn prepare(
+        &self,
+        model: &Model,
+        device: &DeviceSpec,
+        settings: &Settings,
+    ) -> Result<Box<dyn Prepared>> {
+        ensure_available(self, device)?;
+        let bytes = crate::onnx::to_bytes(model);
+        let environment = &runtime().map_err(err)?.environment;
+        let session = Session::builder(environment)
+            .map_err(err)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(err)?
+            .with_intra_threads(settings.threads)
+            .map_err(err)?
+            .with_inter_threads(1)
+            .map_err(err)?
+            .commit_from_memory(&bytes)
+            .map_err(err)?;
+        let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
+        let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
+        Ok(Box::new(OrtPrepared {
+            session,
+            input,
+            threads: settings.threads,
+        }))
+    }
+}

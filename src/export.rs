@@ -1,0 +1,111 @@
+//! `flopsbench export`: the ONNX model of one operator case or network, with the same
+//! seeded weights every backend runs, written atomically.
+
+use std::path::{Path, PathBuf};
+
+use crate::app::CountTarget;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::spec::Net;
+use crate::zoo;
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportConfig {
+    /// One network or one operator case.
+    pub target: CountTarget,
+    /// Network input resolution.
+    pub resolution: usize,
+    /// Batch size fixed in the graph's input shape.
+    pub batch: usize,
+    /// Seed of the weights.
+    pub seed: u64,
+    /// Fold BN into the convs.
+    pub fuse_bn: bool,
+    /// The file to write.
+    pub output: PathBuf,
+}
+
+fn one_net(target: &CountTarget, resolution: usize) -> Result<Net> {
+    match target {
+        CountTarget::Nets(names) => match names.as_slice() {
+            [name] if name != "all" => zoo::build(name, resolution),
+            _ => Err(Error::Usage(
+                "export writes one model: give one network name (not a list or `all`)".into(),
+            )),
+        },
+        CountTarget::Ops(sweep) => {
+            let cases = sweep.expand()?;
+            match cases.as_slice() {
+                [case] => case.to_net(),
+                _ => Err(Error::Usage(format!(
+                    "export writes one model, but these flags give {} cases; give one --kind, one --shape (default: four), one --ratio",
+                    cases.len()
+                ))),
+            }
+        }
+    }
+}
+
+fn check_output_path(path: &Path) -> Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(Error::flag(
+            "-o",
+            format!("folder {} does not exist", parent.display()),
+        ));
+    }
+    if path.is_dir() {
+        return Err(Error::flag(
+            "-o",
+            format!(
+                "{} is a folder; give a file name such as model.onnx",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the model and returns a one-line description of what was written.
+pub fn export(config: &ExportConfig) -> Result<String> {
+    if config.batch == 0 || config.batch > crate::spec::shape::MAX_BATCH {
+        return Err(Error::flag(
+            "--batch",
+            format!(
+                "{} is outside 1..={}",
+                config.batch,
+                crate::spec::shape::MAX_BATCH
+            ),
+        ));
+    }
+    let net = one_net(&config.target, config.resolution)?;
+    check_output_path(&config.output)?;
+    let model = Model::new(&net, config.batch, config.seed, config.fuse_bn);
+    let bytes = crate::onnx::to_bytes(&model);
+    let tmp = config.output.with_extension("onnx.tmp");
+    let io = |source| Error::Io {
+        path: config.output.clone(),
+        source,
+    };
+    std::fs::write(&tmp, &bytes).map_err(io)?;
+    std::fs::rename(&tmp, &config.output).map_err(|e| {
+        std::fs::remove_file(&tmp).ok();
+        io(e)
+    })?;
+    let [n, c, h, w] = model.input_dims();
+    Ok(format!(
+        "wrote {} ({} bytes): {}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} f32, output '{}', seed {}, BN {}\n",
+        config.output.display(),
+        bytes.len(),
+        net.name,
+        crate::onnx::OPSET,
+        crate::onnx::INPUT_NAME,
+        crate::onnx::OUTPUT_NAME,
+        config.seed,
+        if config.fuse_bn { "folded" } else { "kept" }
+    ))
+}
