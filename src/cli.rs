@@ -70,21 +70,8 @@ enum Commands {
 
 #[derive(Debug, Args)]
 struct ExportCommand {
-    /// One zoo network (see `flopsbench list`)
-    #[arg(value_delimiter = ',', conflicts_with = "kind")]
-    nets: Vec<String>,
-
-    /// One operator kind instead of a network
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        help_heading = "Operator cases"
-    )]
-    kind: Vec<KindArg>,
-
     #[command(flatten)]
-    op: OpArgs,
+    target: TargetArgs,
 
     /// Input resolution of a network (3×R×R)
     #[arg(long, default_value_t = 224)]
@@ -343,13 +330,14 @@ struct OpArgs {
     layers: Option<usize>,
 }
 
+/// A zoo network list or operator kinds with their flags (count and export).
 #[derive(Debug, Args)]
-struct CountArgs {
+struct TargetArgs {
     /// Zoo networks, comma-separated, or `all` (see `flopsbench list`)
     #[arg(value_delimiter = ',', conflicts_with = "kind")]
     nets: Vec<String>,
 
-    /// Operator kinds to count instead of a network (comma list sweeps)
+    /// Operator kinds instead of a network (comma list sweeps)
     #[arg(
         long,
         value_enum,
@@ -360,6 +348,33 @@ struct CountArgs {
 
     #[command(flatten)]
     op: OpArgs,
+}
+
+impl TargetArgs {
+    /// Networks or an operator sweep; `command` names the subcommand in messages.
+    fn target(&self, command: &str) -> Result<CountTarget> {
+        if self.kind.is_empty() && self.nets.is_empty() {
+            return Err(Error::Usage(format!(
+                "{command} what? give a network (e.g. `{command} fasternet-t0`; see `flopsbench list`) or operator kinds with --kind conv,gconv,dwconv,pconv,pwconv"
+            )));
+        }
+        if !self.kind.is_empty() {
+            return Ok(CountTarget::Ops(self.op.sweep(&self.kind)));
+        }
+        if let Some(flag) = self.op.given() {
+            return Err(Error::flag(
+                flag,
+                "describes operator cases; use it with --kind, not with a network name",
+            ));
+        }
+        Ok(CountTarget::Nets(self.nets.clone()))
+    }
+}
+
+#[derive(Debug, Args)]
+struct CountArgs {
+    #[command(flatten)]
+    target: TargetArgs,
 
     /// Input resolution of networks (3×R×R) [default: 224]
     #[arg(long)]
@@ -475,28 +490,13 @@ impl OpArgs {
 
 impl CountArgs {
     fn into_config(self) -> Result<CountConfig> {
-        if self.kind.is_empty() && self.nets.is_empty() {
-            return Err(Error::Usage(
-                "count what? give a network (e.g. `count fasternet-t0`, `count all`; see `flopsbench list`) or operator kinds with --kind conv,gconv,dwconv,pconv,pwconv".into(),
+        let target = self.target.target("count")?;
+        if matches!(target, CountTarget::Ops(_)) && self.resolution.is_some() {
+            return Err(Error::flag(
+                "--resolution",
+                "applies to networks; give operator inputs with --shape CxHxW",
             ));
         }
-        let target = if self.kind.is_empty() {
-            if let Some(flag) = self.op.given() {
-                return Err(Error::flag(
-                    flag,
-                    "describes operator cases; use it with --kind, not with a network name",
-                ));
-            }
-            CountTarget::Nets(self.nets.clone())
-        } else {
-            if self.resolution.is_some() {
-                return Err(Error::flag(
-                    "--resolution",
-                    "applies to networks; give operator inputs with --shape CxHxW",
-                ));
-            }
-            CountTarget::Ops(self.op.sweep(&self.kind))
-        };
         Ok(CountConfig {
             target,
             options: CountOptions {
@@ -542,22 +542,8 @@ fn command(commands: Commands) -> Result<Command> {
         }
         Commands::Export(cmd) => {
             let cmd = *cmd;
-            let target = if cmd.kind.is_empty() {
-                if let Some(flag) = cmd.op.given() {
-                    return Err(Error::flag(
-                        flag,
-                        "describes operator cases; use it with --kind, not with a network name",
-                    ));
-                }
-                if cmd.nets.is_empty() {
-                    return Err(Error::Usage("export what? give a network (e.g. `export fasternet-t0 -o t0.onnx`) or --kind".into()));
-                }
-                CountTarget::Nets(cmd.nets)
-            } else {
-                CountTarget::Ops(cmd.op.sweep(&cmd.kind))
-            };
             Ok(Command::Export(Box::new(ExportConfig {
-                target,
+                target: cmd.target.target("export")?,
                 resolution: cmd.resolution,
                 batch: cmd.batch,
                 seed: cmd.seed,
