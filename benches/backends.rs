@@ -2,7 +2,7 @@
 //! timed by criterion: a cross-check of flopsbench's own sampler on the same work.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use flopsbench::backend::{self, PconvImpl, Settings};
+use flopsbench::backend::{self, Settings};
 use flopsbench::device::DeviceSpec;
 use flopsbench::model::Model;
 use flopsbench::spec::{OpCase, OpKind, Shape};
@@ -11,10 +11,7 @@ fn one_conv_per_backend(c: &mut Criterion) {
     let mut case = OpCase::paper(OpKind::Conv, Shape::new(64, 56, 56));
     case.layers = 1;
     let model = Model::new(&case.to_net().expect("valid case"), 1, 0, true);
-    let settings = Settings {
-        threads: 1,
-        pconv_impl: PconvImpl::SplitCat,
-    };
+    let settings = Settings::f32(1);
     for name in backend::NAMES {
         let b = backend::by_name(name).expect("known backend");
         if let Err(why) = b.probe(&DeviceSpec::Cpu) {

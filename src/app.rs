@@ -45,7 +45,13 @@ pub enum Command {
     Export(Box<ExportConfig>),
     /// `flopsbench list`.
     List,
+    /// `flopsbench report`.
+    Report(Box<crate::report::ReportConfig>),
+    /// `flopsbench paper`.
+    Paper(Box<PaperConfig>),
 }
+
+pub use crate::study::PaperConfig;
 
 /// A parsed command line: the command and process-wide settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,18 +106,6 @@ fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {
         })
 }
 
-/// Sets the thread count candle's CPU kernels use. candle (and gemm) read
-/// `RAYON_NUM_THREADS` on every call, and rayon's global pool reads it once, at its first
-/// use; so this must run before any backend does.
-fn set_candle_threads(threads: usize) {
-    if std::env::var("RAYON_NUM_THREADS").ok() != Some(threads.to_string()) {
-        // SAFETY: called from the CLI's main thread before any backend, rayon pool or
-        // other thread of this process exists, so nothing reads the environment
-        // concurrently.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
-    }
-}
-
 /// Runs a command. Computed output goes to `out` only once all of it is ready; a
 /// measured run's per-case lines go to `log` as cases finish.
 pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
@@ -125,9 +119,31 @@ pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) ->
             &render_counts(&counts(config)?, config.format, config.per_layer)?,
         )?,
         Command::List => write_all(out, &crate::list::render()?)?,
+        Command::Paper(config) => {
+            crate::backend::candle::set_threads(1);
+            let study = crate::study::run(config, log)?;
+            write_all(out, &study.summary)?;
+            if study
+                .records
+                .iter()
+                .any(|r| r.status != crate::record::Status::Ok)
+            {
+                return Ok(Finished::SomeCasesFailed);
+            }
+        }
+        Command::Report(config) => {
+            let written = crate::report::run(config)?;
+            let mut text = String::new();
+            for path in written {
+                text += &format!("wrote {}\n", path.display());
+            }
+            write_all(out, &text)?;
+        }
         Command::Bench(config, format) => {
             crate::bench::validate(config)?;
-            set_candle_threads(config.threads.unwrap_or(1));
+            // candle's gemm reads its thread count from the environment on every call;
+            // each candle case then sets its own (and runs in a pool of that size).
+            crate::backend::candle::set_threads(config.threads.unwrap_or(1));
             let outcome = crate::bench::run(config, log)?;
             write_all(
                 out,

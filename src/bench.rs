@@ -5,20 +5,31 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::backend::{Backend, PconvImpl, Selection, Settings};
+use crate::cases::{Case, cases};
 use crate::count::{Convention, CountOptions, count_net};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::{Measurement, SamplerConfig, calibrate_overhead, measure, summarize};
 use crate::meta;
 use crate::model::Model;
+use crate::output::progress::Progress;
 use crate::record::{Record, Status};
 use crate::reference::{compare, run_op_stack};
-use crate::results::{ResultsWriter, prepare_dir};
-use crate::spec::{Dtype, Layer, Net, OpCase, OpSweep};
-use crate::zoo;
+use crate::results::{DirLock, ResultsWriter, prepare_dir, row_key};
+use crate::spec::{Dtype, Layer, OpSweep};
 
 /// Relative tolerance (max abs error / max |reference|) for f32 outputs.
 pub const F32_TOLERANCE: f64 = 1e-4;
+
+/// The largest relative error (max |got − ref| / max |ref|) accepted for `dtype`: f32
+/// [`F32_TOLERANCE`]; f16 (10 mantissa bits) 1e-2; bf16 (7 bits) 5e-2.
+pub fn tolerance(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => F32_TOLERANCE,
+        Dtype::F16 => 1e-2,
+        Dtype::Bf16 => 5e-2,
+    }
+}
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +38,10 @@ pub enum BenchTarget {
     Ops(OpSweep),
     /// Zoo networks by name.
     Nets(Vec<String>),
+    /// The device's ceilings: dense GEMM on one and on all threads, a streaming pass.
+    Peak,
+    /// Cases expanded from a suite file.
+    Cases(Vec<Case>),
 }
 
 /// Everything `op` and `net` need.
@@ -60,6 +75,11 @@ pub struct BenchConfig {
     pub out: Option<PathBuf>,
     /// No per-case lines on stderr.
     pub quiet: bool,
+    /// A progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+    /// Complete the run folder `out` instead of starting a new one: cases already `ok`
+    /// there are kept and skipped, failed ones rerun.
+    pub resume: bool,
 }
 
 /// The rows of a finished run and where they were written.
@@ -69,55 +89,6 @@ pub struct Outcome {
     pub records: Vec<Record>,
     /// The run's folder.
     pub dir: PathBuf,
-}
-
-struct Case {
-    id: String,
-    kind: String,
-    name: String,
-    net: Net,
-    op: Option<OpCase>,
-    resolution: Option<usize>,
-}
-
-fn cases(config: &BenchConfig) -> Result<Vec<Case>> {
-    match &config.target {
-        BenchTarget::Ops(sweep) => sweep
-            .expand()?
-            .into_iter()
-            .map(|op| {
-                Ok(Case {
-                    id: op.id(),
-                    kind: op.kind.to_string(),
-                    name: op.kind.to_string(),
-                    net: op.to_net()?,
-                    op: Some(op),
-                    resolution: None,
-                })
-            })
-            .collect(),
-        BenchTarget::Nets(names) => {
-            let mut out = Vec::new();
-            for n in names {
-                let list: Vec<&str> = if n == "all" {
-                    zoo::NAMES.to_vec()
-                } else {
-                    vec![zoo::check_name(n)?]
-                };
-                for name in list {
-                    out.push(Case {
-                        id: format!("{name}-{}", config.resolution),
-                        kind: "net".into(),
-                        name: name.into(),
-                        net: zoo::build(name, config.resolution)?,
-                        op: None,
-                        resolution: Some(config.resolution),
-                    });
-                }
-            }
-            Ok(out)
-        }
-    }
 }
 
 /// Checks the options that apply to every case, naming the flag at fault.
@@ -135,13 +106,21 @@ pub fn validate(config: &BenchConfig) -> Result<()> {
             format!("{b} is outside 1..={}", crate::spec::shape::MAX_BATCH),
         ));
     }
-    if config.dtype != Dtype::F32 {
+    if config.resume {
+        let dir = config.out.as_deref().unwrap_or(std::path::Path::new("."));
+        if !dir.join("results.csv").is_file() {
+            return Err(Error::flag(
+                "--resume",
+                format!("{} has no results.csv to resume", dir.display()),
+            ));
+        }
+    }
+    if let Some(t) = config.sampler.target_ci
+        && !(t > 0.0 && t < 1.0)
+    {
         return Err(Error::flag(
-            "--dtype",
-            format!(
-                "{}: the backends of this version run f32 only",
-                config.dtype
-            ),
+            "--target-ci",
+            format!("{t} is outside (0, 1); e.g. 0.02 for ±2%"),
         ));
     }
     if config.sampler.runs == Some(0) {
@@ -169,6 +148,12 @@ pub fn plan(config: &BenchConfig, log: &mut dyn Write) -> Result<Plan<'static>> 
     for device in &config.devices {
         let mut usable = Vec::new();
         for backend in config.backends.backends() {
+            if !backend.supports(config.dtype) {
+                let why = format!("computes in f32 only, not {}", config.dtype);
+                writeln!(log, "{} skipped on {device}: {why}", backend.name()).ok();
+                reasons.push(format!("{} {why}", backend.name()));
+                continue;
+            }
             match backend.probe(device) {
                 Ok(()) => usable.push(backend),
                 Err(why) => {
@@ -180,8 +165,13 @@ pub fn plan(config: &BenchConfig, log: &mut dyn Write) -> Result<Plan<'static>> 
         plan.push((device.clone(), usable));
     }
     if plan.iter().all(|(_, b)| b.is_empty()) {
+        let flag = if config.dtype == Dtype::F32 {
+            "--backend"
+        } else {
+            "--dtype"
+        };
         return Err(Error::flag(
-            "--backend",
+            flag,
             format!(
                 "no selected backend can run on the selected device(s): {}",
                 reasons.join("; ")
@@ -191,30 +181,52 @@ pub fn plan(config: &BenchConfig, log: &mut dyn Write) -> Result<Plan<'static>> 
     Ok(plan)
 }
 
+/// Reference outputs already computed for the current case, by reference name (the f64
+/// reference of a ten-layer stack costs seconds; every backend is checked against it).
+type ReferenceCache = Vec<(String, Vec<f64>)>;
+
+/// What checking one case on one backend leaves behind, whether it succeeds or not.
+struct Scratch<'a> {
+    /// The references of this case so far.
+    references: &'a mut ReferenceCache,
+    /// The backend's largest absolute error, once its output was compared.
+    max_abs_err: Option<f64>,
+}
+
 /// A reference output for `model` when checking `backend`: the f64 direct convolution for
-/// operator stacks, the other pure-Rust backend for networks.
+/// operator stacks, the other pure-Rust backend (in f32, on this host's CPU) for networks.
 fn reference(
     case: &Case,
     model: &Model,
     backend: &str,
-    device: &DeviceSpec,
     settings: &Settings,
+    cache: &mut ReferenceCache,
 ) -> Result<(Vec<f64>, String)> {
-    if case.op.is_some() {
-        return Ok((run_op_stack(model)?, "f64 direct convolution".into()));
-    }
-    let other = if backend == "tract" {
+    let name = if case.op.is_some() {
+        "f64 direct convolution"
+    } else if backend == "tract" {
         "candle"
     } else {
         "tract"
     };
-    let mut p = crate::backend::by_name(other)?.prepare(model, device, settings)?;
-    p.run()?;
-    p.sync()?;
-    Ok((
-        p.output()?.into_iter().map(f64::from).collect(),
-        other.into(),
-    ))
+    if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
+        return Ok((values.clone(), name.into()));
+    }
+    let values = if case.op.is_some() {
+        run_op_stack(model)?
+    } else {
+        let f32_settings = Settings {
+            dtype: Dtype::F32,
+            ..*settings
+        };
+        let mut p =
+            crate::backend::by_name(name)?.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
+        p.run()?;
+        p.sync()?;
+        p.output()?.into_iter().map(f64::from).collect()
+    };
+    cache.push((name.into(), values.clone()));
+    Ok((values, name.into()))
 }
 
 struct Checked {
@@ -232,13 +244,13 @@ fn check_and_time(
     device: &DeviceSpec,
     settings: &Settings,
     sampler: &SamplerConfig,
-    max_abs_err: &mut Option<f64>,
+    scratch: &mut Scratch<'_>,
 ) -> Result<Checked> {
     let mut prepared = backend.prepare(model, device, settings)?;
     prepared.run()?;
     prepared.sync()?;
     let got = prepared.output()?;
-    let (want, reference) = reference(case, model, backend.name(), device, settings)?;
+    let (want, reference) = reference(case, model, backend.name(), settings, scratch.references)?;
     let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
         backend: backend.name().into(),
         message: format!(
@@ -247,13 +259,14 @@ fn check_and_time(
             want.len()
         ),
     })?;
-    *max_abs_err = Some(abs);
-    if rel.is_nan() || rel > F32_TOLERANCE {
+    scratch.max_abs_err = Some(abs);
+    let tol = tolerance(settings.dtype);
+    if rel.is_nan() || rel > tol {
         return Err(Error::Mismatch {
             reference,
             max_abs_err: abs,
             relative: rel,
-            tolerance: F32_TOLERANCE,
+            tolerance: tol,
         });
     }
     let measurement = measure(sampler, &mut || {
@@ -308,6 +321,8 @@ fn run_cases(
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(format!("{stamp}-{host}")));
     prepare_dir(&dir)?;
+    let flag = if config.resume { "--resume" } else { "--out" };
+    let _lock = DirLock::take(&dir, flag)?;
     let overhead_ns = calibrate_overhead();
     let versions = plan
         .iter()
@@ -318,19 +333,34 @@ fn run_cases(
             }
             acc
         });
-    let meta = meta::collect(&run_id, &started, versions, overhead_ns);
-    let mut writer = ResultsWriter::create(&dir, &meta)?;
+    let (mut writer, done, run_id) = if config.resume {
+        // Resumed rows keep the run's id: the folder stays one run, each case once.
+        let (writer, kept) = ResultsWriter::resume(&dir)?;
+        let id = kept.first().map_or(run_id, |r| r.run_id.clone());
+        (writer, kept, id)
+    } else {
+        let meta = meta::collect(&run_id, &started, versions, overhead_ns);
+        (ResultsWriter::create(&dir, &meta)?, Vec::new(), run_id)
+    };
+    let device_model = meta::cpu_model();
     let total: usize = plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len();
+    let mut bar = Progress::new(total, config.progress && !config.quiet);
     let mut records = Vec::new();
     let mut index = 0;
     for (device, backends) in plan {
         let (paper_batch, paper_threads) = device.paper_protocol();
-        let batch = config.batch.unwrap_or(paper_batch);
-        let settings = Settings {
+        let default_batch = config.batch.unwrap_or(paper_batch);
+        let default_settings = Settings {
             threads: config.threads.unwrap_or(paper_threads),
             pconv_impl: config.pconv_impl,
+            dtype: config.dtype,
         };
         for case in cases {
+            let settings = Settings {
+                threads: case.threads.unwrap_or(default_settings.threads),
+                ..default_settings
+            };
+            let batch = case.batch.unwrap_or(default_batch);
             let opts = CountOptions {
                 batch,
                 dtype: config.dtype,
@@ -339,15 +369,39 @@ fn run_cases(
             };
             let counts = count_net(&case.net, &opts, false);
             let model = Model::new(&case.net, batch, config.seed, config.fuse_bn);
+            let mut cache = ReferenceCache::new();
             for backend in backends {
                 index += 1;
+                let key = (
+                    case.id.clone(),
+                    device.to_string(),
+                    backend.name().to_string(),
+                    config.dtype.to_string(),
+                    batch,
+                    settings.threads,
+                );
+                if let Some(kept) = done.iter().find(|r| row_key(r) == key) {
+                    bar.skip(
+                        log,
+                        config.quiet,
+                        &format!(
+                            "[{index}/{total}] {} · {} · {device}: already ok in {}, kept",
+                            case.id,
+                            backend.name(),
+                            dir.display()
+                        ),
+                    );
+                    records.push(kept.clone());
+                    continue;
+                }
+                bar.start(&format!("{} · {} · {device}", case.id, backend.name()));
                 let mut record = Record {
                     run_id: run_id.clone(),
                     timestamp: String::new(),
                     host: host.clone(),
                     device: device.to_string(),
-                    device_model: meta.cpu_model.clone(),
-                    arch: meta.arch.clone(),
+                    device_model: device_model.clone(),
+                    arch: std::env::consts::ARCH.to_string(),
                     emulated: false,
                     backend: backend.name().into(),
                     backend_version: backend.version(),
@@ -391,8 +445,12 @@ fn run_cases(
                     reference: String::new(),
                     detail: String::new(),
                     overhead_ns,
+                    gbytes_per_s: None,
                 };
-                let mut err = None;
+                let mut scratch = Scratch {
+                    references: &mut cache,
+                    max_abs_err: None,
+                };
                 let result = check_and_time(
                     case,
                     &model,
@@ -400,9 +458,9 @@ fn run_cases(
                     device,
                     &settings,
                     &config.sampler,
-                    &mut err,
+                    &mut scratch,
                 );
-                record.max_abs_err = err;
+                record.max_abs_err = scratch.max_abs_err;
                 let samples = match result {
                     Ok(checked) => {
                         let has_pconv = case
@@ -421,13 +479,12 @@ fn run_cases(
                 };
                 record.timestamp = now();
                 writer.append(&record, &samples)?;
-                if !config.quiet {
-                    crate::output::progress::line(log, index, total, &record);
-                }
+                bar.finished(log, config.quiet, index, total, &record);
                 records.push(record);
             }
         }
     }
+    bar.done();
     Ok(Outcome {
         records,
         dir: writer.dir().to_path_buf(),
@@ -453,6 +510,7 @@ fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {
     record.throughput_per_s = Some(items / seconds);
     record.gmacs_per_s = Some(record.macs as f64 * items / seconds / 1e9);
     record.gflops_per_s = Some(record.flops as f64 * items / seconds / 1e9);
+    record.gbytes_per_s = Some(record.mem_bytes as f64 / seconds / 1e9);
     record.max_abs_err = Some(checked.max_abs_err);
     record.reference = checked.reference.clone();
     record.detail = checked.detail.clone();

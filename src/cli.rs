@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::app::{Command, CountConfig, CountTarget, Invocation};
+use crate::app::{Command, CountConfig, CountTarget, Invocation, PaperConfig};
 use crate::backend::{PconvImpl, Selection};
 use crate::bench::{BenchConfig, BenchTarget};
 use crate::count::{Convention, CountOptions};
@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::export::ExportConfig;
 use crate::measure::SamplerConfig;
 use crate::output::Format;
+use crate::report::{ReportConfig, ReportFormat};
 use crate::spec::{Dtype, OpKind, OpSweep, Ratio, Shape};
+use crate::suite::Suite;
 
 /// Do fewer FLOPs make a network faster here? Exact analytic counts (MACs, FLOPs,
 /// params, memory traffic) of the operators and networks of "Run, Don't Walk: Chasing
@@ -57,6 +59,41 @@ enum Commands {
         allow_negative_numbers = true
     )]
     Net(Box<NetCommand>),
+    /// Run a suite file (operators/*.toml): every case on every device and backend
+    #[command(
+        after_help = "Examples:\n  flopsbench suite operators/paper-table1.toml\n  \
+        flopsbench suite operators/ratio-sweep.toml --backend tract,ort\n  \
+        flopsbench suite operators/paper-table3.toml --resume reports/20261126T0400Z-vm",
+        allow_negative_numbers = true
+    )]
+    Suite(Box<SuiteCommand>),
+    /// The whole study: Table 1 and Table 3 suites on the device(s), then the report
+    #[command(
+        long_about = "The whole study in one command: runs the suites paper-table1 (the 16 \
+        operator cases) and paper-table3 (the zoo networks), embedded in the binary, on the \
+        device(s) and backends given, then `report` on both; prints where report.html and \
+        report.md are, and the Table-1 averages and PConv/DWConv ratios beside the paper's.",
+        after_help = "Examples:\n  flopsbench paper\n  flopsbench paper --quick --backend tract\n  \
+        flopsbench paper --device cpu,gpu --out reports/study"
+    )]
+    Paper(Box<PaperCommand>),
+    /// Measure the device's ceilings: dense GEMM on one and on all threads, stream bandwidth
+    #[command(
+        long_about = "Measure the device's ceilings as each backend sees them: a dense GEMM \
+        (a 1×1 convolution, (1024×512)·(512×512), 268 M multiply-adds) on one thread and on \
+        all threads, and a streaming pass (ReLU over 16 M f32 values: 64 MiB read, 64 MiB \
+        written). Written like any other result (kind = peak); `report` draws them as the \
+        roofline's roof (MAC/s) and slope (bytes/s).",
+        after_help = "Examples:\n  flopsbench peak\n  flopsbench peak --backend tract,ort --min-time 1s",
+        allow_negative_numbers = true
+    )]
+    Peak(Box<PeakCommand>),
+    /// Merge result folders/CSVs into tables beside the paper's, SVG charts and one HTML page
+    #[command(
+        after_help = "Examples:\n  flopsbench report reports/2026* -o reports/merged\n  \
+        flopsbench report run-a/ run-b/results.csv -o out --format md,svg"
+    )]
+    Report(Box<ReportCommand>),
     /// Write the ONNX model (seeded weights) of one network or operator case
     #[command(
         after_help = "Examples:\n  flopsbench export fasternet-t0 -o t0.onnx\n  \
@@ -127,6 +164,74 @@ struct NetCommand {
     bench: BenchArgs,
 }
 
+#[derive(Debug, Args)]
+struct SuiteCommand {
+    /// The suite file (schema: operators/README.md)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Args)]
+struct PaperCommand {
+    /// Backends: candle, tract, ort, tch, comma lists, or `all` (every one available)
+    #[arg(long, default_value = "all", value_parser = parse_backends)]
+    backend: Selection,
+
+    /// Devices: cpu, gpu (= cuda:0), cuda:N, arm; comma list
+    #[arg(long, value_delimiter = ',', default_value = "cpu", value_parser = parse_device)]
+    device: Vec<DeviceSpec>,
+
+    /// Trade precision for time: 0.1 s of samples per case (0.05 s warm-up) instead of the
+    /// suites' 0.4 s (Table 1) and 1 s (Table 3): about 3× faster, confidence intervals
+    /// about twice as wide
+    #[arg(long)]
+    quick: bool,
+
+    /// Folder for the two runs and the report [default: reports/paper-<UTC timestamp>/]
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    /// No per-case lines or progress bar on stderr
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReportCommand {
+    /// Result folders (with results.csv and meta.json) or results CSV files
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+
+    /// Folder to write the report to (created if needed)
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    out: PathBuf,
+
+    /// What to write: md, csv, svg, html (comma list) [default: all]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    format: Vec<ReportFormatArg>,
+
+    /// Draw rows measured under an emulator (qemu) in the charts too
+    #[arg(long)]
+    include_emulated: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportFormatArg {
+    Md,
+    Csv,
+    Svg,
+    Html,
+}
+
+#[derive(Debug, Args)]
+struct PeakCommand {
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PconvImplArg {
     /// Split channels, convolve the first part, concatenate (the authors' forward)
@@ -153,31 +258,37 @@ struct BenchArgs {
     #[arg(long, help_heading = "Measurement")]
     threads: Option<usize>,
 
-    /// Element type
+    /// Element type: f16/bf16 run on tch only (outputs checked to 1e-2 / 5e-2 relative)
     #[arg(long, value_enum, default_value = "f32", help_heading = "Measurement")]
     dtype: DtypeArg,
 
-    /// Warm-up time before sampling (first call discarded): `1s`, `500ms`, `0.3`
-    #[arg(long, default_value = "1s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
-    warmup: Duration,
+    /// Warm-up time before sampling (first call discarded): `1s`, `500ms`, `0.3` [default: 1s,
+    /// or the suite's]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    warmup: Option<Duration>,
 
-    /// Sample at least this long (and at least 10 samples)
-    #[arg(long, default_value = "2s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
-    min_time: Duration,
+    /// Sample at least this long (and at least 10 samples) [default: 2s, or the suite's]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    min_time: Option<Duration>,
 
-    /// Never sample longer than this
-    #[arg(long, default_value = "30s", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
-    max_time: Duration,
+    /// Never sample longer than this [default: 30s, or the suite's]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    max_time: Option<Duration>,
 
     /// Take exactly N samples (overrides --min-time)
     #[arg(long, help_heading = "Measurement")]
     runs: Option<usize>,
 
-    /// Seed of weights, inputs and the bootstrap
-    #[arg(long, default_value_t = 0, help_heading = "Measurement")]
-    seed: u64,
+    /// After --min-time, keep sampling (up to --max-time) until the 95% CI of the median is
+    /// within this fraction of it, e.g. 0.02 [default: off, or the suite's]
+    #[arg(long, value_name = "FRACTION", help_heading = "Measurement")]
+    target_ci: Option<f64>,
 
-    /// PConv forward of candle (ONNX backends always run split-cat)
+    /// Seed of weights, inputs and the bootstrap [default: 0, or the suite's]
+    #[arg(long, help_heading = "Measurement")]
+    seed: Option<u64>,
+
+    /// PConv forward of candle and tch (ONNX backends always run split-cat)
     #[arg(
         long,
         value_enum,
@@ -194,9 +305,20 @@ struct BenchArgs {
     #[arg(long, value_enum, default_value = "paper", help_heading = "Output")]
     convention: ConventionArg,
 
-    /// Result folder [default: reports/<UTC timestamp>-<host>/]
+    /// Result folder [default: reports/<UTC timestamp>-<host>/]; a folder another run is
+    /// writing is refused (lock file)
     #[arg(long, help_heading = "Output")]
     out: Option<PathBuf>,
+
+    /// Complete an interrupted run in DIR: cases already ok there are kept, failed and
+    /// missing ones run, every case ends up in its files once
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "out",
+        help_heading = "Output"
+    )]
+    resume: Option<PathBuf>,
 
     /// Summary format on stdout (the files always get CSV and JSON lines)
     #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
@@ -234,6 +356,17 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 
 impl BenchArgs {
     fn into_config(self, target: BenchTarget, resolution: usize) -> (BenchConfig, Format) {
+        self.into_config_with(target, resolution, None)
+    }
+
+    /// The configuration, with a suite's `[measure]` as defaults under the flags.
+    fn into_config_with(
+        self,
+        target: BenchTarget,
+        resolution: usize,
+        suite: Option<&Suite>,
+    ) -> (BenchConfig, Format) {
+        let builtin = SamplerConfig::default();
         let config = BenchConfig {
             target,
             resolution,
@@ -249,14 +382,26 @@ impl BenchArgs {
                 PconvImplArg::Slicing => PconvImpl::Slicing,
             },
             sampler: SamplerConfig {
-                warmup: self.warmup,
-                min_time: self.min_time,
-                max_time: self.max_time,
-                runs: self.runs,
+                warmup: self
+                    .warmup
+                    .or(suite.and_then(|s| s.warmup))
+                    .unwrap_or(builtin.warmup),
+                min_time: self
+                    .min_time
+                    .or(suite.and_then(|s| s.min_time))
+                    .unwrap_or(builtin.min_time),
+                max_time: self
+                    .max_time
+                    .or(suite.and_then(|s| s.max_time))
+                    .unwrap_or(builtin.max_time),
+                runs: self.runs.or(suite.and_then(|s| s.runs)),
+                target_ci: self.target_ci.or(suite.and_then(|s| s.target_ci)),
             },
-            seed: self.seed,
-            out: self.out,
+            seed: self.seed.or(suite.and_then(|s| s.seed)).unwrap_or(0),
+            resume: self.resume.is_some(),
+            out: self.resume.or(self.out),
             quiet: self.quiet,
+            progress: true,
         };
         (config, self.format.into())
     }
@@ -538,6 +683,57 @@ fn command(commands: Commands) -> Result<Command> {
             let (config, format) = cmd
                 .bench
                 .into_config(BenchTarget::Nets(cmd.nets), cmd.resolution);
+            Ok(Command::Bench(Box::new(config), format))
+        }
+        Commands::Suite(cmd) => {
+            let cmd = *cmd;
+            let suite = crate::suite::load(&cmd.file)?;
+            if cmd.bench.batch.is_some() && suite.cases.iter().any(|c| c.batch.is_some()) {
+                return Err(Error::flag(
+                    "--batch",
+                    format!("{} sets batch per entry", cmd.file.display()),
+                ));
+            }
+            let target = BenchTarget::Cases(suite.cases.clone());
+            let (config, format) = cmd.bench.into_config_with(target, 224, Some(&suite));
+            Ok(Command::Bench(Box::new(config), format))
+        }
+        Commands::Paper(cmd) => {
+            let cmd = *cmd;
+            Ok(Command::Paper(Box::new(PaperConfig {
+                devices: cmd.device,
+                backends: cmd.backend,
+                quick: cmd.quick,
+                out: cmd.out,
+                quiet: cmd.quiet,
+            })))
+        }
+        Commands::Report(cmd) => {
+            let cmd = *cmd;
+            Ok(Command::Report(Box::new(ReportConfig {
+                inputs: cmd.inputs,
+                out: cmd.out,
+                formats: cmd
+                    .format
+                    .into_iter()
+                    .map(|f| match f {
+                        ReportFormatArg::Md => ReportFormat::Md,
+                        ReportFormatArg::Csv => ReportFormat::Csv,
+                        ReportFormatArg::Svg => ReportFormat::Svg,
+                        ReportFormatArg::Html => ReportFormat::Html,
+                    })
+                    .collect(),
+                include_emulated: cmd.include_emulated,
+            })))
+        }
+        Commands::Peak(cmd) => {
+            if cmd.bench.threads.is_some() {
+                return Err(Error::flag(
+                    "--threads",
+                    "peak measures one thread and all threads by itself",
+                ));
+            }
+            let (config, format) = cmd.bench.into_config(BenchTarget::Peak, 224);
             Ok(Command::Bench(Box::new(config), format))
         }
         Commands::Export(cmd) => {

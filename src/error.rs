@@ -70,6 +70,17 @@ pub enum Error {
     },
 
     /// Writing output failed.
+    /// A file given as input (a results CSV, a suite, a devices file) is malformed.
+    #[error("{}{}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    InputFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, where known.
+        line: Option<u64>,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
     #[error("cannot write {}: {source}", .path.display())]
     Io {
         /// The file or stream being written.
@@ -137,7 +148,8 @@ impl Error {
             Error::InvalidFlag { .. }
             | Error::Usage(_)
             | Error::UnknownName { .. }
-            | Error::Shape { .. } => 2,
+            | Error::Shape { .. }
+            | Error::InputFile { .. } => 2,
             Error::Io { .. }
             | Error::Serialise { .. }
             | Error::Backend { .. }

@@ -19,6 +19,7 @@
 pub mod app;
 pub mod backend;
 pub mod bench;
+pub mod cases;
 pub mod cli;
 pub mod count;
 pub mod device;
@@ -33,8 +34,11 @@ pub mod output;
 pub mod paper;
 pub mod record;
 pub mod reference;
+pub mod report;
 pub mod results;
 pub mod spec;
+pub mod study;
+pub mod suite;
 pub mod zoo;
 
 pub use app::{Command, run};

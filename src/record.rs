@@ -116,6 +116,9 @@ pub struct Record {
     pub detail: String,
     /// The sampling loop's own overhead per iteration (not subtracted).
     pub overhead_ns: f64,
+    /// Achieved memory traffic, G bytes per second: analytic `mem_bytes` / median.
+    #[serde(default)]
+    pub gbytes_per_s: Option<f64>,
 }
 
 /// A record with its raw samples, as written to `results.jsonl`.

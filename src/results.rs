@@ -81,3 +81,155 @@ impl ResultsWriter {
         self.jsonl.flush().map_err(io(&jsonl_path))
     }
 }
+
+/// The identity of a measured row within a run folder: case, device, backend, dtype,
+/// batch, threads.
+pub type RowKey = (String, String, String, String, usize, usize);
+
+/// The key of `r`.
+pub fn row_key(r: &Record) -> RowKey {
+    (
+        r.case.clone(),
+        r.device.clone(),
+        r.backend.clone(),
+        r.dtype.clone(),
+        r.batch,
+        r.threads,
+    )
+}
+
+/// The rows of `dir/results.jsonl` that parse, dropping a last line cut short by a kill.
+fn read_jsonl(path: &Path) -> Result<Vec<RecordWithSamples>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let complete = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    Ok(complete
+        .lines()
+        .filter_map(|l| serde_json::from_str::<RecordWithSamples>(l).ok())
+        .collect())
+}
+
+impl ResultsWriter {
+    /// Reopens the run folder `dir` to complete it (`--resume`): rows already `ok` are
+    /// kept (and returned), failed rows and a row cut short by a kill are dropped, and new
+    /// rows are appended. Both files are rewritten atomically first, so every case ends up
+    /// in them exactly once.
+    pub fn resume(dir: &Path) -> Result<(Self, Vec<Record>)> {
+        let jsonl_path = dir.join("results.jsonl");
+        let csv_path = dir.join("results.csv");
+        if !csv_path.is_file() && !jsonl_path.is_file() {
+            return Err(Error::flag(
+                "--resume",
+                format!("{} has no results.csv to resume", dir.display()),
+            ));
+        }
+        let kept: Vec<RecordWithSamples> = read_jsonl(&jsonl_path)?
+            .into_iter()
+            .filter(|r| r.record.status == crate::record::Status::Ok)
+            .collect();
+        let mut csv_text = csv::Writer::from_writer(Vec::new());
+        let mut jsonl_text = String::new();
+        for r in &kept {
+            csv_text
+                .serialize(&r.record)
+                .map_err(|e| Error::Serialise {
+                    what: "a results.csv row",
+                    message: e.to_string(),
+                })?;
+            jsonl_text += &serde_json::to_string(r).map_err(|e| Error::Serialise {
+                what: "a results.jsonl row",
+                message: e.to_string(),
+            })?;
+            jsonl_text.push('\n');
+        }
+        let csv_bytes = csv_text.into_inner().map_err(|e| Error::Serialise {
+            what: "results.csv",
+            message: e.to_string(),
+        })?;
+        let mut header_needed = csv_bytes.is_empty();
+        for (path, bytes) in [
+            (&csv_path, csv_bytes),
+            (&jsonl_path, jsonl_text.into_bytes()),
+        ] {
+            let tmp = path.with_extension("tmp");
+            fs::write(&tmp, bytes)
+                .and_then(|_| fs::rename(&tmp, path))
+                .map_err(io(path))?;
+        }
+        let append = |p: &Path| fs::OpenOptions::new().append(true).open(p).map_err(io(p));
+        let csv = csv::WriterBuilder::new()
+            .has_headers(std::mem::take(&mut header_needed))
+            .from_writer(append(&csv_path)?);
+        let jsonl = BufWriter::new(append(&jsonl_path)?);
+        Ok((
+            ResultsWriter {
+                dir: dir.to_path_buf(),
+                csv,
+                jsonl,
+            },
+            kept.into_iter().map(|r| r.record).collect(),
+        ))
+    }
+}
+
+/// A lock on a run folder: two runs never write the same files. Stale locks (their
+/// process is gone, e.g. after a kill) are taken over.
+pub struct DirLock {
+    path: PathBuf,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir` or says which process holds it, naming `flag`.
+    pub fn take(dir: &Path, flag: &str) -> Result<DirLock> {
+        let path = dir.join(".flopsbench.lock");
+        let me = std::process::id().to_string();
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(me.as_bytes()).map_err(io(&path))?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let alive = holder.trim().parse::<u32>().is_ok_and(|pid| {
+                        pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+                    });
+                    if alive {
+                        return Err(Error::flag(
+                            flag,
+                            format!(
+                                "{} is being written by another flopsbench run (pid {}); wait for it or choose another folder",
+                                dir.display(),
+                                holder.trim()
+                            ),
+                        ));
+                    }
+                    fs::remove_file(&path).map_err(io(&path))?;
+                }
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        Err(Error::flag(flag, format!("cannot lock {}", dir.display())))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}

@@ -1,6 +1,7 @@
 //! Runs every bad input in `tests/bad_inputs/*.toml` through the real binary: each must
 //! exit with its code, name the flag in its message, print nothing on stdout, never
-//! panic, and write no file.
+//! panic, and write no file. `{files}` in an argument is the folder of bad input files
+//! (`tests/bad_inputs/files/`: malformed CSVs, suites, devices files).
 
 use assert_cmd::Command;
 use serde::Deserialize;
@@ -33,12 +34,13 @@ fn run_corpus(file: &str, min_cases: usize) {
     );
     // Run in an empty folder: a bad input must not create reports/ or anything else.
     let scratch = tempfile::tempdir().unwrap();
+    let files = format!("{}/tests/bad_inputs/files", env!("CARGO_MANIFEST_DIR"));
     let mut failures = Vec::new();
     for case in &cases {
         let out = Command::cargo_bin("flopsbench")
             .unwrap()
             .current_dir(scratch.path())
-            .args(&case.args)
+            .args(case.args.iter().map(|a| a.replace("{files}", &files)))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,4 +86,14 @@ fn bad_count_inputs_exit_2_with_a_clear_message() {
 #[test]
 fn bad_op_and_net_inputs_exit_2_and_write_nothing() {
     run_corpus("bench.toml", 15);
+}
+
+#[test]
+fn bad_report_inputs_name_the_file_and_line_and_write_nothing() {
+    run_corpus("report.toml", 10);
+}
+
+#[test]
+fn bad_suites_and_study_flags_name_the_file_and_line() {
+    run_corpus("suite.toml", 20);
 }

@@ -60,10 +60,15 @@ fn op_writes_the_contract_files_with_checked_rows() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("tch unavailable on cpu"),
-        "one line per unavailable backend: {stderr}"
-    );
+    for name in backend::NAMES {
+        let b = backend::by_name(name).unwrap();
+        let line = format!("{name} unavailable on cpu");
+        assert_eq!(
+            stderr.contains(&line),
+            b.probe(&DeviceSpec::Cpu).is_err(),
+            "one line per unavailable backend, none for the others: {stderr}"
+        );
+    }
     let header = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert!(
         header.starts_with(CONTRACT_COLUMNS),
@@ -284,6 +289,8 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
         seed: 0,
         out: Some(dir.path().join("run")),
         quiet: true,
+        progress: false,
+        resume: false,
     };
     let failing = FailsOnWideInputs;
     let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend])];

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use assert_cmd::Command;
-use flopsbench::backend::{self, PconvImpl, Settings};
+use flopsbench::backend::{self, Settings};
 use flopsbench::device::DeviceSpec;
 use flopsbench::model::Model;
 use flopsbench::spec::{Net, OpCase, OpKind, Shape};
@@ -54,10 +54,7 @@ fn check_export(export_args: &[&str], net: &Net, batch: usize, seed: u64, fuse: 
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
     let Some(python) = venv_python() else { return };
     let model = Model::new(net, batch, seed, fuse);
-    let settings = Settings {
-        threads: 1,
-        pconv_impl: PconvImpl::SplitCat,
-    };
+    let settings = Settings::f32(1);
     let mut p = backend::by_name("candle")
         .unwrap()
         .prepare(&model, &DeviceSpec::Cpu, &settings)

@@ -21,3 +21,25 @@ fn recorded_backend_versions_match_cargo_lock() {
         locked_version("tract-onnx")
     );
 }
+
+#[test]
+fn ort_versions_match_cargo_lock_and_the_setup_script() {
+    assert_eq!(
+        flopsbench::backend::ort::CRATE_VERSION,
+        locked_version("ort")
+    );
+    let script = include_str!("../scripts/setup-ort");
+    assert!(script.contains(&format!(
+        "ORT_VERSION={}",
+        flopsbench::backend::ort::RUNTIME_VERSION
+    )));
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn tch_versions_match_cargo_lock_and_the_setup_script() {
+    use flopsbench::backend::libtorch::{LIBTORCH_VERSION, VERSION};
+    assert_eq!(VERSION, locked_version("tch"));
+    let script = include_str!("../scripts/setup-libtorch");
+    assert!(script.contains(&format!("TORCH_VERSION={LIBTORCH_VERSION}")));
+}

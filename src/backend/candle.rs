@@ -2,6 +2,8 @@
 //! Grouped and depthwise convs are candle's implementation (it loops over the groups);
 //! that is measured as it is, a finding rather than something to hide.
 
+use std::sync::{Arc, Mutex};
+
 use candle_core::{DType, Device, Tensor};
 
 use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
@@ -12,6 +14,42 @@ use crate::spec::{Activation, Layer, PoolKind};
 
 /// The candle-core version this build links (checked against Cargo.lock by a test).
 pub const VERSION: &str = "0.11.1";
+
+/// A rayon pool of exactly `threads` threads, shared by every model prepared with that
+/// count: candle's kernels (and gemm's) run inside it, so a 1-thread case never borrows
+/// the threads of a larger global pool.
+fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("flopsbench-candle-{i}"))
+            .build()
+            .map_err(|e| Error::Backend {
+                backend: "candle".into(),
+                message: format!("cannot start {threads} threads: {e}"),
+            })?,
+    );
+    pools.push((threads, p.clone()));
+    Ok(p)
+}
+
+/// Sets the thread count candle's gemm splits its work into: candle reads
+/// `RAYON_NUM_THREADS` on every call. The CLI sets it before any backend runs, and
+/// `prepare` changes it where the CLI set it and a case asks for another count (`peak`,
+/// suites); the work itself runs in a rayon pool of exactly that many threads. Library
+/// users (and tests) who never call it get candle's default.
+pub fn set_threads(threads: usize) {
+    if std::env::var("RAYON_NUM_THREADS").ok() != Some(threads.to_string()) {
+        // SAFETY: flopsbench prepares and runs backends from one thread, one case at a
+        // time; between cases no backend thread is working or reading the environment.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
+    }
+}
 
 /// The candle backend.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +93,7 @@ struct CandlePrepared {
     output: Option<Tensor>,
     pconv_impl: PconvImpl,
     device: Device,
+    pool: Arc<rayon::ThreadPool>,
 }
 
 fn tensor(data: &[f32], dims: &[usize], device: &Device) -> Result<Tensor> {
@@ -201,16 +240,23 @@ impl CandlePrepared {
 
 impl Prepared for CandlePrepared {
     fn run(&mut self) -> Result<()> {
-        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
-        values.push(Some(self.input.clone()));
-        for step in &self.steps {
-            let y = self.step(step, &values).map_err(err)?;
-            values.push(Some(y));
-            for &t in &step.frees {
-                values[t] = None;
+        let pool = self.pool.clone();
+        let body = || {
+            let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
+            values.push(Some(self.input.clone()));
+            for step in &self.steps {
+                let y = self.step(step, &values).map_err(err)?;
+                values.push(Some(y));
+                for &t in &step.frees {
+                    values[t] = None;
+                }
             }
-        }
-        self.output = values.pop().flatten();
+            Ok::<_, Error>(values.pop().flatten())
+        };
+        // Inside its own pool the calling thread is a worker: one thread really is one
+        // (no hand-off to a global pool per op).
+        let output = pool.install(body)?;
+        self.output = output;
         Ok(())
     }
 
@@ -261,6 +307,9 @@ impl Backend for Candle {
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
+        if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+            set_threads(settings.threads);
+        }
         let dev = Device::Cpu;
         let n = model.net.nodes.len();
         let mut last_reader = vec![usize::MAX; n + 1];
@@ -292,6 +341,7 @@ impl Backend for Candle {
             output: None,
             pconv_impl: settings.pconv_impl,
             device: dev,
+            pool: pool(settings.threads)?,
         }))
     }
 }

@@ -3,6 +3,8 @@
 //! (weights, graph, session), and the prepared handle has `run` and `sync`.
 
 pub mod candle;
+#[cfg(feature = "tch")]
+pub mod libtorch;
 pub mod ort;
 pub mod tract;
 
@@ -14,6 +16,7 @@ use serde::Serialize;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::Model;
+use crate::spec::Dtype;
 
 /// How the candle backend runs PConv (ONNX-based backends always get split-cat).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -42,6 +45,19 @@ pub struct Settings {
     pub threads: usize,
     /// PConv forward (where the backend has a choice).
     pub pconv_impl: PconvImpl,
+    /// Element type of weights, activations and input.
+    pub dtype: Dtype,
+}
+
+impl Settings {
+    /// `threads` threads, f32, the authors' split-cat PConv.
+    pub fn f32(threads: usize) -> Settings {
+        Settings {
+            threads,
+            pconv_impl: PconvImpl::SplitCat,
+            dtype: Dtype::F32,
+        }
+    }
 }
 
 /// A model ready to run: all untimed work done.
@@ -64,6 +80,10 @@ pub trait Backend: Sync {
     fn name(&self) -> &'static str;
     /// Library version, recorded per row.
     fn version(&self) -> String;
+    /// Whether it computes in `dtype` (all backends run f32).
+    fn supports(&self, dtype: Dtype) -> bool {
+        dtype == Dtype::F32
+    }
     /// Whether it can run on `device` here; `Err` holds why not and how to fix it.
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String>;
     /// Builds everything needed to run `model` (untimed).
@@ -98,9 +118,11 @@ pub fn ensure_available(backend: &dyn Backend, device: &DeviceSpec) -> Result<()
 /// Every backend flopsbench knows, compiled in or not, in the order `all` runs them.
 pub const NAMES: [&str; 4] = ["candle", "tract", "ort", "tch"];
 
-/// A backend known by name but not part of this build.
-struct Missing(&'static str);
+/// A backend known by name but not part of this build, with how to get it.
+#[cfg(not(feature = "tch"))]
+struct Missing(&'static str, &'static str);
 
+#[cfg(not(feature = "tch"))]
 impl Backend for Missing {
     fn name(&self) -> &'static str {
         self.0
@@ -109,10 +131,7 @@ impl Backend for Missing {
         String::new()
     }
     fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
-        Err(format!(
-            "not in this version of flopsbench: the {} backend is planned (the ort/tch issue)",
-            self.0
-        ))
+        Err(self.1.to_string())
     }
     fn prepare(&self, _: &Model, device: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
         Err(Error::Backend {
@@ -127,7 +146,14 @@ pub fn by_name(name: &str) -> Result<&'static dyn Backend> {
     static CANDLE: candle::Candle = candle::Candle;
     static TRACT: tract::Tract = tract::Tract;
     static ORT: ort::Ort = ort::Ort;
-    static TCH: Missing = Missing("tch");
+    #[cfg(feature = "tch")]
+    static TCH: libtorch::Tch = libtorch::Tch;
+    #[cfg(not(feature = "tch"))]
+    static TCH: Missing = Missing(
+        "tch",
+        "not compiled into this binary: run scripts/setup-libtorch, then build with \
+         `cargo build --release --features tch` and the LIBTORCH it prints",
+    );
     match name.trim().to_lowercase().as_str() {
         "candle" => Ok(&CANDLE),
         "tract" => Ok(&TRACT),
@@ -182,13 +208,12 @@ mod tests {
         assert_eq!("all".parse::<Selection>().unwrap().backends().len(), 4);
     }
 
+    #[cfg(not(feature = "tch"))]
     #[test]
-    fn missing_backends_say_why() {
+    fn missing_backends_say_how_to_get_them() {
         let tch = by_name("tch").unwrap();
-        assert!(
-            tch.probe(&DeviceSpec::Cpu)
-                .unwrap_err()
-                .contains("not in this version")
-        );
+        let why = tch.probe(&DeviceSpec::Cpu).unwrap_err();
+        assert!(why.contains("scripts/setup-libtorch"), "{why}");
+        assert!(why.contains("--features tch"), "{why}");
     }
 }

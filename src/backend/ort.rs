@@ -1,16 +1,19 @@
 //! ONNX Runtime through ort (`load-dynamic`): runs the same ONNX bytes as tract. The
 //! library is found at run time — `--ort-lib PATH`, `ORT_DYLIB_PATH`, the project's
 //! `.deps/` (scripts/setup-ort), then the system — and loaded once per process; when it
-//! is missing, `probe` says how to get it instead of letting ort panic.
+//! is missing, `probe` says how to get it instead of letting ort panic. `--device gpu`
+//! registers the CUDA execution provider (onnxruntime-gpu: `scripts/setup-ort --gpu`);
+//! if that fails the case is an error row with ORT's message, never a CPU fallback.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use ort::ep::ExecutionProvider;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 
-use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
+use super::{Backend, PconvImpl, Prepared, Settings, ensure_available};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -162,6 +165,7 @@ struct OrtPrepared {
     session: Session,
     input: Tensor<f32>,
     threads: usize,
+    cuda: Option<usize>,
 }
 
 impl Prepared for OrtPrepared {
@@ -181,8 +185,14 @@ impl Prepared for OrtPrepared {
     }
 
     fn detail(&self) -> String {
+        let provider = match self.cuda {
+            Some(n) => {
+                format!("CUDA execution provider (device {n}, input copied from host each run)")
+            }
+            None => "CPU execution provider".into(),
+        };
         format!(
-            "graph optimisation: all (level 3); intra-op threads: {}, inter-op: 1",
+            "{provider}; graph optimisation: all (level 3); intra-op threads: {}, inter-op: 1",
             self.threads
         )
     }
@@ -205,11 +215,24 @@ impl Backend for Ort {
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
-        probe_host_cpu(
-            device,
-            "the CUDA execution provider is not wired into this version of flopsbench (the GPU issue)",
-        )?;
-        loaded().map(|_| ())
+        match device {
+            DeviceSpec::Cuda(_) => {
+                let (path, _) = loaded()?;
+                match ort::ep::CUDA::is_available() {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(format!(
+                        "{} has no CUDA execution provider: scripts/setup-ort --gpu installs \
+                         onnxruntime-gpu=={RUNTIME_VERSION}",
+                        path.display()
+                    )),
+                    Err(e) => Err(format!("asking ONNX Runtime for its providers failed: {e}")),
+                }
+            }
+            d if d.is_host_cpu() => loaded().map(|_| ()),
+            d => Err(format!(
+                "{d} is not this host's CPU; remote devices are not supported yet"
+            )),
+        }
     }
 
     fn prepare(
@@ -221,8 +244,19 @@ impl Backend for Ort {
         ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes(model);
         let environment = &runtime().map_err(err)?.environment;
-        let session = Session::builder(environment)
-            .map_err(err)?
+        let mut builder = Session::builder(environment).map_err(err)?;
+        let cuda = match device {
+            DeviceSpec::Cuda(n) => {
+                // Registered directly so that a failure is ORT's error, not a fallback.
+                ort::ep::CUDA::default()
+                    .with_device_id(*n as i32)
+                    .register(&mut builder)
+                    .map_err(|e| err(format!("registering the CUDA execution provider: {e}")))?;
+                Some(*n)
+            }
+            _ => None,
+        };
+        let session = builder
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(err)?
             .with_intra_threads(settings.threads)
@@ -237,6 +271,7 @@ impl Backend for Ort {
             session,
             input,
             threads: settings.threads,
+            cuda,
         }))
     }
 }

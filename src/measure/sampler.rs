@@ -24,6 +24,9 @@ pub struct SamplerConfig {
     pub max_time: Duration,
     /// Exactly this many samples, ignoring `min_time`.
     pub runs: Option<usize>,
+    /// After `min_time`, keep sampling (up to `max_time`) until the 95% CI of the median
+    /// is within this fraction of it (e.g. 0.02), like criterion's target precision.
+    pub target_ci: Option<f64>,
 }
 
 impl Default for SamplerConfig {
@@ -32,6 +35,7 @@ impl Default for SamplerConfig {
             warmup: Duration::from_secs(1),
             min_time: Duration::from_secs(2),
             max_time: Duration::from_secs(30),
+            target_ci: None,
             runs: None,
         }
     }
@@ -66,6 +70,26 @@ pub fn calibrate_overhead() -> f64 {
     best
 }
 
+/// The half-width of the distribution-free 95% confidence interval of the median (order
+/// statistics n/2 ± 0.98·√n), relative to the median: cheap enough to check after every
+/// sample. The reported CI is the bootstrap's; the two agree closely.
+pub fn median_ci_half_width(samples: &[f64]) -> f64 {
+    let n = samples.len();
+    if n < 3 {
+        return f64::INFINITY;
+    }
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let spread = 0.98 * (n as f64).sqrt();
+    let lo = ((n as f64 / 2.0 - spread).floor().max(1.0) as usize) - 1;
+    let hi = ((n as f64 / 2.0 + 1.0 + spread).ceil() as usize).min(n) - 1;
+    let median = s[n / 2];
+    if median <= 0.0 {
+        return f64::INFINITY;
+    }
+    (s[hi] - s[lo]) / 2.0 / median
+}
+
 /// Times `f` (one forward pass, synchronised) under `config`.
 pub fn measure(config: &SamplerConfig, f: &mut dyn FnMut() -> Result<()>) -> Result<Measurement> {
     f()?; // first call discarded: allocations, lazy initialisation, autotuning
@@ -92,8 +116,11 @@ pub fn measure(config: &SamplerConfig, f: &mut dyn FnMut() -> Result<()>) -> Res
         let done = match config.runs {
             Some(runs) => samples_ms.len() >= runs,
             None => {
-                (elapsed >= config.min_time && samples_ms.len() >= MIN_SAMPLES)
-                    || elapsed >= config.max_time
+                let enough = elapsed >= config.min_time && samples_ms.len() >= MIN_SAMPLES;
+                let precise = config
+                    .target_ci
+                    .is_none_or(|t| median_ci_half_width(&samples_ms) <= t);
+                (enough && precise) || elapsed >= config.max_time
             }
         };
         if done {
@@ -139,6 +166,16 @@ mod tests {
         };
         let m = measure(&config, &mut || Ok(())).unwrap();
         assert_eq!(m.samples_ms.len(), MIN_SAMPLES);
+    }
+
+    #[test]
+    fn the_median_ci_narrows_with_more_samples() {
+        let noisy: Vec<f64> = (0..40).map(|i| 10.0 + (i % 7) as f64 * 0.3).collect();
+        let few = median_ci_half_width(&noisy[..10]);
+        let many = median_ci_half_width(&noisy);
+        assert!(few.is_finite() && many <= few, "{few} {many}");
+        assert_eq!(median_ci_half_width(&[1.0; 50]), 0.0);
+        assert!(median_ci_half_width(&[1.0, 2.0]).is_infinite());
     }
 
     #[test]

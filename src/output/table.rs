@@ -124,23 +124,31 @@ pub fn records(records: &[Record], markdown: bool) -> String {
             "95% CI",
             "throughput",
             "MAC/s",
+            "B/s",
             "status",
         ],
     );
     for r in records {
-        let (median, ci, throughput, rate) = match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
-            (Some(m), Some(lo), Some(hi)) => (
-                duration_ms(m),
-                format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0),
-                format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
-                si(r.gmacs_per_s.unwrap_or(0.0) * 1e9),
-            ),
-            _ => Default::default(),
+        let (median, ci, throughput, rate, bandwidth) =
+            match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
+                (Some(m), Some(lo), Some(hi)) => (
+                    duration_ms(m),
+                    format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0),
+                    format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
+                    si(r.gmacs_per_s.unwrap_or(0.0) * 1e9),
+                    si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
+                ),
+                _ => Default::default(),
+            };
+        // Long backend messages are cut here; results.csv keeps them whole.
+        let short = |e: &str| match e.char_indices().nth(100) {
+            Some((i, _)) => format!("{}… (full message in results.csv)", &e[..i]),
+            None => e.to_string(),
         };
         let status = match r.status {
             Status::Ok => "ok".to_string(),
-            Status::Error => format!("error: {}", r.error),
-            Status::Skipped => format!("skipped: {}", r.error),
+            Status::Error => format!("error: {}", short(&r.error)),
+            Status::Skipped => format!("skipped: {}", short(&r.error)),
         };
         t.add_row(vec![
             r.case.clone(),
@@ -152,11 +160,12 @@ pub fn records(records: &[Record], markdown: bool) -> String {
             ci,
             throughput,
             rate,
+            bandwidth,
             status,
         ]);
     }
     align_numbers(&mut t, 3);
-    if let Some(col) = t.column_mut(9) {
+    if let Some(col) = t.column_mut(10) {
         col.set_cell_alignment(CellAlignment::Left);
     }
     format!("{t}\n")

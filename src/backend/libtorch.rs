@@ -1,0 +1,339 @@
+//! libtorch through tch (cargo feature `tch`): PyTorch's own eager kernels, the framework
+//! the paper measured. Every node runs as the matching ATen op under `no_grad`; PConv is
+//! the authors' forward (split, conv, cat) or their slicing variant. On CUDA, cudnn's
+//! benchmark mode is on and `sync` is a device synchronize.
+
+use tch::{Device, Kind, Tensor};
+
+use super::{Backend, PconvImpl, Prepared, Settings, ensure_available};
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::model::{Model, NodeParams};
+use crate::spec::{Activation, Dtype, Layer, PoolKind};
+
+/// The tch version this build links (checked against Cargo.lock by a test).
+pub const VERSION: &str = "0.26.0";
+/// The PyTorch release tch 0.26 is made for (scripts/setup-libtorch installs it).
+pub const LIBTORCH_VERSION: &str = "2.13.0";
+
+/// The libtorch backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Tch;
+
+fn err(e: tch::TchError) -> Error {
+    Error::Backend {
+        backend: "tch".into(),
+        message: e.to_string(),
+    }
+}
+
+fn kind(dtype: Dtype) -> Kind {
+    match dtype {
+        Dtype::F32 => Kind::Float,
+        Dtype::F16 => Kind::Half,
+        Dtype::Bf16 => Kind::BFloat16,
+    }
+}
+
+fn device_of(device: &DeviceSpec) -> Device {
+    match device {
+        DeviceSpec::Cuda(n) => Device::Cuda(*n),
+        _ => Device::Cpu,
+    }
+}
+
+/// A tensor of `dims` on `device` in `kind`, from f32 data.
+fn tensor(data: &[f32], dims: &[usize], device: Device, kind: Kind) -> Result<Tensor> {
+    let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+    Tensor::f_from_slice(data)
+        .and_then(|t| t.f_view(dims.as_slice()))
+        .and_then(|t| t.f_to_device(device))
+        .and_then(|t| t.f_to_kind(kind))
+        .map_err(err)
+}
+
+struct Step {
+    layer: Layer,
+    inputs: Vec<usize>,
+    weight: Option<Tensor>,
+    bias: Option<Tensor>,
+    frees: Vec<usize>,
+}
+
+struct TchPrepared {
+    steps: Vec<Step>,
+    input: Tensor,
+    output: Option<Tensor>,
+    pconv_impl: PconvImpl,
+    device: Device,
+}
+
+fn weights(
+    layer: &Layer,
+    params: &NodeParams,
+    device: Device,
+    kind: Kind,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let t = |data: &[f32], dims: &[usize]| tensor(data, dims, device, kind).map(Some);
+    Ok(match (layer, params) {
+        (Layer::Conv(c), NodeParams::Conv { weight, bias }) => (
+            t(weight, &[c.c_out, c.c_in / c.groups, c.kernel, c.kernel])?,
+            match bias {
+                Some(b) => t(b, &[c.c_out])?,
+                None => None,
+            },
+        ),
+        (Layer::PConv(p), NodeParams::Conv { weight, .. }) => (
+            t(weight, &[p.partial, p.partial, p.kernel, p.kernel])?,
+            None,
+        ),
+        (Layer::BatchNorm { channels }, NodeParams::BatchNorm { scale, shift }) => (
+            t(scale, &[1, *channels, 1, 1])?,
+            t(shift, &[1, *channels, 1, 1])?,
+        ),
+        (
+            Layer::Linear {
+                in_features,
+                out_features,
+                ..
+            },
+            NodeParams::Linear { weight, bias },
+        ) => (
+            t(weight, &[*out_features, *in_features])?,
+            match bias {
+                Some(b) => t(b, &[*out_features])?,
+                None => None,
+            },
+        ),
+        _ => (None, None),
+    })
+}
+
+fn activation(x: &Tensor, act: Activation) -> std::result::Result<Tensor, tch::TchError> {
+    match act {
+        Activation::Relu => x.f_relu(),
+        Activation::Relu6 => x.f_relu6(),
+        Activation::Gelu => x.f_gelu("none"),
+        Activation::Hardsigmoid => x.f_hardsigmoid(),
+        Activation::Hardswish => x.f_hardswish(),
+    }
+}
+
+fn missing(layer: &Layer) -> tch::TchError {
+    tch::TchError::Kind(format!("no parameters prepared for {layer}"))
+}
+
+impl TchPrepared {
+    fn step(
+        &self,
+        step: &Step,
+        values: &[Option<Tensor>],
+    ) -> std::result::Result<Tensor, tch::TchError> {
+        let arg = |i: usize| {
+            values[step.inputs[i]]
+                .as_ref()
+                .expect("inputs are live until their last reader")
+        };
+        let x = arg(0);
+        let weight = || step.weight.as_ref().ok_or_else(|| missing(&step.layer));
+        match &step.layer {
+            Layer::Conv(c) => x.f_conv2d(
+                weight()?,
+                step.bias.as_ref(),
+                [c.stride as i64; 2],
+                [c.padding as i64; 2],
+                [1i64; 2],
+                c.groups as i64,
+            ),
+            Layer::PConv(p) => {
+                let (part, rest) = (p.partial as i64, (p.channels - p.partial) as i64);
+                let pad = [(p.kernel / 2) as i64; 2];
+                let conv = |x1: &Tensor| {
+                    x1.f_conv2d(weight()?, None::<&Tensor>, [1i64; 2], pad, [1i64; 2], 1)
+                };
+                if rest == 0 {
+                    return conv(x);
+                }
+                match self.pconv_impl {
+                    PconvImpl::SplitCat => {
+                        let y1 = conv(&x.f_narrow(1, 0, part)?)?;
+                        Tensor::f_cat(&[&y1, &x.f_narrow(1, part, rest)?], 1)
+                    }
+                    PconvImpl::Slicing => {
+                        let mut out = x.f_empty_like()?;
+                        out.f_copy_(x)?;
+                        let y1 = conv(&x.f_narrow(1, 0, part)?)?;
+                        out.f_narrow(1, 0, part)?.f_copy_(&y1)?;
+                        Ok(out)
+                    }
+                }
+            }
+            Layer::BatchNorm { .. } => {
+                let shift = step.bias.as_ref().ok_or_else(|| missing(&step.layer))?;
+                x.f_mul(weight()?)?.f_add(shift)
+            }
+            Layer::Act(a) => activation(x, *a),
+            Layer::Pool {
+                kind,
+                kernel,
+                stride,
+                padding,
+            } => {
+                let (k, s, p) = (
+                    [*kernel as i64; 2],
+                    [*stride as i64; 2],
+                    [*padding as i64; 2],
+                );
+                match kind {
+                    PoolKind::Max => x.f_max_pool2d(k, s, p, [1i64; 2], false),
+                    PoolKind::Avg => x.f_avg_pool2d(k, s, p, false, true, None::<i64>),
+                }
+            }
+            Layer::GlobalAvgPool => x.f_adaptive_avg_pool2d([1i64, 1]),
+            Layer::Linear { .. } => x.f_flatten(1, -1)?.f_linear(weight()?, step.bias.as_ref()),
+            Layer::Add => x.f_add(arg(1)),
+            Layer::Mul => x.f_mul(arg(1)),
+            Layer::Concat => {
+                let parts: Vec<&Tensor> = (0..step.inputs.len()).map(arg).collect();
+                Tensor::f_cat(&parts, 1)
+            }
+            Layer::Slice { start, end } => x.f_narrow(1, *start as i64, (end - start) as i64),
+            Layer::Flatten => x.f_flatten(1, -1),
+        }
+    }
+}
+
+impl Prepared for TchPrepared {
+    fn run(&mut self) -> Result<()> {
+        let _no_grad = tch::no_grad_guard();
+        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
+        values.push(Some(self.input.shallow_clone()));
+        for step in &self.steps {
+            let y = self.step(step, &values).map_err(err)?;
+            values.push(Some(y));
+            for &t in &step.frees {
+                values[t] = None;
+            }
+        }
+        self.output = values.pop().flatten();
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        if let Device::Cuda(n) = self.device {
+            tch::Cuda::synchronize(n as i64);
+        }
+        Ok(())
+    }
+
+    fn output(&mut self) -> Result<Vec<f32>> {
+        let out = self.output.as_ref().ok_or_else(|| Error::Backend {
+            backend: "tch".into(),
+            message: "output requested before any run".into(),
+        })?;
+        let flat = out
+            .f_to_device(Device::Cpu)
+            .and_then(|t| t.f_to_kind(Kind::Float))
+            .and_then(|t| t.f_flatten(0, -1))
+            .map_err(err)?;
+        Vec::<f32>::try_from(&flat).map_err(err)
+    }
+
+    fn detail(&self) -> String {
+        let where_ = match self.device {
+            Device::Cuda(_) => ", cudnn.benchmark",
+            _ => "",
+        };
+        format!("eager, no_grad, {} ATen ops{where_}", self.steps.len())
+    }
+
+    fn pconv_impl(&self) -> PconvImpl {
+        self.pconv_impl
+    }
+}
+
+impl Backend for Tch {
+    fn name(&self) -> &'static str {
+        "tch"
+    }
+
+    fn version(&self) -> String {
+        format!("libtorch {LIBTORCH_VERSION} (tch {VERSION})")
+    }
+
+    fn supports(&self, _dtype: Dtype) -> bool {
+        true
+    }
+
+    fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
+        match device {
+            DeviceSpec::Cuda(n) => {
+                let count = tch::Cuda::device_count();
+                if !tch::Cuda::is_available() {
+                    Err(
+                        "libtorch sees no CUDA device: this build links the CPU libtorch \
+                         (scripts/setup-libtorch --cuda installs the CUDA build; rebuild with \
+                         its LIBTORCH) or the host has no GPU/driver"
+                            .into(),
+                    )
+                } else if (*n as i64) >= count {
+                    Err(format!(
+                        "cuda:{n} does not exist: libtorch sees {count} device(s)"
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            d if d.is_host_cpu() => Ok(()),
+            d => Err(format!(
+                "{d} is not this host's CPU; remote devices are not supported yet"
+            )),
+        }
+    }
+
+    fn prepare(
+        &self,
+        model: &Model,
+        device: &DeviceSpec,
+        settings: &Settings,
+    ) -> Result<Box<dyn Prepared>> {
+        ensure_available(self, device)?;
+        tch::set_num_threads(settings.threads as i32);
+        let dev = device_of(device);
+        if matches!(dev, Device::Cuda(_)) {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+        let kind = kind(settings.dtype);
+        let n = model.net.nodes.len();
+        let mut last_reader = vec![usize::MAX; n + 1];
+        for (i, node) in model.net.nodes.iter().enumerate() {
+            for t in &node.inputs {
+                last_reader[t.0] = i;
+            }
+        }
+        let steps = model
+            .net
+            .nodes
+            .iter()
+            .zip(&model.params)
+            .enumerate()
+            .map(|(i, (node, params))| {
+                let (weight, bias) = weights(&node.layer, params, dev, kind)?;
+                Ok(Step {
+                    layer: node.layer,
+                    inputs: node.inputs.iter().map(|t| t.0).collect(),
+                    weight,
+                    bias,
+                    frees: (1..=n).filter(|t| last_reader[*t] == i).collect(),
+                })
+            })
+            .collect::<Result<Vec<Step>>>()?;
+        Ok(Box::new(TchPrepared {
+            steps,
+            input: tensor(&model.input, &model.input_dims(), dev, kind)?,
+            output: None,
+            pconv_impl: settings.pconv_impl,
+            device: dev,
+        }))
+    }
+}

@@ -1,0 +1,520 @@
+//! The report's SVG charts (plotters, SVG backend, no system fonts): achieved FLOPS per
+//! operator (Table 1 as a picture), latency or throughput against FLOPs for the networks
+//! (with the paper's points), a roofline per device, and a PConv ratio sweep.
+
+use std::collections::BTreeMap;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor;
+
+use super::tables::{is_table1, paper_network};
+use super::{Column, columns, usable};
+use crate::error::{Error, Result};
+use crate::paper;
+use crate::record::Record;
+
+/// One chart: its title, file name and SVG text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Title (also the caption inside the SVG).
+    pub title: String,
+    /// File name in the report folder.
+    pub file: String,
+    /// The SVG document.
+    pub svg: String,
+}
+
+const SIZE: (u32, u32) = (960, 560);
+const FONT: &str = "sans-serif";
+
+fn err(e: impl std::fmt::Display) -> Error {
+    Error::Serialise {
+        what: "an SVG chart",
+        message: e.to_string(),
+    }
+}
+
+fn color(i: usize) -> RGBColor {
+    // Okabe–Ito: distinguishable with colour-vision deficiencies.
+    const C: [(u8, u8, u8); 8] = [
+        (0, 114, 178),
+        (230, 159, 0),
+        (0, 158, 115),
+        (204, 121, 167),
+        (86, 180, 233),
+        (213, 94, 0),
+        (240, 228, 66),
+        (0, 0, 0),
+    ];
+    let (r, g, b) = C[i % C.len()];
+    RGBColor(r, g, b)
+}
+
+/// The range `lo..hi` widened to whole decades, for log axes.
+fn decades(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        return 0.1..10.0;
+    }
+    10f64.powf(lo.log10().floor())..10f64.powf(hi.log10().ceil().max(lo.log10().floor() + 1.0))
+}
+
+fn render(
+    title: &str,
+    file: String,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<Chart> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Chart {
+        title: title.to_string(),
+        file,
+        svg,
+    })
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Chart 1: achieved FLOPS per operator and feature map, one bar per column.
+fn table1_chart(rows: &[&Record]) -> Result<Option<Chart>> {
+    let t1: Vec<&Record> = rows.iter().copied().filter(|r| is_table1(r)).collect();
+    if t1.is_empty() {
+        return Ok(None);
+    }
+    let cols = columns(&t1);
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for kind in ["conv", "gconv", "dwconv", "pconv"] {
+        for s in crate::spec::PAPER_SHAPES {
+            let s = s.to_string();
+            if t1.iter().any(|r| r.kind == kind && r.shape == s) {
+                cases.push((kind.to_string(), s));
+            }
+        }
+    }
+    let value = |c: &Column, (kind, shape): &(String, String)| {
+        t1.iter()
+            .rev()
+            .find(|r| &r.kind == kind && &r.shape == shape && &Column::of(r) == c)
+            .and_then(|r| r.gmacs_per_s)
+    };
+    let y = decades(t1.iter().filter_map(|r| r.gmacs_per_s));
+    let devices: Vec<String> = cols.iter().map(|c| c.device.clone()).collect();
+    let title = format!(
+        "Achieved GFLOPS per operator (10 layers, 3×3) · {}",
+        dedup_join(&devices)
+    );
+    render(&title, "table1-flops.svg".into(), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(60)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..cases.len() as f64, y.clone().log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc("achieved G multiply-adds / s (log)")
+            .x_desc("operator · feature map (C×H×W)")
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(err)?;
+        let width = 0.8 / cols.len().max(1) as f64;
+        for (ci, c) in cols.iter().enumerate() {
+            let bars: Vec<Rectangle<(f64, f64)>> = cases
+                .iter()
+                .enumerate()
+                .filter_map(|(i, case)| {
+                    let v = value(c, case)?;
+                    let x0 = i as f64 + 0.1 + ci as f64 * width;
+                    Some(Rectangle::new(
+                        [(x0, y.start), (x0 + width * 0.9, v)],
+                        color(ci).filled(),
+                    ))
+                })
+                .collect();
+            let col = color(ci);
+            chart
+                .draw_series(bars)
+                .map_err(err)?
+                .label(c.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+        }
+        for (i, (kind, shape)) in cases.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, y.start));
+            let style = TextStyle::from((FONT, 12)).pos(text_anchor::Pos::new(
+                text_anchor::HPos::Center,
+                text_anchor::VPos::Top,
+            ));
+            root.draw(&Text::new(kind.clone(), (px, py + 6), style.clone()))
+                .map_err(err)?;
+            root.draw(&Text::new(shape.clone(), (px, py + 22), style))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+    .map(Some)
+}
+
+fn dedup_join(items: &[String]) -> String {
+    let mut v = items.to_vec();
+    v.sort();
+    v.dedup();
+    v.join(", ")
+}
+
+/// Chart 2 (one per paper device present): latency or throughput against FLOPs.
+fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
+    let nets: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "net").collect();
+    let mut by_device: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+    for r in &nets {
+        by_device
+            .entry(Column::of(r).paper_device())
+            .or_default()
+            .push(r);
+    }
+    let paper = paper::table3();
+    let mut out = Vec::new();
+    for (device, rows) in by_device {
+        let gpu = device == "GPU";
+        let measure = |r: &Record| {
+            if gpu {
+                r.throughput_per_s.unwrap_or(0.0)
+            } else {
+                r.median_ms.unwrap_or(0.0)
+            }
+        };
+        let paper_points: Vec<(f64, f64, String)> = paper
+            .iter()
+            .filter_map(|p| {
+                let v = match device {
+                    "GPU" => Some(p.gpu_fps),
+                    "CPU" => Some(p.cpu_ms),
+                    _ => p.arm_ms,
+                }?;
+                Some((p.gflops, v, p.network.clone()))
+            })
+            .collect();
+        let cols = columns(&rows);
+        let xmax = rows
+            .iter()
+            .map(|r| r.macs as f64 / 1e9)
+            .chain(paper_points.iter().map(|p| p.0))
+            .fold(0.0f64, f64::max)
+            * 1.1;
+        let y = decades(
+            rows.iter()
+                .map(|r| measure(r))
+                .chain(paper_points.iter().map(|p| p.1)),
+        );
+        let what = if gpu {
+            "throughput (images/s, log)"
+        } else {
+            "latency per image (ms, log)"
+        };
+        let title = format!(
+            "FLOPs is not latency · {device} · {}",
+            dedup_join(&cols.iter().map(|c| c.backend.clone()).collect::<Vec<_>>())
+        );
+        let file = format!("nets-{}.svg", device.to_lowercase());
+        out.push(render(&title, file, |root| {
+            let mut chart = ChartBuilder::on(root)
+                .caption(&title, (FONT, 20))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..xmax.max(0.1), y.clone().log_scale())
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("G multiply-adds per image (the paper's FLOPs)")
+                .y_desc(what)
+                .axis_desc_style((FONT, 14))
+                .draw()
+                .map_err(err)?;
+            let grey = RGBColor(150, 150, 150);
+            chart
+                .draw_series(
+                    paper_points
+                        .iter()
+                        .map(|(x, y, _)| Circle::new((*x, *y), 4, grey.stroke_width(1))),
+                )
+                .map_err(err)?
+                .label(format!("paper ({device}, PyTorch)"))
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, grey.stroke_width(1)));
+            for (ci, c) in cols.iter().enumerate() {
+                let col = color(ci);
+                let mine: Vec<&&Record> = rows.iter().filter(|r| Column::of(r) == *c).collect();
+                chart
+                    .draw_series(
+                        mine.iter().map(|r| {
+                            Circle::new((r.macs as f64 / 1e9, measure(r)), 5, col.filled())
+                        }),
+                    )
+                    .map_err(err)?
+                    .label(c.to_string())
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 5, col.filled()));
+                // The paper's value for the same network, linked to ours.
+                for r in &mine {
+                    let Some(p) =
+                        paper_network(&r.name).and_then(|n| paper_points.iter().find(|p| p.2 == n))
+                    else {
+                        continue;
+                    };
+                    chart
+                        .draw_series(LineSeries::new(
+                            [(r.macs as f64 / 1e9, measure(r)), (p.0, p.1)],
+                            col.mix(0.35).stroke_width(1),
+                        ))
+                        .map_err(err)?;
+                }
+            }
+            // One label per network, at its first column's point (more would overlap).
+            let mut labelled: Vec<&str> = Vec::new();
+            for r in &rows {
+                if labelled.contains(&r.name.as_str()) || Column::of(r) != cols[0] {
+                    continue;
+                }
+                labelled.push(&r.name);
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((r.macs as f64 / 1e9, measure(r)))
+                            + Text::new(r.name.clone(), (7, -12), (FONT, 11)),
+                    ))
+                    .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(err)?;
+            Ok(())
+        })?);
+    }
+    Ok(out)
+}
+
+/// Chart 3 (one per device and host): the roofline.
+fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
+    let mut by_device: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
+    for r in rows {
+        by_device
+            .entry((r.host.clone(), r.device.clone()))
+            .or_default()
+            .push(r);
+    }
+    let mut out = Vec::new();
+    for ((host, device), rows) in by_device {
+        let peaks: Vec<&&Record> = rows.iter().filter(|r| r.kind == "peak").collect();
+        let points: Vec<&&Record> = rows
+            .iter()
+            .filter(|r| r.kind != "peak" && r.macs > 0 && r.mem_bytes > 0)
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let best = |name: &str, one: bool, pick: fn(&Record) -> Option<f64>| {
+            peaks
+                .iter()
+                .filter(|r| r.name == name && (r.threads == 1) == one)
+                .filter_map(|r| pick(r))
+                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+        };
+        let gemm1 = best("gemm", true, |r| r.gmacs_per_s);
+        let gemm_all = best("gemm", false, |r| r.gmacs_per_s);
+        let stream = best("stream", false, |r| r.gbytes_per_s);
+        let intensity = |r: &Record| r.macs as f64 * r.batch as f64 / r.mem_bytes as f64;
+        let x = decades(points.iter().map(|r| intensity(r)).chain([0.1, 1000.0]));
+        let y = decades(
+            points
+                .iter()
+                .filter_map(|r| r.gmacs_per_s)
+                .chain(gemm1)
+                .chain(gemm_all),
+        );
+        let title = format!("Roofline · {device} @ {host}");
+        let file = format!("roofline-{}-{}.svg", slug(&host), slug(&device));
+        out.push(render(&title, file, |root| {
+            let mut chart = ChartBuilder::on(root)
+                .caption(&title, (FONT, 20))
+                .margin(12)
+                .margin_right(40)
+                .x_label_area_size(45)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x.clone().log_scale(), y.clone().log_scale())
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("arithmetic intensity (multiply-adds per byte moved, analytic, log)")
+                .y_desc("achieved G multiply-adds / s (log)")
+                .axis_desc_style((FONT, 14))
+                .draw()
+                .map_err(err)?;
+            let roof = |peak: f64| {
+                let xs: Vec<f64> = (0..=60)
+                    .map(|i| x.start * (x.end / x.start).powf(i as f64 / 60.0))
+                    .collect();
+                xs.into_iter()
+                    .map(move |i| (i, stream.map_or(peak, |b| (b * i).min(peak))))
+                    .collect::<Vec<_>>()
+            };
+            for (peak, label, c) in [
+                (gemm_all, "roof: GEMM all threads, stream bandwidth", BLACK),
+                (gemm1, "roof: GEMM 1 thread", RGBColor(120, 120, 120)),
+            ] {
+                if let Some(p) = peak {
+                    chart
+                        .draw_series(LineSeries::new(roof(p), c.stroke_width(2)))
+                        .map_err(err)?
+                        .label(format!("{label} ({p:.1} G MAC/s)"))
+                        .legend(move |(x, y)| {
+                            PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2))
+                        });
+                }
+            }
+            let mut backends: Vec<String> = points.iter().map(|r| r.backend.clone()).collect();
+            backends.sort();
+            backends.dedup();
+            for (bi, b) in backends.iter().enumerate() {
+                let col = color(bi);
+                let mine = points.iter().filter(|r| &r.backend == b);
+                chart
+                    .draw_series(mine.map(|r| {
+                        let p = (intensity(r), r.gmacs_per_s.unwrap_or(0.0));
+                        let marker: DynElement<SVGBackend, (f64, f64)> = if r.kind == "net" {
+                            TriangleMarker::new(p, 6, col.filled()).into_dyn()
+                        } else {
+                            Circle::new(p, 4, col.filled()).into_dyn()
+                        };
+                        marker
+                    }))
+                    .map_err(err)?
+                    .label(format!("{b} (● operator stacks, ▲ networks)"))
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, col.filled()));
+            }
+            if stream.is_none() {
+                let (px, py) = chart.backend_coord(&(x.start, y.end));
+                root.draw(&Text::new(
+                    "no peak rows for this device: run `flopsbench peak` to draw the roof",
+                    (px + 10, py + 10),
+                    (FONT, 13),
+                ))
+                .map_err(err)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(err)?;
+            Ok(())
+        })?);
+    }
+    Ok(out)
+}
+
+/// Chart 4: achieved FLOPS against the PConv ratio r, when rows sweep it.
+fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
+    let mut series: BTreeMap<(Column, String), Vec<(f64, f64)>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.kind == "pconv") {
+        if let (Some(ratio), Some(g)) = (r.ratio, r.gmacs_per_s) {
+            series
+                .entry((Column::of(r), r.shape.clone()))
+                .or_default()
+                .push((ratio, g));
+        }
+    }
+    series.retain(|_, pts| {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pts.dedup_by(|a, b| a.0 == b.0);
+        pts.len() >= 2
+    });
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let y = decades(series.values().flatten().map(|p| p.1));
+    let title = "PConv ratio sweep: achieved GFLOPS against r".to_string();
+    render(&title, "ratio-sweep.svg".into(), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d((1.0f64 / 20.0..1.05f64).log_scale(), y.clone().log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .x_label_formatter(&|v| {
+                let s = format!("{v:.3}");
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            })
+            .x_desc("partial ratio r = c_p / c (log)")
+            .y_desc("achieved G multiply-adds / s (log)")
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(err)?;
+        for (i, ((c, shape), pts)) in series.iter().enumerate() {
+            let col = color(i);
+            chart
+                .draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{c} · {shape}"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], col.stroke_width(2)));
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 4, col.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    })
+    .map(Some)
+}
+
+/// Every chart the data supports, in order.
+pub fn build(records: &[Record], include_emulated: bool) -> Result<Vec<Chart>> {
+    let rows = usable(records, include_emulated);
+    let mut out = Vec::new();
+    out.extend(table1_chart(&rows)?);
+    out.extend(nets_charts(&rows)?);
+    out.extend(roofline_charts(&rows)?);
+    out.extend(ratio_chart(&rows)?);
+    Ok(out)
+}

@@ -1,0 +1,231 @@
+//! Reads `report`'s inputs: result folders (their `results.csv` and `meta.json`) and CSV
+//! files, from any host, device, backend or run. Rows are checked column by column; a
+//! file that cannot be read is refused naming the file, the line and the column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::record::Record;
+
+/// The columns a row needs for `report` (the DESIGN contract's identifying and measured
+/// columns); newer columns may be absent in files from older versions.
+pub const REQUIRED_COLUMNS: [&str; 14] = [
+    "run_id",
+    "host",
+    "device",
+    "backend",
+    "case",
+    "kind",
+    "name",
+    "shape",
+    "batch",
+    "dtype",
+    "threads",
+    "macs",
+    "mem_bytes",
+    "status",
+];
+
+/// What `meta.json` says about a run (the fields the report shows).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct RunMeta {
+    /// The run.
+    #[serde(default)]
+    pub run_id: String,
+    /// When it started.
+    #[serde(default)]
+    pub started: String,
+    /// Host name.
+    #[serde(default)]
+    pub host: String,
+    /// Operating system.
+    #[serde(default)]
+    pub os: String,
+    /// CPU model.
+    #[serde(default)]
+    pub cpu_model: String,
+    /// flopsbench version.
+    #[serde(default)]
+    pub flopsbench_version: String,
+    /// Git commit of the binary.
+    #[serde(default)]
+    pub git_commit: String,
+    /// Architecture.
+    #[serde(default)]
+    pub arch: String,
+    /// Logical CPU cores.
+    #[serde(default)]
+    pub logical_cores: usize,
+    /// GPUs seen.
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    /// (backend, version) pairs.
+    #[serde(default)]
+    pub backends: Vec<(String, String)>,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// Rows, merged and deduplicated, in input order.
+    pub records: Vec<Record>,
+    /// Runs' metadata by run id (from meta.json where present).
+    pub runs: BTreeMap<String, RunMeta>,
+    /// Rows dropped as duplicates.
+    pub duplicates: usize,
+}
+
+fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
+    Error::InputFile {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// The CSV of an input: `DIR/results.csv` for a folder, the file itself otherwise.
+fn csv_of(input: &Path) -> Result<PathBuf> {
+    if input.is_dir() {
+        let csv = input.join("results.csv");
+        if !csv.is_file() {
+            return Err(bad(
+                input,
+                None,
+                "is a folder without results.csv (give a flopsbench result folder or a CSV file)",
+            ));
+        }
+        Ok(csv)
+    } else if input.is_file() {
+        Ok(input.to_path_buf())
+    } else {
+        Err(bad(input, None, "no such file or folder"))
+    }
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Record>> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad(path, None, e.to_string()))?;
+    if text.trim().is_empty() {
+        return Err(bad(
+            path,
+            Some(1),
+            "the file is empty (expected a header row)",
+        ));
+    }
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| bad(path, Some(1), e.to_string()))?
+        .clone();
+    for column in REQUIRED_COLUMNS {
+        if !header.iter().any(|h| h == column) {
+            return Err(bad(
+                path,
+                Some(1),
+                format!(
+                    "missing column '{column}' (not a flopsbench results.csv, or one too old to read)"
+                ),
+            ));
+        }
+    }
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        // csv counts the line a record starts after (the previous newline): + 1 is the
+        // line a person sees in an editor.
+        let raw = result.map_err(|e| bad(path, e.position().map(|p| p.line()), e.to_string()))?;
+        let line = raw.position().map(|p| p.line() + 1);
+        let record = raw.deserialize::<Record>(Some(&header)).map_err(|e| {
+            let message = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => {
+                    // serde names the field for most errors; for an unknown enum value it
+                    // does not, so find the column holding the value it quotes.
+                    let column = err
+                        .field()
+                        .and_then(|i| header.get(i as usize))
+                        .or_else(|| {
+                            let text = err.kind().to_string();
+                            raw.iter()
+                                .position(|v| !v.is_empty() && text.contains(&format!("`{v}`")))
+                                .and_then(|i| header.get(i))
+                        })
+                        .unwrap_or("?");
+                    format!("column '{column}': {}", err.kind())
+                }
+                _ => e.to_string(),
+            };
+            bad(path, line, message)
+        })?;
+        rows.push(record);
+    }
+    if rows.is_empty() {
+        return Err(bad(path, Some(2), "has a header but no rows"));
+    }
+    Ok(rows)
+}
+
+fn read_meta(dir: &Path) -> Result<Option<RunMeta>> {
+    let path = dir.join("meta.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(&path, None, e.to_string()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| bad(&path, Some(e.line() as u64), e.to_string()))
+}
+
+/// The key rows are deduplicated by: the run and the case, on one device and backend with
+/// one dtype, batch and thread count.
+fn key(r: &Record) -> (String, String, String, String, String, usize, usize) {
+    (
+        r.run_id.clone(),
+        r.case.clone(),
+        r.device.clone(),
+        r.backend.clone(),
+        r.dtype.clone(),
+        r.batch,
+        r.threads,
+    )
+}
+
+/// Reads every input (folders and CSV files), merging and deduplicating rows; a row seen
+/// again (the same run and case) keeps its first copy unless the first failed and a later
+/// one succeeded (a resumed run).
+pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
+    if inputs.is_empty() {
+        return Err(Error::flag(
+            "INPUT",
+            "give at least one result folder or results CSV",
+        ));
+    }
+    let mut out = Loaded::default();
+    let mut index: BTreeMap<_, usize> = BTreeMap::new();
+    for input in inputs {
+        let csv = csv_of(input)?;
+        if input.is_dir()
+            && let Some(meta) = read_meta(input)?
+        {
+            out.runs.insert(meta.run_id.clone(), meta);
+        }
+        for row in read_rows(&csv)? {
+            let k = key(&row);
+            match index.get(&k) {
+                Some(&i) => {
+                    out.duplicates += 1;
+                    if out.records[i].status != crate::record::Status::Ok
+                        && row.status == crate::record::Status::Ok
+                    {
+                        out.records[i] = row;
+                    }
+                }
+                None => {
+                    index.insert(k, out.records.len());
+                    out.records.push(row);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,178 @@
+//! `flopsbench report`: merges result folders and CSVs from any hosts, devices and
+//! backends into one `results.csv`, `report.md` (the paper's tables beside the
+//! measurement), SVG charts and one self-contained `report.html`.
+//!
+//! Data flow: `load` (rows + meta) → `tables` (neutral tables) and `charts` (SVG strings)
+//! → `markdown` / `html` renderers → files written atomically.
+
+pub mod charts;
+pub mod html;
+pub mod load;
+pub mod tables;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::record::{Record, Status};
+
+/// What `report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReportFormat {
+    /// `report.md`.
+    Md,
+    /// The merged `results.csv`.
+    Csv,
+    /// The charts, one `.svg` each.
+    Svg,
+    /// `report.html` (tables and inline charts).
+    Html,
+}
+
+/// The configuration of `flopsbench report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// Result folders and CSV files.
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// What to write (all by default).
+    pub formats: Vec<ReportFormat>,
+    /// Draw rows measured under an emulator in charts too.
+    pub include_emulated: bool,
+}
+
+/// Where the rows of one column of a table come from: a backend on a device of a host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Column {
+    /// Host name.
+    pub host: String,
+    /// Device (`cpu`, `cuda:0`, `arm`).
+    pub device: String,
+    /// Backend.
+    pub backend: String,
+    /// Element type.
+    pub dtype: String,
+}
+
+impl Column {
+    /// The column of a row.
+    pub fn of(r: &Record) -> Column {
+        Column {
+            host: r.host.clone(),
+            device: r.device.clone(),
+            backend: r.backend.clone(),
+            dtype: r.dtype.clone(),
+        }
+    }
+
+    /// Whether this column is a GPU (reported as throughput, like the paper).
+    pub fn is_gpu(&self) -> bool {
+        self.device.starts_with("cuda")
+    }
+
+    /// The paper's device this column is compared with.
+    pub fn paper_device(&self) -> &'static str {
+        if self.is_gpu() {
+            "GPU"
+        } else if self.device == "arm" {
+            "ARM"
+        } else {
+            "CPU"
+        }
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} · {} @ {}", self.backend, self.device, self.host)?;
+        if self.dtype != "f32" {
+            write!(f, " ({})", self.dtype)?;
+        }
+        Ok(())
+    }
+}
+
+/// The measured rows the report uses: ok rows, emulated ones only when asked for.
+pub fn usable(records: &[Record], include_emulated: bool) -> Vec<&Record> {
+    records
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.median_ms.is_some())
+        .filter(|r| include_emulated || !r.emulated)
+        .collect()
+}
+
+/// The distinct columns of `rows`, sorted.
+pub fn columns(rows: &[&Record]) -> Vec<Column> {
+    let mut c: Vec<Column> = rows.iter().map(|r| Column::of(r)).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+/// Writes `text` to `dir/name` atomically (a temporary file renamed into place).
+fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
+fn merged_csv(records: &[Record]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in records {
+        w.serialize(r).map_err(|e| Error::Serialise {
+            what: "the merged results.csv",
+            message: e.to_string(),
+        })?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Serialise {
+        what: "the merged results.csv",
+        message: e.to_string(),
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads the inputs and writes the report; returns the files written. Nothing is written
+/// when an input is malformed.
+pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
+    let loaded = load::load(&config.inputs)?;
+    let all = |f| config.formats.is_empty() || config.formats.contains(&f);
+    let tables = tables::build(&loaded, config.include_emulated);
+    let charts = charts::build(&loaded.records, config.include_emulated)?;
+    crate::results::prepare_dir(&config.out)
+        .map_err(|_| Error::flag("-o", format!("cannot write to {}", config.out.display())))?;
+    let mut written = Vec::new();
+    if all(ReportFormat::Csv) {
+        written.push(write_file(
+            &config.out,
+            "results.csv",
+            &merged_csv(&loaded.records)?,
+        )?);
+    }
+    if all(ReportFormat::Md) {
+        written.push(write_file(
+            &config.out,
+            "report.md",
+            &tables::markdown(&tables, &charts),
+        )?);
+    }
+    if all(ReportFormat::Svg) {
+        for chart in &charts {
+            written.push(write_file(&config.out, &chart.file, &chart.svg)?);
+        }
+    }
+    if all(ReportFormat::Html) {
+        written.push(write_file(
+            &config.out,
+            "report.html",
+            &html::page(&tables, &charts),
+        )?);
+    }
+    Ok(written)
+}

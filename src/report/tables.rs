@@ -1,0 +1,519 @@
+//! The report's tables as plain data (title, header, rows, notes), rendered to Markdown
+//! here and to HTML by `html`: Table 1 and Table 3 in the paper's layout with the paper's
+//! numbers beside ours, PConv/DWConv ratios, peaks, sweeps, failures and provenance.
+
+use std::collections::BTreeMap;
+
+use super::charts::Chart;
+use super::load::Loaded;
+use super::{Column, columns, usable};
+use crate::paper;
+use crate::record::{Record, Status};
+use crate::spec::PAPER_SHAPES;
+
+/// One table of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Section title.
+    pub title: String,
+    /// A paragraph above the table.
+    pub intro: String,
+    /// Column headings.
+    pub header: Vec<String>,
+    /// Cells, row by row (already formatted).
+    pub rows: Vec<Vec<String>>,
+}
+
+const TABLE1_KINDS: [(&str, &str); 4] = [
+    ("conv", "Conv 3×3"),
+    ("gconv", "GConv 3×3 (g=16)"),
+    ("dwconv", "DWConv 3×3"),
+    ("pconv", "PConv 3×3 (r=1/4)"),
+];
+
+/// The paper's name of a zoo network (Table 3), if it is there.
+pub fn paper_network(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "fasternet-t0" => "FasterNet-T0",
+        "fasternet-t1" => "FasterNet-T1",
+        "fasternet-t2" => "FasterNet-T2",
+        "fasternet-s" => "FasterNet-S",
+        "fasternet-m" => "FasterNet-M",
+        "fasternet-l" => "FasterNet-L",
+        "resnet50" => "ResNet50",
+        "mobilenetv2" => "MobileNetV2",
+        _ => return None,
+    })
+}
+
+/// Whether a row is one of the paper's 16 Table-1 cases.
+pub fn is_table1(r: &Record) -> bool {
+    let kind_ok = TABLE1_KINDS.iter().any(|(k, _)| *k == r.kind);
+    let shape_ok = PAPER_SHAPES.iter().any(|s| s.to_string() == r.shape);
+    let params_ok = match r.kind.as_str() {
+        "gconv" => r.groups == Some(16),
+        "pconv" => r.ratio.is_some_and(|x| (x - 0.25).abs() < 1e-9),
+        _ => true,
+    };
+    kind_ok
+        && shape_ok
+        && params_ok
+        && r.layers == Some(10)
+        && r.kernel == Some(3)
+        && r.stride == Some(1)
+}
+
+fn f(x: f64, digits: usize) -> String {
+    format!("{x:.digits$}")
+}
+
+/// Latency (CPU/ARM) or throughput (GPU) of a row, as the paper reports it.
+fn speed(c: &Column, r: &Record) -> String {
+    if c.is_gpu() {
+        f(r.throughput_per_s.unwrap_or(0.0), 0)
+    } else {
+        f(r.median_ms.unwrap_or(0.0), 2)
+    }
+}
+
+fn speed_unit(c: &Column) -> &'static str {
+    if c.is_gpu() { "fps" } else { "ms" }
+}
+
+/// The last usable row of each (column, case).
+fn latest<'a>(rows: &[&'a Record]) -> BTreeMap<(Column, String), &'a Record> {
+    rows.iter()
+        .map(|r| ((Column::of(r), r.case.clone()), *r))
+        .collect()
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+fn table1(rows: &[&Record]) -> Vec<Table> {
+    let t1: Vec<&Record> = rows.iter().copied().filter(|r| is_table1(r)).collect();
+    if t1.is_empty() {
+        return Vec::new();
+    }
+    let cols = columns(&t1);
+    let by = latest(&t1);
+    let mut header = vec!["Operator".into(), "Feature map".into(), "FLOPs (M)".into()];
+    for c in &cols {
+        header.push(format!("{c} {}", speed_unit(c)));
+        header.push(format!("{c} GFLOPS"));
+    }
+    let mut out_rows = Vec::new();
+    let mut averages: BTreeMap<(&str, &Column), f64> = BTreeMap::new();
+    for (kind, label) in TABLE1_KINDS {
+        let mut per_col: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
+        for shape in PAPER_SHAPES {
+            let shape = shape.to_string();
+            let any = t1.iter().find(|r| r.kind == kind && r.shape == shape);
+            let Some(any) = any else { continue };
+            let mut row = vec![
+                label.to_string(),
+                shape.replace('x', "×"),
+                f(any.macs as f64 / 1e6, 0),
+            ];
+            for (i, c) in cols.iter().enumerate() {
+                match by.get(&(c.clone(), any.case.clone())) {
+                    Some(r) => {
+                        row.push(speed(c, r));
+                        let g = r.gmacs_per_s.unwrap_or(0.0);
+                        per_col[i].push(g);
+                        row.push(f(g, 2));
+                    }
+                    None => row.extend(["–".to_string(), "–".to_string()]),
+                }
+            }
+            out_rows.push(row);
+        }
+        let mut avg = vec![format!("{label} average"), String::new(), String::new()];
+        for (i, c) in cols.iter().enumerate() {
+            avg.push(String::new());
+            match mean(&per_col[i]) {
+                Some(m) => {
+                    averages.insert((kind, c), m);
+                    avg.push(format!("**{}**", f(m, 2)));
+                }
+                None => avg.push("–".into()),
+            }
+        }
+        out_rows.push(avg);
+    }
+    let mut tables = vec![Table {
+        title: "Table 1: operators on the four stage feature maps (measured)".into(),
+        intro: "Ten stacked 3×3 layers per case, as the paper. FLOPs counted as \
+                multiply-adds (the paper's convention), per item; GFLOPS = achieved G \
+                multiply-adds per second. Latency (ms) on CPU/ARM, throughput (fps) on GPU."
+            .into(),
+        header,
+        rows: out_rows,
+    }];
+    tables.push(paper_table1());
+    let paper_ratio = paper_ratios();
+    let mut ratio_rows = Vec::new();
+    for c in &cols {
+        let (Some(p), Some(d)) = (averages.get(&("pconv", c)), averages.get(&("dwconv", c))) else {
+            continue;
+        };
+        let paper = paper_ratio
+            .get(c.paper_device())
+            .map_or("–".into(), |r| format!("{r:.1}× ({})", c.paper_device()));
+        let conv = averages
+            .get(&("conv", c))
+            .map_or("–".into(), |v| format!("{:.0}%", p / v * 100.0));
+        ratio_rows.push(vec![c.to_string(), format!("{:.1}×", p / d), conv, paper]);
+    }
+    if !ratio_rows.is_empty() {
+        tables.push(Table {
+            title: "PConv / DWConv achieved FLOPS".into(),
+            intro: "The paper's finding: PConv has fewer FLOPs than Conv but keeps its FLOPS \
+                    high, while DWConv's FLOPS collapse. Ratios of the per-operator averages."
+                .into(),
+            header: vec![
+                "Column".into(),
+                "PConv / DWConv".into(),
+                "PConv as % of Conv".into(),
+                "Paper".into(),
+            ],
+            rows: ratio_rows,
+        });
+    }
+    tables
+}
+
+/// The paper's PConv/DWConv ratio of average FLOPS per device (GPU, CPU, ARM).
+pub fn paper_ratios() -> BTreeMap<&'static str, f64> {
+    let t = paper::table1();
+    let avg = |kind: &str, pick: fn(&paper::Table1Row) -> f64| {
+        let v: Vec<f64> = t.iter().filter(|r| r.kind == kind).map(pick).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let mut out = BTreeMap::new();
+    out.insert(
+        "GPU",
+        avg("pconv", |r| r.gpu_gflops_per_s) / avg("dwconv", |r| r.gpu_gflops_per_s),
+    );
+    out.insert(
+        "CPU",
+        avg("pconv", |r| r.cpu_gflops_per_s) / avg("dwconv", |r| r.cpu_gflops_per_s),
+    );
+    out.insert(
+        "ARM",
+        avg("pconv", |r| r.arm_gflops_per_s) / avg("dwconv", |r| r.arm_gflops_per_s),
+    );
+    out
+}
+
+fn paper_table1() -> Table {
+    let rows = paper::table1()
+        .iter()
+        .map(|r| {
+            vec![
+                r.operator.clone(),
+                format!("{}×{}×{}", r.channels, r.height, r.width),
+                f(r.mflops_x10, 0),
+                f(r.gpu_fps, 0),
+                f(r.gpu_gflops_per_s, 0),
+                f(r.cpu_ms, 2),
+                f(r.cpu_gflops_per_s, 2),
+                f(r.arm_ms, 2),
+                f(r.arm_gflops_per_s, 2),
+            ]
+        })
+        .collect();
+    Table {
+        title: "Table 1 as printed in the paper".into(),
+        intro: "GPU: GTX 1080Ti, batch 32; CPU: Intel i9-9900X, 1 thread; ARM: Cortex-A72, \
+                1 thread; PyTorch, fp32 (data/paper/table1.csv)."
+            .into(),
+        header: [
+            "Operator",
+            "Feature map",
+            "FLOPs (M)",
+            "GPU fps",
+            "GPU GFLOPS",
+            "CPU ms",
+            "CPU GFLOPS",
+            "ARM ms",
+            "ARM GFLOPS",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }
+}
+
+fn table3(rows: &[&Record]) -> Option<Table> {
+    let nets: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "net").collect();
+    if nets.is_empty() {
+        return None;
+    }
+    let cols = columns(&nets);
+    let by = latest(&nets);
+    let paper = paper::table3();
+    let mut header = vec!["Network".into(), "Params (M)".into(), "FLOPs (G)".into()];
+    for c in &cols {
+        header.push(format!("{c} {}", speed_unit(c)));
+    }
+    header.extend(
+        [
+            "Paper GPU fps",
+            "Paper CPU ms",
+            "Paper ARM ms",
+            "Paper top-1 %",
+        ]
+        .map(String::from),
+    );
+    let mut cases: Vec<&Record> = Vec::new();
+    for r in &nets {
+        if !cases.iter().any(|c| c.case == r.case) {
+            cases.push(r);
+        }
+    }
+    let out_rows = cases
+        .iter()
+        .map(|any| {
+            let mut row = vec![
+                any.case.clone(),
+                f(any.params as f64 / 1e6, 2),
+                f(any.macs as f64 / 1e9, 2),
+            ];
+            for c in &cols {
+                row.push(
+                    by.get(&(c.clone(), any.case.clone()))
+                        .map_or("–".into(), |r| speed(c, r)),
+                );
+            }
+            let p = paper_network(&any.name).and_then(|n| paper.iter().find(|p| p.network == n));
+            match p {
+                Some(p) => row.extend([
+                    f(p.gpu_fps, 0),
+                    f(p.cpu_ms, 1),
+                    p.arm_ms.map_or("OOM".into(), |v| f(v, 0)),
+                    f(p.top1, 1),
+                ]),
+                None => row.extend(["–", "–", "–", "–"].map(String::from)),
+            }
+            row
+        })
+        .collect();
+    Some(Table {
+        title: "Table 3: networks (measured, the paper's values beside them)".into(),
+        intro: "Latency per image at batch 1 on CPU/ARM, throughput at the run's batch on \
+                GPU; FLOPs as multiply-adds at the case's resolution. The paper: GTX 1080Ti \
+                batch 32 fps, i9-9900X and Cortex-A72 latency, 1 thread (data/paper/table3.csv)."
+            .into(),
+        header,
+        rows: out_rows,
+    })
+}
+
+fn peaks(rows: &[&Record]) -> Option<Table> {
+    let peak: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "peak").collect();
+    if peak.is_empty() {
+        return None;
+    }
+    let mut out_rows = Vec::new();
+    for c in columns(&peak) {
+        let mine: Vec<&&Record> = peak.iter().filter(|r| Column::of(r) == c).collect();
+        let best = |name: &str, one: bool, pick: fn(&Record) -> f64| {
+            mine.iter()
+                .filter(|r| r.name == name && (r.threads == 1) == one)
+                .map(|r| pick(r))
+                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+                .map_or("–".into(), |v| f(v, 2))
+        };
+        let gm = |r: &Record| r.gmacs_per_s.unwrap_or(0.0);
+        let gb = |r: &Record| r.gbytes_per_s.unwrap_or(0.0);
+        out_rows.push(vec![
+            c.to_string(),
+            best("gemm", true, gm),
+            best("gemm", false, gm),
+            best("stream", false, gb),
+        ]);
+    }
+    Some(Table {
+        title: "Device ceilings (flopsbench peak)".into(),
+        intro: "Dense GEMM (1×1 conv, 268 M multiply-adds) and a streaming ReLU over 64 MiB: \
+                the roofline's roof and slope as each backend sees them."
+            .into(),
+        header: [
+            "Column",
+            "GEMM 1 thread (G MAC/s)",
+            "GEMM all threads (G MAC/s)",
+            "Stream (GB/s)",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: out_rows,
+    })
+}
+
+fn other_ops(rows: &[&Record]) -> Option<Table> {
+    let ops: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.layers.is_some() && r.kind != "peak" && !is_table1(r))
+        .collect();
+    if ops.is_empty() {
+        return None;
+    }
+    let out_rows = ops
+        .iter()
+        .map(|r| {
+            let c = Column::of(r);
+            vec![
+                r.case.clone(),
+                c.to_string(),
+                r.ratio.map_or(String::new(), |x| f(x, 4)),
+                r.batch.to_string(),
+                r.threads.to_string(),
+                format!("{} {}", speed(&c, r), speed_unit(&c)),
+                f(r.gmacs_per_s.unwrap_or(0.0), 2),
+                f(r.gbytes_per_s.unwrap_or(0.0), 2),
+            ]
+        })
+        .collect();
+    Some(Table {
+        title: "Other operator cases (sweeps)".into(),
+        intro: "Every measured operator case outside Table 1, e.g. ratio, kernel, batch or \
+                thread sweeps; the case id encodes its parameters."
+            .into(),
+        header: [
+            "Case", "Column", "r", "Batch", "Threads", "Speed", "G MAC/s", "GB/s",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: out_rows,
+    })
+}
+
+fn failures(records: &[Record]) -> Option<Table> {
+    let failed: Vec<&Record> = records.iter().filter(|r| r.status != Status::Ok).collect();
+    if failed.is_empty() {
+        return None;
+    }
+    Some(Table {
+        title: "Cases that did not run".into(),
+        intro: "Error and skipped rows, with their reasons (they appear in no other table).".into(),
+        header: ["Case", "Column", "Status", "Reason"]
+            .map(String::from)
+            .to_vec(),
+        rows: failed
+            .iter()
+            .map(|r| {
+                vec![
+                    r.case.clone(),
+                    Column::of(r).to_string(),
+                    format!("{:?}", r.status).to_lowercase(),
+                    r.error.clone(),
+                ]
+            })
+            .collect(),
+    })
+}
+
+fn provenance(loaded: &Loaded) -> Table {
+    let mut runs: Vec<&Record> = Vec::new();
+    for r in &loaded.records {
+        if !runs.iter().any(|x| x.run_id == r.run_id) {
+            runs.push(r);
+        }
+    }
+    let rows = runs
+        .iter()
+        .map(|r| {
+            let meta = loaded.runs.get(&r.run_id);
+            let mut backends: Vec<String> = loaded
+                .records
+                .iter()
+                .filter(|x| x.run_id == r.run_id)
+                .map(|x| format!("{} {}", x.backend, x.backend_version))
+                .collect();
+            backends.sort();
+            backends.dedup();
+            vec![
+                r.run_id.clone(),
+                r.host.clone(),
+                meta.map_or(r.device_model.clone(), |m| {
+                    format!("{} ({} cores, {})", m.cpu_model, m.logical_cores, m.arch)
+                }),
+                meta.map_or(String::new(), |m| m.gpus.join(", ")),
+                meta.map_or(String::new(), |m| m.os.clone()),
+                meta.map_or(String::new(), |m| {
+                    format!("{} ({})", m.flopsbench_version, m.git_commit)
+                }),
+                backends.join("; "),
+            ]
+        })
+        .collect();
+    Table {
+        title: "Where each column comes from".into(),
+        intro: "One row per run: host, CPU, GPU, OS, flopsbench build and backend versions \
+                (from each run's meta.json where present, else from its rows)."
+            .into(),
+        header: ["Run", "Host", "CPU", "GPUs", "OS", "flopsbench", "Backends"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+    }
+}
+
+/// Every table of the report, in order.
+pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
+    let rows = usable(&loaded.records, include_emulated);
+    let mut out = table1(&rows);
+    out.extend(table3(&rows));
+    out.extend(peaks(&rows));
+    out.extend(other_ops(&rows));
+    out.extend(failures(&loaded.records));
+    out.push(provenance(loaded));
+    out
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The report as Markdown: tables, then the charts as linked images.
+pub fn markdown(tables: &[Table], charts: &[Chart]) -> String {
+    let mut out = String::from(
+        "# flopsbench report\n\nDo fewer FLOPs make a network faster here? Measured rows \
+         beside the paper's (Chen et al., CVPR 2023, \"Run, Don't Walk\").\n",
+    );
+    for t in tables {
+        out += &format!("\n## {}\n\n{}\n\n", t.title, t.intro);
+        out += &format!(
+            "| {} |\n",
+            t.header
+                .iter()
+                .map(|h| md_cell(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        out += "|";
+        for i in 0..t.header.len() {
+            out += if i == 0 { " --- |" } else { " ---: |" };
+        }
+        out += "\n";
+        for row in &t.rows {
+            out += &format!(
+                "| {} |\n",
+                row.iter()
+                    .map(|c| md_cell(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+    }
+    if !charts.is_empty() {
+        out += "\n## Charts\n\n";
+        for c in charts {
+            out += &format!("### {}\n\n![{}]({})\n\n", c.title, c.title, c.file);
+        }
+    }
+    out
+}

@@ -1,0 +1,225 @@
+//! `flopsbench paper`: the whole study in one command — the embedded Table-1 and Table-3
+//! suites on the chosen devices and backends, `peak` for the roofline, then the report, then the headline numbers
+//! beside the paper's in the terminal.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::backend::{PconvImpl, Selection};
+use crate::bench::{BenchConfig, BenchTarget};
+use crate::count::Convention;
+use crate::device::DeviceSpec;
+use crate::error::Result;
+use crate::measure::SamplerConfig;
+use crate::record::{Record, Status};
+use crate::report::tables::{is_table1, paper_ratios};
+use crate::report::{Column, ReportConfig, columns};
+use crate::spec::Dtype;
+
+/// The configuration of `flopsbench paper`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperConfig {
+    /// Devices.
+    pub devices: Vec<DeviceSpec>,
+    /// Backends.
+    pub backends: Selection,
+    /// 0.1 s of samples per case instead of the suites' settings.
+    pub quick: bool,
+    /// Folder for both runs and the report.
+    pub out: Option<PathBuf>,
+    /// No per-case lines.
+    pub quiet: bool,
+}
+
+/// What a finished study produced.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Every row of both runs.
+    pub records: Vec<Record>,
+    /// The study's folder.
+    pub dir: PathBuf,
+    /// The terminal summary.
+    pub summary: String,
+}
+
+fn sampler(suite: &crate::suite::Suite, quick: bool) -> SamplerConfig {
+    let builtin = SamplerConfig::default();
+    if quick {
+        return SamplerConfig {
+            warmup: Duration::from_millis(50),
+            min_time: Duration::from_millis(100),
+            max_time: suite.max_time.unwrap_or(builtin.max_time),
+            runs: None,
+            target_ci: None,
+        };
+    }
+    SamplerConfig {
+        warmup: suite.warmup.unwrap_or(builtin.warmup),
+        min_time: suite.min_time.unwrap_or(builtin.min_time),
+        max_time: suite.max_time.unwrap_or(builtin.max_time),
+        runs: suite.runs,
+        target_ci: suite.target_ci,
+    }
+}
+
+fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> String {
+    let rows: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.status == Status::Ok && is_table1(r))
+        .collect();
+    let paper = paper_ratios();
+    let paper_avg = |kind: &str| {
+        let t = crate::paper::table1();
+        let v: Vec<f64> = t
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.cpu_gflops_per_s)
+            .collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let mut out = format!(
+        "\nTable 1, average achieved GFLOPS (multiply-adds/s) over the four feature maps, \
+         finished in {:.0} s:\n",
+        elapsed.as_secs_f64()
+    );
+    out += &format!(
+        "  {:<34} {:>8} {:>8} {:>8} {:>8} {:>14} {:>10}\n",
+        "column", "Conv", "GConv", "DWConv", "PConv", "PConv/DWConv", "paper"
+    );
+    for c in columns(&rows) {
+        let avg = |kind: &str| {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.kind == kind && Column::of(r) == c)
+                .filter_map(|r| r.gmacs_per_s)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        let cell = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.2}"));
+        let ratio = match (avg("pconv"), avg("dwconv")) {
+            (Some(p), Some(d)) => format!("{:.1}×", p / d),
+            _ => "–".into(),
+        };
+        let device = c.paper_device();
+        out += &format!(
+            "  {:<34} {:>8} {:>8} {:>8} {:>8} {:>14} {:>10}\n",
+            c.to_string(),
+            cell(avg("conv")),
+            cell(avg("gconv")),
+            cell(avg("dwconv")),
+            cell(avg("pconv")),
+            ratio,
+            paper
+                .get(device)
+                .map_or("–".into(), |r| format!("{r:.1}× {device}"))
+        );
+    }
+    out += &format!(
+        "  {:<34} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>14} {:>8}\n",
+        "paper CPU (i9-9900X, PyTorch)",
+        paper_avg("conv"),
+        paper_avg("gconv"),
+        paper_avg("dwconv"),
+        paper_avg("pconv"),
+        format!("{:.1}×", paper.get("CPU").copied().unwrap_or(0.0)),
+        ""
+    );
+    let report = dir.join("report");
+    out += &format!(
+        "\nreport: {}\n        {}\n",
+        report.join("report.html").display(),
+        report.join("report.md").display()
+    );
+    out
+}
+
+/// Runs the study; the summary is in the result.
+pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
+    let started = Instant::now();
+    let dir = config.out.clone().unwrap_or_else(|| {
+        let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        PathBuf::from("reports").join(format!("paper-{stamp}"))
+    });
+    crate::results::prepare_dir(&dir)?;
+    let mut records = Vec::new();
+    let mut inputs = Vec::new();
+    for (name, sub) in [("paper-table1", "table1"), ("paper-table3", "table3")] {
+        let suite = crate::suite::embedded(name)?;
+        let bench = BenchConfig {
+            target: BenchTarget::Cases(suite.cases.clone()),
+            resolution: 224,
+            devices: config.devices.clone(),
+            backends: config.backends.clone(),
+            batch: None,
+            threads: None,
+            dtype: Dtype::F32,
+            fuse_bn: true,
+            convention: Convention::Paper,
+            pconv_impl: PconvImpl::SplitCat,
+            sampler: sampler(&suite, config.quick),
+            seed: suite.seed.unwrap_or(0),
+            out: Some(dir.join(sub)),
+            quiet: config.quiet,
+            progress: true,
+            resume: false,
+        };
+        if !config.quiet {
+            writeln!(
+                log,
+                "== {name}: {} ({} cases)",
+                suite.description,
+                suite.cases.len()
+            )
+            .ok();
+        }
+        let outcome = crate::bench::run(&bench, log)?;
+        records.extend(outcome.records);
+        inputs.push(outcome.dir);
+    }
+    // The device's ceilings, so the report's roofline has its roof.
+    let peak = BenchConfig {
+        target: BenchTarget::Peak,
+        resolution: 224,
+        devices: config.devices.clone(),
+        backends: config.backends.clone(),
+        batch: None,
+        threads: None,
+        dtype: Dtype::F32,
+        fuse_bn: true,
+        convention: Convention::Paper,
+        pconv_impl: PconvImpl::SplitCat,
+        sampler: SamplerConfig {
+            warmup: Duration::from_millis(if config.quick { 50 } else { 200 }),
+            min_time: Duration::from_millis(if config.quick { 100 } else { 500 }),
+            ..SamplerConfig::default()
+        },
+        seed: 0,
+        out: Some(dir.join("peak")),
+        quiet: config.quiet,
+        progress: true,
+        resume: false,
+    };
+    if !config.quiet {
+        writeln!(log, "== peak: the device's GEMM and bandwidth ceilings").ok();
+    }
+    let outcome = crate::bench::run(&peak, log)?;
+    records.extend(outcome.records);
+    inputs.push(outcome.dir);
+    crate::report::run(&ReportConfig {
+        inputs,
+        out: dir.join("report"),
+        formats: Vec::new(),
+        include_emulated: false,
+    })?;
+    let summary = summary(&records, &dir, started.elapsed());
+    Ok(Study {
+        records,
+        dir,
+        summary,
+    })
+}

@@ -1,0 +1,439 @@
+//! Suite files (`operators/*.toml`): named lists of operator sweeps and networks with
+//! their measurement settings, expanded to the cross product of every list (like
+//! hyperfine's `-L`). Schema and units: operators/README.md. Every error names the file
+//! and the line of the entry or value at fault.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cases::Case;
+use crate::error::{Error, Result};
+use crate::spec::{OpKind, OpSweep, Ratio, Shape};
+use crate::zoo;
+
+/// A value or a list of values (`kind = "conv"` or `kind = ["conv", "dwconv"]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// One value.
+    One(T),
+    /// A list.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A ratio as written: `"1/4"` or `0.25`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RatioValue {
+    /// `"1/4"`, `"0.25"`.
+    Text(String),
+    /// `0.25`, `1`.
+    Number(f64),
+}
+
+/// The `[measure]` table: defaults for every case (command-line flags override).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// Warm-up time, e.g. `"0.25s"`.
+    pub warmup: Option<Spanned<String>>,
+    /// Minimum sampling time.
+    pub min_time: Option<Spanned<String>>,
+    /// Maximum sampling time.
+    pub max_time: Option<Spanned<String>>,
+    /// Exact number of samples.
+    pub runs: Option<usize>,
+    /// Keep sampling until the 95% CI is within this fraction of the median.
+    pub target_ci: Option<Spanned<f64>>,
+    /// Seed.
+    pub seed: Option<u64>,
+}
+
+/// One `[[ops]]` entry: an operator sweep.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OpsEntry {
+    /// Operator kinds.
+    pub kind: Spanned<OneOrMany<String>>,
+    /// Input shapes `CxHxW` (default: the paper's four stages).
+    pub shape: Option<Spanned<OneOrMany<String>>>,
+    /// PConv ratios.
+    pub ratio: Option<Spanned<OneOrMany<RatioValue>>>,
+    /// GConv groups.
+    pub groups: Option<OneOrMany<usize>>,
+    /// Kernel sizes.
+    pub kernel: Option<OneOrMany<usize>>,
+    /// Strides.
+    pub stride: Option<OneOrMany<usize>>,
+    /// Padding.
+    pub padding: Option<usize>,
+    /// Output channels.
+    pub out_channels: Option<usize>,
+    /// Stacked layers.
+    pub layers: Option<usize>,
+    /// Batch sizes (default: the device's paper protocol).
+    pub batch: Option<OneOrMany<usize>>,
+    /// Thread counts (default: the device's paper protocol).
+    pub threads: Option<OneOrMany<usize>>,
+}
+
+/// One `[[nets]]` entry: zoo networks.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetsEntry {
+    /// Network names (`flopsbench list`) or `all`.
+    pub name: Spanned<OneOrMany<String>>,
+    /// Input resolutions (default 224).
+    pub resolution: Option<OneOrMany<usize>>,
+    /// Batch sizes (default: the device's paper protocol).
+    pub batch: Option<OneOrMany<usize>>,
+    /// Thread counts (default: the device's paper protocol).
+    pub threads: Option<OneOrMany<usize>>,
+}
+
+/// A suite file as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// Short name.
+    pub name: String,
+    /// What it measures.
+    #[serde(default)]
+    pub description: String,
+    /// Where the cases come from (paper table, ...).
+    #[serde(default)]
+    pub source: String,
+    /// Measurement defaults.
+    #[serde(default)]
+    pub measure: Measure,
+    /// Operator sweeps.
+    #[serde(default)]
+    pub ops: Vec<Spanned<OpsEntry>>,
+    /// Networks.
+    #[serde(default)]
+    pub nets: Vec<Spanned<NetsEntry>>,
+}
+
+/// A parsed, expanded suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The file it came from (or a label for embedded suites).
+    pub path: PathBuf,
+    /// Short name.
+    pub name: String,
+    /// What it measures.
+    pub description: String,
+    /// Every case, expanded, in file order, without duplicates.
+    pub cases: Vec<Case>,
+    /// Warm-up from `[measure]`.
+    pub warmup: Option<Duration>,
+    /// Minimum sampling time from `[measure]`.
+    pub min_time: Option<Duration>,
+    /// Maximum sampling time from `[measure]`.
+    pub max_time: Option<Duration>,
+    /// Exact samples from `[measure]`.
+    pub runs: Option<usize>,
+    /// Target CI half-width from `[measure]`.
+    pub target_ci: Option<f64>,
+    /// Seed from `[measure]`.
+    pub seed: Option<u64>,
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: Range<usize>) -> u64 {
+        let end = span.start.min(self.text.len());
+        self.text[..end].matches('\n').count() as u64 + 1
+    }
+
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> Error {
+        Error::InputFile {
+            path: self.path.to_path_buf(),
+            line: Some(self.line(span)),
+            message: message.into(),
+        }
+    }
+}
+
+fn duration(ctx: &Ctx<'_>, field: &str, v: &Option<Spanned<String>>) -> Result<Option<Duration>> {
+    let Some(v) = v else { return Ok(None) };
+    let text = v.get_ref().trim();
+    let parsed = humantime::parse_duration(text).ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+    });
+    parsed.map(Some).ok_or_else(|| {
+        ctx.err(
+            v.span(),
+            format!("measure.{field} = \"{text}\" is not a duration (e.g. \"0.5s\", \"250ms\")"),
+        )
+    })
+}
+
+fn check_list<T: PartialEq + Copy + std::fmt::Display>(
+    ctx: &Ctx<'_>,
+    span: Range<usize>,
+    field: &str,
+    values: &[T],
+    ok: impl Fn(T) -> bool,
+    expect: &str,
+) -> Result<()> {
+    if values.is_empty() {
+        return Err(ctx.err(span, format!("{field} is an empty list")));
+    }
+    match values.iter().find(|v| !ok(**v)) {
+        Some(v) => Err(ctx.err(span, format!("{field} = {v}: {expect}"))),
+        None => Ok(()),
+    }
+}
+
+/// Batch × threads, each `None` when the entry leaves it to the device's protocol.
+fn protocol(
+    ctx: &Ctx<'_>,
+    span: Range<usize>,
+    batch: &Option<OneOrMany<usize>>,
+    threads: &Option<OneOrMany<usize>>,
+) -> Result<Vec<(Option<usize>, Option<usize>)>> {
+    let b: Vec<Option<usize>> = match batch {
+        Some(v) => {
+            let v = v.to_vec();
+            check_list(
+                ctx,
+                span.clone(),
+                "batch",
+                &v,
+                |b| (1..=crate::spec::shape::MAX_BATCH).contains(&b),
+                "must be ≥ 1",
+            )?;
+            v.into_iter().map(Some).collect()
+        }
+        None => vec![None],
+    };
+    let t: Vec<Option<usize>> = match threads {
+        Some(v) => {
+            let v = v.to_vec();
+            check_list(
+                ctx,
+                span,
+                "threads",
+                &v,
+                |t| (1..=1024).contains(&t),
+                "must be in 1..=1024",
+            )?;
+            v.into_iter().map(Some).collect()
+        }
+        None => vec![None],
+    };
+    Ok(b.iter()
+        .flat_map(|b| t.iter().map(move |t| (*b, *t)))
+        .collect())
+}
+
+fn suffix(batch: Option<usize>, threads: Option<usize>) -> String {
+    let mut s = String::new();
+    if let Some(b) = batch {
+        s += &format!("-b{b}");
+    }
+    if let Some(t) = threads {
+        s += &format!("-t{t}");
+    }
+    s
+}
+
+fn ops_cases(ctx: &Ctx<'_>, entry: &Spanned<OpsEntry>) -> Result<Vec<Case>> {
+    let e = entry.get_ref();
+    let mut sweep = OpSweep::default();
+    for k in e.kind.get_ref().to_vec() {
+        sweep.kinds.push(
+            k.parse::<OpKind>()
+                .map_err(|m| ctx.err(e.kind.span(), m.to_string()))?,
+        );
+    }
+    if let Some(shapes) = &e.shape {
+        for s in shapes.get_ref().to_vec() {
+            sweep.shapes.push(
+                s.parse::<Shape>()
+                    .map_err(|m| ctx.err(shapes.span(), format!("shape \"{s}\": {m}")))?,
+            );
+        }
+    }
+    if let Some(ratios) = &e.ratio {
+        for r in ratios.get_ref().to_vec() {
+            let text = match &r {
+                RatioValue::Text(t) => t.clone(),
+                RatioValue::Number(n) => n.to_string(),
+            };
+            sweep.ratios.push(
+                text.parse::<Ratio>()
+                    .map_err(|m| ctx.err(ratios.span(), format!("ratio {text}: {m}")))?,
+            );
+        }
+    }
+    sweep.groups = e.groups.as_ref().map(OneOrMany::to_vec).unwrap_or_default();
+    sweep.kernels = e.kernel.as_ref().map(OneOrMany::to_vec).unwrap_or_default();
+    sweep.strides = e.stride.as_ref().map(OneOrMany::to_vec).unwrap_or_default();
+    sweep.padding = e.padding;
+    sweep.out_channels = e.out_channels;
+    sweep.layers = e.layers;
+    let ops = sweep
+        .expand()
+        .map_err(|m| ctx.err(entry.span(), format!("[[ops]]: {m}")))?;
+    let mut out = Vec::new();
+    for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {
+        for op in &ops {
+            out.push(Case {
+                id: op.id() + &suffix(batch, threads),
+                kind: op.kind.to_string(),
+                name: op.kind.to_string(),
+                net: op
+                    .to_net()
+                    .map_err(|m| ctx.err(entry.span(), m.to_string()))?,
+                op: Some(*op),
+                resolution: None,
+                threads,
+                batch,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn nets_cases(ctx: &Ctx<'_>, entry: &Spanned<NetsEntry>) -> Result<Vec<Case>> {
+    let e = entry.get_ref();
+    let mut names: Vec<&'static str> = Vec::new();
+    for n in e.name.get_ref().to_vec() {
+        if n == "all" {
+            names.extend(zoo::NAMES);
+        } else {
+            names.push(zoo::check_name(&n).map_err(|m| ctx.err(e.name.span(), m.to_string()))?);
+        }
+    }
+    let resolutions = e.resolution.as_ref().map_or(vec![224], OneOrMany::to_vec);
+    let mut out = Vec::new();
+    for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {
+        for &r in &resolutions {
+            for name in &names {
+                let net = zoo::build(name, r)
+                    .map_err(|m| ctx.err(entry.span(), format!("{name} at resolution {r}: {m}")))?;
+                out.push(Case {
+                    id: format!("{name}-{r}{}", suffix(batch, threads)),
+                    kind: "net".into(),
+                    name: (*name).into(),
+                    net,
+                    op: None,
+                    resolution: Some(r),
+                    threads,
+                    batch,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses and expands a suite from its text; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Suite> {
+    let ctx = Ctx { path, text };
+    let file: SuiteFile = toml::from_str(text).map_err(|e| Error::InputFile {
+        path: path.to_path_buf(),
+        line: e.span().map(|s| ctx.line(s)),
+        message: e.message().trim().to_string(),
+    })?;
+    if file.ops.is_empty() && file.nets.is_empty() {
+        return Err(ctx.err(0..0, "no cases: add an [[ops]] or a [[nets]] entry"));
+    }
+    let mut cases: Vec<Case> = Vec::new();
+    for entry in &file.ops {
+        cases.extend(ops_cases(&ctx, entry)?);
+    }
+    for entry in &file.nets {
+        cases.extend(nets_cases(&ctx, entry)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    cases.retain(|c| seen.insert(c.id.clone()));
+    let m = &file.measure;
+    Ok(Suite {
+        path: path.to_path_buf(),
+        name: file.name.clone(),
+        description: file.description.clone(),
+        cases,
+        warmup: duration(&ctx, "warmup", &m.warmup)?,
+        min_time: duration(&ctx, "min_time", &m.min_time)?,
+        max_time: duration(&ctx, "max_time", &m.max_time)?,
+        runs: m.runs,
+        target_ci: match &m.target_ci {
+            Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() < 1.0) => {
+                return Err(ctx.err(
+                    t.span(),
+                    format!(
+                        "measure.target_ci = {}: must be in (0, 1), e.g. 0.02",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            Some(t) => Some(*t.get_ref()),
+            None => None,
+        },
+        seed: m.seed,
+    })
+}
+
+/// Reads and parses the suite at `path`.
+pub fn load(path: &Path) -> Result<Suite> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::InputFile {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read the suite: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// The suites shipped in `operators/`, embedded so `flopsbench paper` runs anywhere.
+pub const EMBEDDED: [(&str, &str); 6] = [
+    (
+        "paper-table1",
+        include_str!("../operators/paper-table1.toml"),
+    ),
+    (
+        "paper-table3",
+        include_str!("../operators/paper-table3.toml"),
+    ),
+    ("ratio-sweep", include_str!("../operators/ratio-sweep.toml")),
+    ("batch-sweep", include_str!("../operators/batch-sweep.toml")),
+    (
+        "threads-sweep",
+        include_str!("../operators/threads-sweep.toml"),
+    ),
+    (
+        "kernel-sweep",
+        include_str!("../operators/kernel-sweep.toml"),
+    ),
+];
+
+/// The embedded suite called `name`.
+pub fn embedded(name: &str) -> Result<Suite> {
+    let (_, text) = EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| Error::unknown("suite", name, &EMBEDDED.map(|(n, _)| n)))?;
+    parse(Path::new(&format!("operators/{name}.toml")), text)
+}

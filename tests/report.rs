@@ -1,0 +1,116 @@
+//! `flopsbench report` on a fixture (a real run of this machine, committed under
+//! tests/fixtures/report/run): snapshots of every format, merging and deduplication.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The four fixture folders (Table 1, networks, peak, ratio sweep), as arguments.
+fn fixtures() -> Vec<String> {
+    ["table1", "nets", "peak", "ratio"]
+        .iter()
+        .map(|d| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/report")
+                .join(d)
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+fn fixture() -> PathBuf {
+    PathBuf::from(&fixtures()[0])
+}
+
+fn report(args: &[&str], out: &Path) -> String {
+    let run = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .arg("report")
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn every_format_matches_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let inputs = fixtures();
+    let args: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let stdout = report(&args, &out);
+    assert!(stdout.contains("report.html"), "{stdout}");
+    insta::assert_snapshot!("report.md", read(out.join("report.md")));
+    insta::assert_snapshot!("results.csv", read(out.join("results.csv")));
+    insta::assert_snapshot!("report.html", read(out.join("report.html")));
+    let mut svgs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    svgs.sort();
+    assert_eq!(svgs.len(), 4, "{svgs:?}");
+    for svg in svgs {
+        let name = svg.file_name().unwrap().to_string_lossy().into_owned();
+        let text = read(svg);
+        assert!(text.contains("<text"), "{name}: real text, no font files");
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn the_same_rows_given_twice_are_merged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let once = dir.path().join("once");
+    let twice = dir.path().join("twice");
+    let f = fixture();
+    let csv = f.join("results.csv");
+    report(&[f.to_str().unwrap(), "--format", "csv"], &once);
+    report(
+        &[
+            f.to_str().unwrap(),
+            csv.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+        &twice,
+    );
+    assert_eq!(
+        read(once.join("results.csv")),
+        read(twice.join("results.csv"))
+    );
+    assert!(
+        !twice.join("report.md").exists(),
+        "--format csv writes only the CSV"
+    );
+}
+
+#[test]
+fn strings_from_result_files_are_escaped_in_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = read(fixture().join("results.csv"));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let row = lines.next().unwrap();
+    let evil = row.replacen(",vm,", ",<script>alert(1)</script>,", 1);
+    assert_ne!(evil, row, "the fixture's host is 'vm'");
+    let csv = dir.path().join("evil.csv");
+    std::fs::write(&csv, format!("{header}\n{evil}\n")).unwrap();
+    let out = dir.path().join("r");
+    report(&[csv.to_str().unwrap(), "--format", "html"], &out);
+    let html = read(out.join("report.html"));
+    assert!(!html.contains("<script>"), "unescaped host in report.html");
+    assert!(html.contains("&lt;script&gt;"));
+}
