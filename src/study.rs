@@ -134,6 +134,35 @@ fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> Stri
     out
 }
 
+/// A measured run of the study: `target` on the study's devices and backends, the paper's
+/// protocol per device (batch, threads), f32, BN folded, written to `out`.
+fn bench(
+    config: &PaperConfig,
+    target: BenchTarget,
+    sampler: SamplerConfig,
+    seed: u64,
+    out: PathBuf,
+) -> BenchConfig {
+    BenchConfig {
+        target,
+        resolution: 224,
+        devices: config.devices.clone(),
+        backends: config.backends.clone(),
+        batch: None,
+        threads: None,
+        dtype: Dtype::F32,
+        fuse_bn: true,
+        convention: Convention::Paper,
+        pconv_impl: PconvImpl::SplitCat,
+        sampler,
+        seed,
+        out: Some(out),
+        quiet: config.quiet,
+        progress: true,
+        resume: false,
+    }
+}
+
 /// Runs the study; the summary is in the result.
 pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
     let started = Instant::now();
@@ -150,24 +179,13 @@ pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
     let mut inputs = Vec::new();
     for (name, sub) in [("paper-table1", "table1"), ("paper-table3", "table3")] {
         let suite = crate::suite::embedded(name)?;
-        let bench = BenchConfig {
-            target: BenchTarget::Cases(suite.cases.clone()),
-            resolution: 224,
-            devices: config.devices.clone(),
-            backends: config.backends.clone(),
-            batch: None,
-            threads: None,
-            dtype: Dtype::F32,
-            fuse_bn: true,
-            convention: Convention::Paper,
-            pconv_impl: PconvImpl::SplitCat,
-            sampler: sampler(&suite, config.quick),
-            seed: suite.seed.unwrap_or(0),
-            out: Some(dir.join(sub)),
-            quiet: config.quiet,
-            progress: true,
-            resume: false,
-        };
+        let run = bench(
+            config,
+            BenchTarget::Cases(suite.cases.clone()),
+            sampler(&suite, config.quick),
+            suite.seed.unwrap_or(0),
+            dir.join(sub),
+        );
         if !config.quiet {
             writeln!(
                 log,
@@ -177,33 +195,22 @@ pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
             )
             .ok();
         }
-        let outcome = crate::bench::run(&bench, log)?;
+        let outcome = crate::bench::run(&run, log)?;
         records.extend(outcome.records);
         inputs.push(outcome.dir);
     }
     // The device's ceilings, so the report's roofline has its roof.
-    let peak = BenchConfig {
-        target: BenchTarget::Peak,
-        resolution: 224,
-        devices: config.devices.clone(),
-        backends: config.backends.clone(),
-        batch: None,
-        threads: None,
-        dtype: Dtype::F32,
-        fuse_bn: true,
-        convention: Convention::Paper,
-        pconv_impl: PconvImpl::SplitCat,
-        sampler: SamplerConfig {
+    let peak = bench(
+        config,
+        BenchTarget::Peak,
+        SamplerConfig {
             warmup: Duration::from_millis(if config.quick { 50 } else { 200 }),
             min_time: Duration::from_millis(if config.quick { 100 } else { 500 }),
             ..SamplerConfig::default()
         },
-        seed: 0,
-        out: Some(dir.join("peak")),
-        quiet: config.quiet,
-        progress: true,
-        resume: false,
-    };
+        0,
+        dir.join("peak"),
+    );
     if !config.quiet {
         writeln!(log, "== peak: the device's GEMM and bandwidth ceilings").ok();
     }
