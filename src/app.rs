@@ -49,6 +49,8 @@ pub enum Command {
     Report(Box<crate::report::ReportConfig>),
     /// `flopsbench paper`.
     Paper(Box<PaperConfig>),
+    /// `flopsbench worker` (hidden): one job on stdin, JSON lines on stdout.
+    Worker,
 }
 
 pub use crate::study::PaperConfig;
@@ -119,6 +121,9 @@ pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) ->
             &render_counts(&counts(config)?, config.format, config.per_layer)?,
         )?,
         Command::List => write_all(out, &crate::list::render()?)?,
+        Command::Worker => {
+            return crate::fleet::worker::run(&mut std::io::stdin().lock(), out, log);
+        }
         Command::Paper(config) => {
             crate::backend::candle::set_threads(1);
             let study = crate::study::run(config, log)?;
@@ -154,13 +159,25 @@ pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) ->
                 .iter()
                 .filter(|r| r.status != crate::record::Status::Ok)
                 .count();
-            writeln!(
-                log,
-                "results: {} ({} rows, {failed} failed)",
-                outcome.dir.join("results.csv").display(),
-                outcome.records.len()
-            )
-            .ok();
+            let csv = outcome.dir.join("results.csv");
+            if csv.is_file() {
+                writeln!(
+                    log,
+                    "results: {} ({} rows, {failed} failed)",
+                    csv.display(),
+                    outcome.records.len()
+                )
+                .ok();
+            } else {
+                writeln!(
+                    log,
+                    "results: {} (a folder per host; {} rows, {failed} failed); merge them with `flopsbench report {} -o DIR`",
+                    outcome.dir.display(),
+                    outcome.records.len(),
+                    outcome.dir.display()
+                )
+                .ok();
+            }
             if failed > 0 {
                 return Ok(Finished::SomeCasesFailed);
             }

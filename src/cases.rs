@@ -8,7 +8,7 @@ use crate::spec::{Activation, Layer, Net, NetBuilder, OpCase, OpKind, Shape};
 use crate::zoo;
 
 /// One case: a graph and what identifies it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Case {
     pub id: String,
     pub kind: String,

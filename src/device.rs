@@ -14,6 +14,22 @@ pub enum DeviceSpec {
     Cuda(usize),
     /// An ARM CPU: the host on aarch64, otherwise the `arm` entry of devices.toml.
     Arm,
+    /// A device named in devices.toml (an SSH-reachable board, an emulator).
+    Named(String),
+}
+
+/// Whether `name` can name a device in devices.toml: letters, digits, `-`, `_` and `.`,
+/// starting with a letter or digit (it becomes a folder name and a CSV value; it never
+/// reaches a shell).
+pub fn is_device_name(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 impl DeviceSpec {
@@ -22,7 +38,7 @@ impl DeviceSpec {
         match self {
             DeviceSpec::Cpu => true,
             DeviceSpec::Arm => std::env::consts::ARCH == "aarch64",
-            DeviceSpec::Cuda(_) => false,
+            DeviceSpec::Cuda(_) | DeviceSpec::Named(_) => false,
         }
     }
 
@@ -42,6 +58,7 @@ impl fmt::Display for DeviceSpec {
             DeviceSpec::Cpu => f.write_str("cpu"),
             DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
             DeviceSpec::Arm => f.write_str("arm"),
+            DeviceSpec::Named(n) => f.write_str(n),
         }
     }
 }
@@ -50,20 +67,36 @@ impl FromStr for DeviceSpec {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let s = s.trim().to_lowercase();
+        let given = s.trim();
+        let s = given.to_lowercase();
         match s.as_str() {
             "cpu" => Ok(DeviceSpec::Cpu),
             "gpu" | "cuda" => Ok(DeviceSpec::Cuda(0)),
             "arm" => Ok(DeviceSpec::Arm),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(DeviceSpec::Cuda(n)),
+                None if is_device_name(given) => Ok(DeviceSpec::Named(given.to_string())),
                 _ => Err(Error::unknown(
                     "device",
                     &s,
-                    &["cpu", "gpu", "cuda:N", "arm"],
+                    &["cpu", "gpu", "cuda:N", "arm", "a name from devices.toml"],
                 )),
             },
         }
+    }
+}
+
+impl serde::Serialize for DeviceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -76,7 +109,13 @@ mod tests {
         assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
         assert_eq!("gpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
         assert_eq!("cuda:1".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(1));
-        assert!("tpu".parse::<DeviceSpec>().is_err());
+        assert_eq!(
+            "pi4".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Named("pi4".into())
+        );
+        assert!("cuda:x".parse::<DeviceSpec>().is_err());
+        assert!("a;b".parse::<DeviceSpec>().is_err());
+        assert!("-oProxyCommand=x".parse::<DeviceSpec>().is_err());
         assert_eq!(DeviceSpec::Cuda(0).paper_protocol(), (32, 1));
     }
 }

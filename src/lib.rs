@@ -25,6 +25,7 @@ pub mod count;
 pub mod device;
 pub mod error;
 pub mod export;
+pub mod fleet;
 pub mod list;
 pub mod measure;
 pub mod meta;

@@ -43,10 +43,35 @@ pub fn render() -> Result<String> {
     }
     out += "\nDevices (--device):\n";
     out += &format!("  cpu      {}\n", host_cpu());
-    for (name, device) in [("gpu", DeviceSpec::Cuda(0)), ("arm", DeviceSpec::Arm)] {
+    let file = crate::fleet::devices::load(None);
+    let arm_entry = match &file {
+        Ok(Some(f)) => f.get("arm").cloned(),
+        _ => None,
+    };
+    let devices: &[(&str, DeviceSpec)] = if std::env::consts::ARCH == "aarch64" {
+        &[("gpu", DeviceSpec::Cuda(0)), ("arm", DeviceSpec::Arm)]
+    } else {
+        &[("gpu", DeviceSpec::Cuda(0))]
+    };
+    if std::env::consts::ARCH != "aarch64" {
+        out += &match &arm_entry {
+            Some(d) => format!("  arm      the arm entry of devices.toml: {}\n", describe(d)),
+            None => "  arm      not configured: add [devices.arm] to devices.toml (a board over ssh, or qemu; see README)\n".to_string(),
+        };
+    }
+    match &file {
+        Ok(Some(f)) => {
+            for d in f.devices.iter().filter(|d| d.name != "arm") {
+                out += &format!("  {:<8} {}\n", d.name, describe(d));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => out += &format!("  (devices.toml: {e})\n"),
+    }
+    for (name, device) in devices {
         let usable: Vec<&str> = backend::NAMES
             .iter()
-            .filter(|n| backend::by_name(n).is_ok_and(|b| b.probe(&device).is_ok()))
+            .filter(|n| backend::by_name(n).is_ok_and(|b| b.probe(device).is_ok()))
             .copied()
             .collect();
         let status = if usable.is_empty() {
@@ -57,6 +82,15 @@ pub fn render() -> Result<String> {
         out += &format!("  {name:<8} {status}\n");
     }
     Ok(out)
+}
+
+fn describe(d: &crate::fleet::devices::Device) -> String {
+    format!(
+        "{} ({}{})",
+        d.via(),
+        d.arch,
+        if d.emulated { ", emulated" } else { "" }
+    )
 }
 
 /// This host's CPU, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.

@@ -1,11 +1,11 @@
 //! What produced a run: host, OS, CPU, memory, backend versions, flopsbench version and
 //! commit, the command line (`meta.json`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sysinfo::System;
 
 /// The run's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
     /// The run's id (also in every row).
     pub run_id: String,
@@ -39,6 +39,13 @@ pub struct Meta {
     pub overhead_ns: f64,
     /// The command line.
     pub command_line: Vec<String>,
+    /// How a remote or emulated device was reached (`ssh pi@board`, `qemu-aarch64 …`);
+    /// absent for this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Whether the device was emulated (its times are not results).
+    #[serde(default)]
+    pub emulated: bool,
 }
 
 /// The global allocator of the binary (mimalloc; tract allocates every layer's output
@@ -88,5 +95,7 @@ pub fn collect(
         allocator: ALLOCATOR.into(),
         overhead_ns,
         command_line: std::env::args().collect(),
+        via: None,
+        emulated: false,
     }
 }

@@ -129,4 +129,57 @@ pub struct RecordWithSamples {
     pub record: Record,
     /// Per-iteration time of every sample, ms.
     pub samples_ms: Vec<f64>,
+    /// A digest of the checked output, to compare runs of the same case across hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputDigest>,
+}
+
+/// What a case's output looked like: enough to tell whether two hosts (x86 and an ARM
+/// board, say) computed the same thing, without shipping the tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputDigest {
+    /// Number of values.
+    pub len: usize,
+    /// Sum of the values.
+    pub sum: f64,
+    /// Sum of their absolute values.
+    pub sum_abs: f64,
+    /// The first values (up to 16).
+    pub head: Vec<f32>,
+}
+
+impl OutputDigest {
+    /// The digest of `values`.
+    pub fn of(values: &[f32]) -> Self {
+        OutputDigest {
+            len: values.len(),
+            sum: values.iter().map(|&v| f64::from(v)).sum(),
+            sum_abs: values.iter().map(|&v| f64::from(v).abs()).sum(),
+            head: values.iter().take(16).copied().collect(),
+        }
+    }
+
+    /// The largest relative difference from `other` (sums relative to `sum_abs`, head
+    /// values relative to the largest head magnitude); infinite when lengths differ.
+    pub fn relative_difference(&self, other: &OutputDigest) -> f64 {
+        if self.len != other.len || self.head.len() != other.head.len() {
+            return f64::INFINITY;
+        }
+        let scale = self.sum_abs.max(other.sum_abs).max(f64::MIN_POSITIVE);
+        let head_scale = self
+            .head
+            .iter()
+            .chain(&other.head)
+            .map(|v| f64::from(v.abs()))
+            .fold(f64::MIN_POSITIVE, f64::max);
+        let head = self
+            .head
+            .iter()
+            .zip(&other.head)
+            .map(|(a, b)| f64::from((a - b).abs()) / head_scale)
+            .fold(0.0, f64::max);
+        ((self.sum - other.sum).abs() / scale)
+            .max((self.sum_abs - other.sum_abs).abs() / scale)
+            .max(head)
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::meta::Meta;
-use crate::record::{Record, RecordWithSamples};
+use crate::record::{OutputDigest, Record, RecordWithSamples};
 
 /// The open result files of a run.
 pub struct ResultsWriter {
@@ -62,6 +62,16 @@ impl ResultsWriter {
 
     /// Appends one row to both files and flushes them.
     pub fn append(&mut self, record: &Record, samples_ms: &[f64]) -> Result<()> {
+        self.append_with(record, samples_ms, None)
+    }
+
+    /// [`ResultsWriter::append`], with the output's digest in `results.jsonl`.
+    pub fn append_with(
+        &mut self,
+        record: &Record,
+        samples_ms: &[f64],
+        output: Option<&OutputDigest>,
+    ) -> Result<()> {
         let csv_path = self.dir.join("results.csv");
         self.csv.serialize(record).map_err(|e| Error::Serialise {
             what: "a results.csv row",
@@ -72,6 +82,7 @@ impl ResultsWriter {
         let line = serde_json::to_string(&RecordWithSamples {
             record: record.clone(),
             samples_ms: samples_ms.to_vec(),
+            output: output.cloned(),
         })
         .map_err(|e| Error::Serialise {
             what: "a results.jsonl row",
@@ -79,6 +90,29 @@ impl ResultsWriter {
         })?;
         writeln!(self.jsonl, "{line}").map_err(io(&jsonl_path))?;
         self.jsonl.flush().map_err(io(&jsonl_path))
+    }
+}
+
+/// Where a run's rows go as each case finishes: the run folder's files, or a worker's
+/// stdout (JSON lines) that the orchestrator writes to the folder.
+pub trait Sink {
+    /// Takes one finished row, its raw samples and its output's digest.
+    fn append(
+        &mut self,
+        record: &Record,
+        samples_ms: &[f64],
+        output: Option<&OutputDigest>,
+    ) -> Result<()>;
+}
+
+impl Sink for ResultsWriter {
+    fn append(
+        &mut self,
+        record: &Record,
+        samples_ms: &[f64],
+        output: Option<&OutputDigest>,
+    ) -> Result<()> {
+        self.append_with(record, samples_ms, output)
     }
 }
 

@@ -26,6 +26,8 @@ pub struct PaperConfig {
     pub backends: Selection,
     /// 0.1 s of samples per case instead of the suites' settings.
     pub quick: bool,
+    /// Where named devices are defined.
+    pub fleet: crate::fleet::FleetOptions,
     /// Folder for both runs and the report.
     pub out: Option<PathBuf>,
     /// No per-case lines.
@@ -160,6 +162,7 @@ fn bench(
         quiet: config.quiet,
         progress: true,
         resume: false,
+        fleet: config.fleet.clone(),
     }
 }
 
@@ -174,6 +177,14 @@ pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
             .collect();
         PathBuf::from("reports").join(format!("paper-{stamp}"))
     });
+    // Every device must resolve (devices.toml) before anything is written.
+    crate::fleet::place(&bench(
+        config,
+        BenchTarget::Peak,
+        SamplerConfig::default(),
+        0,
+        dir.clone(),
+    ))?;
     crate::results::prepare_dir(&dir)?;
     let mut records = Vec::new();
     let mut inputs = Vec::new();

@@ -97,3 +97,8 @@ fn bad_report_inputs_name_the_file_and_line_and_write_nothing() {
 fn bad_suites_and_study_flags_name_the_file_and_line() {
     run_corpus("suite.toml", 20);
 }
+
+#[test]
+fn bad_devices_files_and_device_flags_name_the_file_and_line() {
+    run_corpus("devices.toml", 20);
+}

@@ -291,6 +291,7 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
         quiet: true,
         progress: false,
         resume: false,
+        fleet: Default::default(),
     };
     let failing = FailsOnWideInputs;
     let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend])];

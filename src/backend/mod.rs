@@ -19,7 +19,7 @@ use crate::model::Model;
 use crate::spec::Dtype;
 
 /// How the candle backend runs PConv (ONNX-based backends always get split-cat).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PconvImpl {
     /// Split the channels, convolve the first part, concatenate (the authors' forward).

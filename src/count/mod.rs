@@ -22,7 +22,7 @@ use crate::zoo;
 pub use layer::Cost;
 
 /// How FLOPs are derived from the counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Convention {
     /// FLOPs = multiply-adds (the paper's usage).

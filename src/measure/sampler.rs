@@ -14,7 +14,7 @@ pub const TARGET_SAMPLE: Duration = Duration::from_millis(10);
 pub const MIN_SAMPLES: usize = 10;
 
 /// When to stop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SamplerConfig {
     /// Warm-up time (after one discarded call).
     pub warmup: Duration,

@@ -65,6 +65,12 @@ pub struct RunMeta {
     /// (backend, version) pairs.
     #[serde(default)]
     pub backends: Vec<(String, String)>,
+    /// How a remote or emulated device was reached.
+    #[serde(default)]
+    pub via: Option<String>,
+    /// Whether its device was emulated.
+    #[serde(default)]
+    pub emulated: bool,
 }
 
 /// Everything read from the inputs.
@@ -87,19 +93,48 @@ fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
 }
 
 /// The CSV of an input: `DIR/results.csv` for a folder, the file itself otherwise.
-fn csv_of(input: &Path) -> Result<PathBuf> {
+/// The result folders at or under `dir` (a fleet run has one per host), sorted; three
+/// levels deep at most.
+fn result_dirs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if dir.join("results.csv").is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut subdirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    for d in subdirs {
+        result_dirs(&d, depth - 1, out);
+    }
+}
+
+/// The CSV files an input stands for, each with its folder (for meta.json): a CSV file, a
+/// result folder, or a folder of result folders (a fleet run, `reports/`).
+fn sources(input: &Path) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     if input.is_dir() {
-        let csv = input.join("results.csv");
-        if !csv.is_file() {
+        let mut dirs = Vec::new();
+        result_dirs(input, 3, &mut dirs);
+        if dirs.is_empty() {
             return Err(bad(
                 input,
                 None,
-                "is a folder without results.csv (give a flopsbench result folder or a CSV file)",
+                "is a folder without results.csv, in it or in its subfolders (give a flopsbench result folder or a CSV file)",
             ));
         }
-        Ok(csv)
+        Ok(dirs
+            .into_iter()
+            .map(|d| (d.join("results.csv"), Some(d)))
+            .collect())
     } else if input.is_file() {
-        Ok(input.to_path_buf())
+        Ok(vec![(input.to_path_buf(), None)])
     } else {
         Err(bad(input, None, "no such file or folder"))
     }
@@ -202,10 +237,15 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
     }
     let mut out = Loaded::default();
     let mut index: BTreeMap<_, usize> = BTreeMap::new();
-    for input in inputs {
-        let csv = csv_of(input)?;
-        if input.is_dir()
-            && let Some(meta) = read_meta(input)?
+    for (csv, dir) in inputs
+        .iter()
+        .map(|i| sources(i))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+    {
+        if let Some(dir) = dir
+            && let Some(meta) = read_meta(&dir)?
         {
             out.runs.insert(meta.run_id.clone(), meta);
         }

@@ -437,7 +437,11 @@ fn provenance(loaded: &Loaded) -> Table {
             backends.dedup();
             vec![
                 r.run_id.clone(),
-                r.host.clone(),
+                match meta.and_then(|m| m.via.as_ref().map(|v| (v, m.emulated))) {
+                    Some((via, true)) => format!("{} via {via} (emulated)", r.host),
+                    Some((via, false)) => format!("{} via {via}", r.host),
+                    None => r.host.clone(),
+                },
                 meta.map_or(r.device_model.clone(), |m| {
                     format!("{} ({} cores, {})", m.cpu_model, m.logical_cores, m.arch)
                 }),
@@ -470,8 +474,43 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     out.extend(peaks(&rows));
     out.extend(other_ops(&rows));
     out.extend(failures(&loaded.records));
+    if !include_emulated {
+        out.extend(left_out(&loaded.records));
+    }
     out.push(provenance(loaded));
     out
+}
+
+/// The emulated devices whose rows the tables and charts leave out.
+fn left_out(records: &[Record]) -> Option<Table> {
+    let mut counts: Vec<(String, String, usize)> = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.emulated && r.status == Status::Ok)
+    {
+        match counts
+            .iter_mut()
+            .find(|(d, h, _)| *d == r.device && *h == r.host)
+        {
+            Some(c) => c.2 += 1,
+            None => counts.push((r.device.clone(), r.host.clone(), 1)),
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    Some(Table {
+        title: "Left out: emulated devices".into(),
+        intro: "These rows were measured under an emulator (qemu): they check that the \
+                device computes the right outputs, but their times are not results. \
+                `flopsbench report --include-emulated` puts them in the tables and charts."
+            .into(),
+        header: ["Device", "Host", "Rows"].map(String::from).to_vec(),
+        rows: counts
+            .into_iter()
+            .map(|(d, h, n)| vec![d, h, n.to_string()])
+            .collect(),
+    })
 }
 
 fn md_cell(s: &str) -> String {

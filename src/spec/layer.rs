@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::spec::shape::Shape;
 
 /// Elementwise activation functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     /// max(x, 0)
@@ -38,7 +38,7 @@ impl Activation {
 }
 
 /// A 2-D convolution (dense, grouped, depthwise or pointwise), square kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conv2d {
     /// Input channels.
     pub c_in: usize,
@@ -99,7 +99,7 @@ impl Conv2d {
 
 /// Partial convolution: a k×k conv (stride 1, pad k/2, no bias) on the first `c_p`
 /// channels of a `c`-channel input; the other `c - c_p` channels pass through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PConv {
     /// Total channels c (in = out).
     pub channels: usize,
@@ -110,7 +110,7 @@ pub struct PConv {
 }
 
 /// Pooling kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PoolKind {
     /// Average pooling.
@@ -120,7 +120,7 @@ pub enum PoolKind {
 }
 
 /// One layer: a node's operation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Layer {
     /// Convolution of any grouping.

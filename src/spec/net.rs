@@ -1,18 +1,18 @@
 //! A network as plain data: a list of named nodes in execution order, each a [`Layer`]
 //! applied to earlier tensors, with every shape inferred and checked while it is built.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::spec::layer::{Activation, Conv2d, Layer};
 use crate::spec::shape::Shape;
 
 /// A tensor in a net: 0 is the net's input, `k + 1` is the output of node `k`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tensor(pub usize);
 
 /// One node: a layer, the tensors it reads, and the shape it produces.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// Dotted name, following the reference implementation's module names where one
     /// exists (`stages.2.blocks.3.mlp.0`).
@@ -27,7 +27,7 @@ pub struct Node {
 
 /// A network (or operator stack): input shape and nodes in execution order. The output
 /// is the last node's tensor.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Net {
     /// Name, e.g. `fasternet-t0` or an operator case id.
     pub name: String,

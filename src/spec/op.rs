@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::spec::layer::{Conv2d, Layer, PConv};
@@ -13,7 +13,7 @@ use crate::spec::ratio::Ratio;
 use crate::spec::shape::{MAX_KERNEL, MAX_LAYERS, Shape};
 
 /// The operator kinds of the study.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpKind {
     /// Dense k×k convolution.
@@ -78,7 +78,7 @@ impl FromStr for OpKind {
 }
 
 /// One operator case: `layers` identical layers of `kind` on a `shape` input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OpCase {
     /// Operator kind.
     pub kind: OpKind,

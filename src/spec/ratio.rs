@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A fraction `num/den` in (0, 1], reduced to lowest terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +59,53 @@ impl fmt::Display for Ratio {
 impl Serialize for Ratio {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(self.as_f64())
+    }
+}
+
+/// The fraction with the smallest denominator whose `f64` value is exactly `x`
+/// (continued-fraction convergents), so that a ratio written as a float (`1/3` →
+/// 0.3333333333333333) reads back as the same exact fraction.
+pub fn from_f64_exact(x: f64) -> Option<Ratio> {
+    if !(x > 0.0 && x <= 1.0) {
+        return None;
+    }
+    let (mut p0, mut q0, mut p1, mut q1) = (0u64, 1u64, 1u64, 0u64);
+    let mut rest = x;
+    for _ in 0..64 {
+        let a = rest.floor();
+        if a > 1e12 {
+            break;
+        }
+        let a = a as u64;
+        let (p2, q2) = (a.checked_mul(p1)? + p0, a.checked_mul(q1)? + q0);
+        if p2 as f64 / q2 as f64 == x {
+            return Ratio::new(p2, q2);
+        }
+        (p0, q0, p1, q1) = (p1, q1, p2, q2);
+        let frac = rest - a as f64;
+        if frac == 0.0 {
+            break;
+        }
+        rest = 1.0 / frac;
+    }
+    None
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    /// A number (`0.25`, or the float of any fraction, read back exactly) or a string
+    /// (`"1/4"`).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Number(f64),
+            Text(String),
+        }
+        match Wire::deserialize(d)? {
+            Wire::Number(x) => from_f64_exact(x)
+                .ok_or_else(|| serde::de::Error::custom(format!("{x} is not a ratio in (0, 1]"))),
+            Wire::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -133,6 +180,30 @@ impl FromStr for Ratio {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn floats_read_back_as_the_same_fraction() {
+        for (n, d) in [
+            (1, 3),
+            (1, 4),
+            (2, 3),
+            (1, 16),
+            (7, 9),
+            (1, 1),
+            (3, 10),
+            (5, 1024),
+        ] {
+            let r = Ratio::new(n, d).unwrap();
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<Ratio>(&json).unwrap(), r, "{json}");
+        }
+        assert_eq!(
+            serde_json::from_str::<Ratio>("\"1/4\"").unwrap(),
+            Ratio::QUARTER
+        );
+        assert!(serde_json::from_str::<Ratio>("1.5").is_err());
+        assert!(serde_json::from_str::<Ratio>("0").is_err());
+    }
+
     use super::*;
 
     #[test]

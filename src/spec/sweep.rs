@@ -1,7 +1,7 @@
 //! Operator sweeps: comma lists of kinds, shapes, ratios, groups, kernels and strides
 //! expanded to their cross product (like hyperfine's `-L`), each case validated.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::spec::op::{OpCase, OpKind};
@@ -17,7 +17,7 @@ pub const PAPER_SHAPES: [Shape; 4] = [
 ];
 
 /// Lists of operator parameters. Empty lists take the paper's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpSweep {
     /// Operator kinds (required).
     pub kinds: Vec<OpKind>,

@@ -1,6 +1,10 @@
 //! Runs cases × devices × backends: prepare (untimed), check the output against a
 //! reference, measure, and record. A failing case becomes an error row; the run goes on.
 
+mod check;
+
+use check::{ReferenceCache, Scratch, check_and_time, fill};
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -9,30 +13,19 @@ use crate::cases::{Case, cases};
 use crate::count::{Convention, CountOptions, count_net};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::measure::{Measurement, SamplerConfig, calibrate_overhead, measure, summarize};
+use crate::measure::{SamplerConfig, calibrate_overhead};
 use crate::meta;
 use crate::model::Model;
 use crate::output::progress::Progress;
 use crate::record::{Record, Status};
-use crate::reference::{compare, run_op_stack};
-use crate::results::{DirLock, ResultsWriter, prepare_dir, row_key};
+use crate::results::{DirLock, ResultsWriter, Sink, prepare_dir, row_key};
 use crate::spec::{Dtype, Layer, OpSweep};
 
-/// Relative tolerance (max abs error / max |reference|) for f32 outputs.
-pub const F32_TOLERANCE: f64 = 1e-4;
-
-/// The largest relative error (max |got − ref| / max |ref|) accepted for `dtype`: f32
-/// [`F32_TOLERANCE`]; f16 (10 mantissa bits) 1e-2; bf16 (7 bits) 5e-2.
-pub fn tolerance(dtype: Dtype) -> f64 {
-    match dtype {
-        Dtype::F32 => F32_TOLERANCE,
-        Dtype::F16 => 1e-2,
-        Dtype::Bf16 => 5e-2,
-    }
-}
+pub use check::{F32_TOLERANCE, tolerance};
 
 /// What to measure.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BenchTarget {
     /// Operator stacks.
     Ops(OpSweep),
@@ -80,6 +73,8 @@ pub struct BenchConfig {
     /// Complete the run folder `out` instead of starting a new one: cases already `ok`
     /// there are kept and skipped, failed ones rerun.
     pub resume: bool,
+    /// Where named devices are defined, and whether to build binaries for them.
+    pub fleet: crate::fleet::FleetOptions,
 }
 
 /// The rows of a finished run and where they were written.
@@ -181,107 +176,6 @@ pub fn plan(config: &BenchConfig, log: &mut dyn Write) -> Result<Plan<'static>> 
     Ok(plan)
 }
 
-/// Reference outputs already computed for the current case, by reference name (the f64
-/// reference of a ten-layer stack costs seconds; every backend is checked against it).
-type ReferenceCache = Vec<(String, Vec<f64>)>;
-
-/// What checking one case on one backend leaves behind, whether it succeeds or not.
-struct Scratch<'a> {
-    /// The references of this case so far.
-    references: &'a mut ReferenceCache,
-    /// The backend's largest absolute error, once its output was compared.
-    max_abs_err: Option<f64>,
-}
-
-/// A reference output for `model` when checking `backend`: the f64 direct convolution for
-/// operator stacks, the other pure-Rust backend (in f32, on this host's CPU) for networks.
-fn reference(
-    case: &Case,
-    model: &Model,
-    backend: &str,
-    settings: &Settings,
-    cache: &mut ReferenceCache,
-) -> Result<(Vec<f64>, String)> {
-    let name = if case.op.is_some() {
-        "f64 direct convolution"
-    } else if backend == "tract" {
-        "candle"
-    } else {
-        "tract"
-    };
-    if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
-        return Ok((values.clone(), name.into()));
-    }
-    let values = if case.op.is_some() {
-        run_op_stack(model)?
-    } else {
-        let f32_settings = Settings {
-            dtype: Dtype::F32,
-            ..*settings
-        };
-        let mut p =
-            crate::backend::by_name(name)?.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
-        p.run()?;
-        p.sync()?;
-        p.output()?.into_iter().map(f64::from).collect()
-    };
-    cache.push((name.into(), values.clone()));
-    Ok((values, name.into()))
-}
-
-struct Checked {
-    measurement: Measurement,
-    max_abs_err: f64,
-    reference: String,
-    detail: String,
-    pconv_impl: PconvImpl,
-}
-
-fn check_and_time(
-    case: &Case,
-    model: &Model,
-    backend: &dyn Backend,
-    device: &DeviceSpec,
-    settings: &Settings,
-    sampler: &SamplerConfig,
-    scratch: &mut Scratch<'_>,
-) -> Result<Checked> {
-    let mut prepared = backend.prepare(model, device, settings)?;
-    prepared.run()?;
-    prepared.sync()?;
-    let got = prepared.output()?;
-    let (want, reference) = reference(case, model, backend.name(), settings, scratch.references)?;
-    let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
-        backend: backend.name().into(),
-        message: format!(
-            "output has {} values, the {reference} reference {}",
-            got.len(),
-            want.len()
-        ),
-    })?;
-    scratch.max_abs_err = Some(abs);
-    let tol = tolerance(settings.dtype);
-    if rel.is_nan() || rel > tol {
-        return Err(Error::Mismatch {
-            reference,
-            max_abs_err: abs,
-            relative: rel,
-            tolerance: tol,
-        });
-    }
-    let measurement = measure(sampler, &mut || {
-        prepared.run()?;
-        prepared.sync()
-    })?;
-    Ok(Checked {
-        measurement,
-        max_abs_err: abs,
-        reference,
-        detail: prepared.detail(),
-        pconv_impl: prepared.pconv_impl(),
-    })
-}
-
 fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
@@ -291,6 +185,13 @@ fn now() -> String {
 /// only setup errors return `Err`.
 pub fn run(config: &BenchConfig, log: &mut dyn Write) -> Result<Outcome> {
     validate(config)?;
+    let places = crate::fleet::place(config)?;
+    if places
+        .iter()
+        .any(|p| matches!(p, crate::fleet::Place::Remote(_)))
+    {
+        return crate::fleet::run(config, &places, log);
+    }
     let cases = cases(config)?;
     let plan = plan(config, log)?;
     run_cases(config, &cases, &plan, log)
@@ -303,45 +204,114 @@ pub fn run_on(config: &BenchConfig, plan: &Plan<'_>, log: &mut dyn Write) -> Res
     run_cases(config, &cases(config)?, plan, log)
 }
 
-fn run_cases(
-    config: &BenchConfig,
-    cases: &[Case],
-    plan: &Plan<'_>,
-    log: &mut dyn Write,
-) -> Result<Outcome> {
-    let started = now();
-    let host = meta::host_name();
-    let stamp: String = started
+/// A new run's id: its start time, host and process.
+pub fn new_run_id(started: &str) -> String {
+    format!(
+        "{}-{}-{}",
+        stamp(started),
+        meta::host_name(),
+        std::process::id()
+    )
+}
+
+/// `started` with only its letters and digits: `20261126T061000Z`.
+pub fn stamp(started: &str) -> String {
+    started
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let run_id = format!("{stamp}-{host}-{}", std::process::id());
-    let dir = config
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{stamp}-{host}")));
-    prepare_dir(&dir)?;
-    let flag = if config.resume { "--resume" } else { "--out" };
-    let _lock = DirLock::take(&dir, flag)?;
-    let overhead_ns = calibrate_overhead();
-    let versions = plan
-        .iter()
+        .collect()
+}
+
+/// The run folder of `config`: `--out`, or `reports/<UTC timestamp>-<host>/`.
+pub fn run_dir(config: &BenchConfig, started: &str) -> PathBuf {
+    config.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-{}", stamp(started), meta::host_name()))
+    })
+}
+
+/// The backend name → version pairs of a plan, each once.
+pub fn plan_versions(plan: &Plan<'_>) -> Vec<(String, String)> {
+    plan.iter()
         .flat_map(|(_, b)| b.iter().map(|b| (b.name().to_string(), b.version())))
         .fold(Vec::new(), |mut acc: Vec<(String, String)>, v| {
             if !acc.contains(&v) {
                 acc.push(v);
             }
             acc
-        });
+        })
+}
+
+/// Runs `cases` on `plan` into the folder `dir` (created, locked, and resumed when the
+/// configuration says so).
+pub(crate) fn run_local(
+    config: &BenchConfig,
+    cases: &[Case],
+    plan: &Plan<'_>,
+    dir: &std::path::Path,
+    log: &mut dyn Write,
+) -> Result<Vec<Record>> {
+    let started = now();
+    let run_id = new_run_id(&started);
+    prepare_dir(dir)?;
+    let flag = if config.resume { "--resume" } else { "--out" };
+    let _lock = DirLock::take(dir, flag)?;
+    let overhead_ns = calibrate_overhead();
     let (mut writer, done, run_id) = if config.resume {
         // Resumed rows keep the run's id: the folder stays one run, each case once.
-        let (writer, kept) = ResultsWriter::resume(&dir)?;
+        let (writer, kept) = ResultsWriter::resume(dir)?;
         let id = kept.first().map_or(run_id, |r| r.run_id.clone());
         (writer, kept, id)
     } else {
-        let meta = meta::collect(&run_id, &started, versions, overhead_ns);
-        (ResultsWriter::create(&dir, &meta)?, Vec::new(), run_id)
+        let meta = meta::collect(&run_id, &started, plan_versions(plan), overhead_ns);
+        (ResultsWriter::create(dir, &meta)?, Vec::new(), run_id)
     };
+    let context = RunContext {
+        run_id,
+        overhead_ns,
+        done,
+    };
+    measure_cases(config, cases, plan, &context, &mut writer, log)
+}
+
+fn run_cases(
+    config: &BenchConfig,
+    cases: &[Case],
+    plan: &Plan<'_>,
+    log: &mut dyn Write,
+) -> Result<Outcome> {
+    let dir = run_dir(config, &now());
+    let records = run_local(config, cases, plan, &dir, log)?;
+    Ok(Outcome { records, dir })
+}
+
+/// What every row of a run shares.
+pub struct RunContext {
+    /// The run's id.
+    pub run_id: String,
+    /// The sampling loop's calibrated overhead, ns.
+    pub overhead_ns: f64,
+    /// Rows already ok (a resumed run): kept, not rerun.
+    pub done: Vec<Record>,
+}
+
+/// Checks and times every case on every backend of `plan`, handing each row to `sink`
+/// as it finishes (and printing it to `log` unless quiet). A failing case is an error
+/// row; only a sink that cannot write stops the run.
+pub fn measure_cases(
+    config: &BenchConfig,
+    cases: &[Case],
+    plan: &Plan<'_>,
+    context: &RunContext,
+    sink: &mut dyn Sink,
+    log: &mut dyn Write,
+) -> Result<Vec<Record>> {
+    let RunContext {
+        run_id,
+        overhead_ns,
+        done,
+    } = context;
+    let overhead_ns = *overhead_ns;
+    let host = meta::host_name();
     let device_model = meta::cpu_model();
     let total: usize = plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len();
     let mut bar = Progress::new(total, config.progress && !config.quiet);
@@ -361,13 +331,6 @@ fn run_cases(
                 ..default_settings
             };
             let batch = case.batch.unwrap_or(default_batch);
-            let opts = CountOptions {
-                batch,
-                dtype: config.dtype,
-                fuse_bn: config.fuse_bn,
-                convention: config.convention,
-            };
-            let counts = count_net(&case.net, &opts, false);
             let model = Model::new(&case.net, batch, config.seed, config.fuse_bn);
             let mut cache = ReferenceCache::new();
             for backend in backends {
@@ -385,68 +348,31 @@ fn run_cases(
                         log,
                         config.quiet,
                         &format!(
-                            "[{index}/{total}] {} · {} · {device}: already ok in {}, kept",
+                            "[{index}/{total}] {} · {} · {device}: already ok, kept",
                             case.id,
                             backend.name(),
-                            dir.display()
                         ),
                     );
                     records.push(kept.clone());
                     continue;
                 }
                 bar.start(&format!("{} · {} · {device}", case.id, backend.name()));
-                let mut record = Record {
-                    run_id: run_id.clone(),
-                    timestamp: String::new(),
-                    host: host.clone(),
-                    device: device.to_string(),
-                    device_model: device_model.clone(),
-                    arch: std::env::consts::ARCH.to_string(),
-                    emulated: false,
-                    backend: backend.name().into(),
-                    backend_version: backend.version(),
-                    case: case.id.clone(),
-                    kind: case.kind.clone(),
-                    name: case.name.clone(),
-                    shape: case.net.input.to_string(),
-                    layers: case.op.map(|o| o.layers),
-                    ratio: case.op.and_then(|o| o.ratio).map(|r| r.as_f64()),
-                    groups: case.op.map(|o| o.groups),
-                    kernel: case.op.map(|o| o.kernel),
-                    stride: case.op.map(|o| o.stride),
-                    batch,
-                    dtype: config.dtype.to_string(),
-                    threads: settings.threads,
-                    fused_bn: config.fuse_bn,
-                    macs: counts.macs,
-                    flops: counts.flops,
-                    params: counts.params,
-                    mem_bytes: counts.mem_bytes,
-                    warmup_iters: None,
-                    samples: None,
-                    iters_per_sample: None,
-                    median_ms: None,
-                    mean_ms: None,
-                    stddev_ms: None,
-                    ci95_low_ms: None,
-                    ci95_high_ms: None,
-                    min_ms: None,
-                    max_ms: None,
-                    outliers: None,
-                    throughput_per_s: None,
-                    gmacs_per_s: None,
-                    gflops_per_s: None,
-                    max_abs_err: None,
-                    status: Status::Ok,
-                    error: String::new(),
-                    convention: config.convention.to_string(),
-                    resolution: case.resolution,
-                    pconv_impl: String::new(),
-                    reference: String::new(),
-                    detail: String::new(),
-                    overhead_ns,
-                    gbytes_per_s: None,
-                };
+                let mut record = blank_record(
+                    config,
+                    case,
+                    &RowBase {
+                        run_id: run_id.clone(),
+                        host: host.clone(),
+                        device: device.to_string(),
+                        device_model: device_model.clone(),
+                        arch: std::env::consts::ARCH.to_string(),
+                        backend: backend.name().into(),
+                        backend_version: backend.version(),
+                        batch,
+                        threads: settings.threads,
+                        overhead_ns,
+                    },
+                );
                 let mut scratch = Scratch {
                     references: &mut cache,
                     max_abs_err: None,
@@ -461,7 +387,7 @@ fn run_cases(
                     &mut scratch,
                 );
                 record.max_abs_err = scratch.max_abs_err;
-                let samples = match result {
+                let (samples, output) = match result {
                     Ok(checked) => {
                         let has_pconv = case
                             .net
@@ -469,52 +395,112 @@ fn run_cases(
                             .iter()
                             .any(|n| matches!(n.layer, Layer::PConv(_)));
                         fill(&mut record, &checked, config.seed, has_pconv);
-                        checked.measurement.samples_ms
+                        (checked.measurement.samples_ms, Some(checked.output))
                     }
                     Err(e) => {
                         record.status = Status::Error;
                         record.error = e.to_string();
-                        Vec::new()
+                        (Vec::new(), None)
                     }
                 };
                 record.timestamp = now();
-                writer.append(&record, &samples)?;
+                sink.append(&record, &samples, output.as_ref())?;
                 bar.finished(log, config.quiet, index, total, &record);
                 records.push(record);
             }
         }
     }
     bar.done();
-    Ok(Outcome {
-        records,
-        dir: writer.dir().to_path_buf(),
-    })
+    Ok(records)
 }
 
-fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {
-    let m = &checked.measurement;
-    let s = summarize(&m.samples_ms, seed);
-    let seconds = s.median_ms / 1e3;
-    let items = record.batch as f64;
-    record.warmup_iters = Some(m.warmup_iters);
-    record.samples = Some(m.samples_ms.len());
-    record.iters_per_sample = Some(m.iters_per_sample);
-    record.median_ms = Some(s.median_ms);
-    record.mean_ms = Some(s.mean_ms);
-    record.stddev_ms = Some(s.stddev_ms);
-    record.ci95_low_ms = Some(s.ci95_low_ms);
-    record.ci95_high_ms = Some(s.ci95_high_ms);
-    record.min_ms = Some(s.min_ms);
-    record.max_ms = Some(s.max_ms);
-    record.outliers = Some(s.outliers);
-    record.throughput_per_s = Some(items / seconds);
-    record.gmacs_per_s = Some(record.macs as f64 * items / seconds / 1e9);
-    record.gflops_per_s = Some(record.flops as f64 * items / seconds / 1e9);
-    record.gbytes_per_s = Some(record.mem_bytes as f64 / seconds / 1e9);
-    record.max_abs_err = Some(checked.max_abs_err);
-    record.reference = checked.reference.clone();
-    record.detail = checked.detail.clone();
-    if has_pconv {
-        record.pconv_impl = checked.pconv_impl.to_string();
+/// What a row needs besides its case: who ran it, where, with what.
+pub struct RowBase {
+    /// The run's id.
+    pub run_id: String,
+    /// Host name.
+    pub host: String,
+    /// Device as named.
+    pub device: String,
+    /// CPU or GPU model.
+    pub device_model: String,
+    /// Architecture.
+    pub arch: String,
+    /// Backend name.
+    pub backend: String,
+    /// Backend version.
+    pub backend_version: String,
+    /// Batch.
+    pub batch: usize,
+    /// Threads.
+    pub threads: usize,
+    /// The sampling loop's overhead, ns.
+    pub overhead_ns: f64,
+}
+
+/// The row of `case` before it is measured: counts and parameters filled, status ok,
+/// every measured field empty.
+pub fn blank_record(config: &BenchConfig, case: &Case, row: &RowBase) -> Record {
+    let opts = CountOptions {
+        batch: row.batch,
+        dtype: config.dtype,
+        fuse_bn: config.fuse_bn,
+        convention: config.convention,
+    };
+    let counts = count_net(&case.net, &opts, false);
+    Record {
+        run_id: row.run_id.clone(),
+        timestamp: String::new(),
+        host: row.host.clone(),
+        device: row.device.clone(),
+        device_model: row.device_model.clone(),
+        arch: row.arch.clone(),
+        emulated: false,
+        backend: row.backend.clone(),
+        backend_version: row.backend_version.clone(),
+        case: case.id.clone(),
+        kind: case.kind.clone(),
+        name: case.name.clone(),
+        shape: case.net.input.to_string(),
+        layers: case.op.map(|o| o.layers),
+        ratio: case.op.and_then(|o| o.ratio).map(|r| r.as_f64()),
+        groups: case.op.map(|o| o.groups),
+        kernel: case.op.map(|o| o.kernel),
+        stride: case.op.map(|o| o.stride),
+        batch: row.batch,
+        dtype: config.dtype.to_string(),
+        threads: row.threads,
+        fused_bn: config.fuse_bn,
+        macs: counts.macs,
+        flops: counts.flops,
+        params: counts.params,
+        mem_bytes: counts.mem_bytes,
+        warmup_iters: None,
+        samples: None,
+        iters_per_sample: None,
+        median_ms: None,
+        mean_ms: None,
+        stddev_ms: None,
+        ci95_low_ms: None,
+        ci95_high_ms: None,
+        min_ms: None,
+        max_ms: None,
+        outliers: None,
+        throughput_per_s: None,
+        gmacs_per_s: None,
+        gflops_per_s: None,
+        max_abs_err: None,
+        status: Status::Ok,
+        error: String::new(),
+        convention: config.convention.to_string(),
+        resolution: case.resolution,
+        pconv_impl: String::new(),
+        reference: String::new(),
+        detail: String::new(),
+        overhead_ns: row.overhead_ns,
+        gbytes_per_s: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

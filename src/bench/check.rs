@@ -1,0 +1,159 @@
+//! Checking one case on one backend before timing it: the reference output (the f64
+//! direct convolution for operator stacks, the other pure-Rust backend for networks), the
+//! comparison within the dtype's tolerance, then the measurement.
+
+use crate::backend::{Backend, PconvImpl, Settings};
+use crate::cases::Case;
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::measure::{Measurement, SamplerConfig, measure, summarize};
+use crate::model::Model;
+use crate::record::{OutputDigest, Record};
+use crate::reference::{compare, run_op_stack};
+use crate::spec::Dtype;
+
+/// Relative tolerance (max abs error / max |reference|) for f32 outputs.
+pub const F32_TOLERANCE: f64 = 1e-4;
+
+/// The largest relative error (max |got − ref| / max |ref|) accepted for `dtype`: f32
+/// [`F32_TOLERANCE`]; f16 (10 mantissa bits) 1e-2; bf16 (7 bits) 5e-2.
+pub fn tolerance(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => F32_TOLERANCE,
+        Dtype::F16 => 1e-2,
+        Dtype::Bf16 => 5e-2,
+    }
+}
+
+/// Reference outputs already computed for the current case, by reference name (the f64
+/// reference of a ten-layer stack costs seconds; every backend is checked against it).
+pub(crate) type ReferenceCache = Vec<(String, Vec<f64>)>;
+
+/// What checking one case on one backend leaves behind, whether it succeeds or not.
+pub(crate) struct Scratch<'a> {
+    /// The references of this case so far.
+    pub(crate) references: &'a mut ReferenceCache,
+    /// The backend's largest absolute error, once its output was compared.
+    pub(crate) max_abs_err: Option<f64>,
+}
+
+/// A reference output for `model` when checking `backend`: the f64 direct convolution for
+/// operator stacks, the other pure-Rust backend (in f32, on this host's CPU) for networks.
+fn reference(
+    case: &Case,
+    model: &Model,
+    backend: &str,
+    settings: &Settings,
+    cache: &mut ReferenceCache,
+) -> Result<(Vec<f64>, String)> {
+    let name = if case.op.is_some() {
+        "f64 direct convolution"
+    } else if backend == "tract" {
+        "candle"
+    } else {
+        "tract"
+    };
+    if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
+        return Ok((values.clone(), name.into()));
+    }
+    let values = if case.op.is_some() {
+        run_op_stack(model)?
+    } else {
+        let f32_settings = Settings {
+            dtype: Dtype::F32,
+            ..*settings
+        };
+        let mut p =
+            crate::backend::by_name(name)?.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
+        p.run()?;
+        p.sync()?;
+        p.output()?.into_iter().map(f64::from).collect()
+    };
+    cache.push((name.into(), values.clone()));
+    Ok((values, name.into()))
+}
+
+pub(crate) struct Checked {
+    pub(crate) measurement: Measurement,
+    max_abs_err: f64,
+    reference: String,
+    detail: String,
+    pconv_impl: PconvImpl,
+    /// The checked output's digest.
+    pub(crate) output: OutputDigest,
+}
+
+pub(crate) fn check_and_time(
+    case: &Case,
+    model: &Model,
+    backend: &dyn Backend,
+    device: &DeviceSpec,
+    settings: &Settings,
+    sampler: &SamplerConfig,
+    scratch: &mut Scratch<'_>,
+) -> Result<Checked> {
+    let mut prepared = backend.prepare(model, device, settings)?;
+    prepared.run()?;
+    prepared.sync()?;
+    let got = prepared.output()?;
+    let (want, reference) = reference(case, model, backend.name(), settings, scratch.references)?;
+    let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
+        backend: backend.name().into(),
+        message: format!(
+            "output has {} values, the {reference} reference {}",
+            got.len(),
+            want.len()
+        ),
+    })?;
+    scratch.max_abs_err = Some(abs);
+    let output = OutputDigest::of(&got);
+    let tol = tolerance(settings.dtype);
+    if rel.is_nan() || rel > tol {
+        return Err(Error::Mismatch {
+            reference,
+            max_abs_err: abs,
+            relative: rel,
+            tolerance: tol,
+        });
+    }
+    let measurement = measure(sampler, &mut || {
+        prepared.run()?;
+        prepared.sync()
+    })?;
+    Ok(Checked {
+        measurement,
+        max_abs_err: abs,
+        reference,
+        detail: prepared.detail(),
+        pconv_impl: prepared.pconv_impl(),
+        output,
+    })
+}
+
+pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {
+    let m = &checked.measurement;
+    let s = summarize(&m.samples_ms, seed);
+    let seconds = s.median_ms / 1e3;
+    let items = record.batch as f64;
+    record.warmup_iters = Some(m.warmup_iters);
+    record.samples = Some(m.samples_ms.len());
+    record.iters_per_sample = Some(m.iters_per_sample);
+    record.median_ms = Some(s.median_ms);
+    record.mean_ms = Some(s.mean_ms);
+    record.stddev_ms = Some(s.stddev_ms);
+    record.ci95_low_ms = Some(s.ci95_low_ms);
+    record.ci95_high_ms = Some(s.ci95_high_ms);
+    record.min_ms = Some(s.min_ms);
+    record.max_ms = Some(s.max_ms);
+    record.outliers = Some(s.outliers);
+    record.throughput_per_s = Some(items / seconds);
+    record.gmacs_per_s = Some(record.macs as f64 * items / seconds / 1e9);
+    record.gflops_per_s = Some(record.flops as f64 * items / seconds / 1e9);
+    record.gbytes_per_s = Some(record.mem_bytes as f64 / seconds / 1e9);
+    record.max_abs_err = Some(checked.max_abs_err);
+    record.reference = checked.reference.clone();
+    record.detail = checked.detail.clone();
+    if has_pconv {
+        record.pconv_impl = checked.pconv_impl.to_string();
+    }
+}

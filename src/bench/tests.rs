@@ -1,0 +1,106 @@
+//! The measuring pipeline on the pure-Rust backends, on whatever CPU runs the tests: the
+//! aarch64 build runs these under qemu (scripts/test), so candle's and tract's ARM kernels
+//! are checked against the f64 reference too.
+
+use super::*;
+use crate::results::Sink;
+
+/// Keeps rows in memory.
+#[derive(Default)]
+struct Rows(Vec<(Record, Option<crate::record::OutputDigest>)>);
+
+impl Sink for Rows {
+    fn append(
+        &mut self,
+        record: &Record,
+        _samples_ms: &[f64],
+        output: Option<&crate::record::OutputDigest>,
+    ) -> Result<()> {
+        self.0.push((record.clone(), output.cloned()));
+        Ok(())
+    }
+}
+
+fn config(target: BenchTarget) -> BenchConfig {
+    BenchConfig {
+        target,
+        resolution: 224,
+        devices: vec![DeviceSpec::Cpu],
+        backends: "candle,tract".parse().unwrap(),
+        batch: None,
+        threads: None,
+        dtype: Dtype::F32,
+        fuse_bn: true,
+        convention: Convention::Paper,
+        pconv_impl: PconvImpl::SplitCat,
+        sampler: SamplerConfig {
+            warmup: std::time::Duration::ZERO,
+            min_time: std::time::Duration::ZERO,
+            max_time: std::time::Duration::from_secs(5),
+            runs: Some(2),
+            target_ci: None,
+        },
+        seed: 7,
+        out: None,
+        quiet: true,
+        progress: false,
+        resume: false,
+        fleet: Default::default(),
+    }
+}
+
+#[test]
+fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
+    let sweep = OpSweep {
+        kinds: crate::spec::OpKind::ALL.to_vec(),
+        shapes: vec![crate::spec::Shape::new(32, 12, 12)],
+        groups: vec![8],
+        layers: Some(2),
+        ..OpSweep::default()
+    };
+    let config = config(BenchTarget::Ops(sweep));
+    let cases = cases(&config).unwrap();
+    let plan = plan(&config, &mut std::io::sink()).unwrap();
+    assert_eq!(plan[0].1.len(), 2, "candle and tract are built in");
+    let context = RunContext {
+        run_id: "test".into(),
+        overhead_ns: 0.0,
+        done: Vec::new(),
+    };
+    let mut rows = Rows::default();
+    let records = measure_cases(
+        &config,
+        &cases,
+        &plan,
+        &context,
+        &mut rows,
+        &mut std::io::sink(),
+    )
+    .unwrap();
+    assert_eq!(records.len(), cases.len() * 2);
+    for (r, digest) in &rows.0 {
+        assert_eq!(
+            r.status,
+            Status::Ok,
+            "{} on {}: {}",
+            r.case,
+            r.backend,
+            r.error
+        );
+        assert_eq!(r.arch, std::env::consts::ARCH);
+        assert!(r.max_abs_err.unwrap() < 1e-3, "{} {}", r.case, r.backend);
+        assert!(r.median_ms.unwrap() > 0.0);
+        let digest = digest.as_ref().expect("ok rows carry their output digest");
+        assert_eq!(digest.len, 32 * 12 * 12, "{}", r.case);
+        assert!(digest.sum_abs > 0.0);
+    }
+    // Both backends computed the same outputs, case by case.
+    for pair in rows.0.chunks(2) {
+        let (a, b) = (pair[0].1.as_ref().unwrap(), pair[1].1.as_ref().unwrap());
+        assert!(
+            a.relative_difference(b) < F32_TOLERANCE,
+            "{}",
+            pair[0].0.case
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! Runs across devices: boards over SSH and emulators named in `devices.toml`, each
+//! running this same program (built for its architecture) as `flopsbench worker`.
+//!
+//! A fleet run (any device that is not this host's) writes one folder per host under the
+//! run's folder: `<run>/<this host>/` for local devices, `<run>/<device name>/` for each
+//! named device, each with its own `meta.json`, `results.csv` and `results.jsonl`;
+//! `flopsbench report <run>` merges them. Hosts run in parallel, the devices of one host
+//! one after another (emulators run on this host, so after the local devices).
+
+pub mod binary;
+pub mod devices;
+pub mod protocol;
+pub mod remote;
+pub mod ssh;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::bench::{BenchConfig, Outcome, plan, run_dir, run_local};
+use crate::cases::cases;
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::results::{DirLock, prepare_dir};
+use devices::{Device, DevicesFile, Transport};
+use protocol::Job;
+use remote::RemoteRun;
+
+/// Where named devices are defined, and how to get their binaries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetOptions {
+    /// `--devices FILE` (default `./devices.toml`).
+    pub devices_file: Option<PathBuf>,
+    /// `--build`: cross-build the worker binary first.
+    pub build: bool,
+    /// `--devices all`: every device of the file.
+    pub all_devices: bool,
+}
+
+/// Where one device of a run executes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    /// This host (its CPU, its GPUs, or `arm` on an aarch64 host).
+    Local(DeviceSpec),
+    /// A device of devices.toml.
+    Remote(Device),
+}
+
+fn file_label(file: Option<&DevicesFile>, options: &FleetOptions) -> String {
+    file.map(|f| f.path.display().to_string())
+        .or_else(|| {
+            options
+                .devices_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| devices::DEFAULT_FILE.into())
+}
+
+/// Resolves the run's devices: local ones, and named ones from the devices file.
+pub fn place(config: &BenchConfig) -> Result<Vec<Place>> {
+    let host_is_arm = std::env::consts::ARCH == "aarch64";
+    let options = &config.fleet;
+    let named = |d: &DeviceSpec| match d {
+        DeviceSpec::Named(_) => true,
+        DeviceSpec::Arm => !host_is_arm,
+        _ => false,
+    };
+    let file = if options.all_devices
+        || options.devices_file.is_some()
+        || config.devices.iter().any(named)
+    {
+        devices::load(options.devices_file.as_deref())?
+    } else {
+        None
+    };
+    let label = file_label(file.as_ref(), options);
+    let known = || {
+        file.as_ref()
+            .map(|f| {
+                f.devices
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|s| !s.is_empty())
+            .map_or(format!("{label} defines none"), |s| {
+                format!("{label} has: {s}")
+            })
+    };
+    let mut out: Vec<Place> = Vec::new();
+    let push = |p: Place, out: &mut Vec<Place>| {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    let mut wanted = config.devices.clone();
+    if options.all_devices {
+        wanted.retain(|d| *d != DeviceSpec::Cpu);
+        wanted.push(DeviceSpec::Named("all".into()));
+    }
+    for d in &wanted {
+        match d {
+            DeviceSpec::Named(n) if n == "all" => {
+                let all = file.as_ref().map(|f| f.devices.clone()).unwrap_or_default();
+                if all.is_empty() {
+                    return Err(Error::flag(
+                        "--device",
+                        format!("all: no devices to run on ({})", known()),
+                    ));
+                }
+                for dev in all {
+                    push(Place::Remote(dev), &mut out);
+                }
+            }
+            DeviceSpec::Named(n) => match file.as_ref().and_then(|f| f.get(n)) {
+                Some(dev) => push(Place::Remote(dev.clone()), &mut out),
+                None => {
+                    return Err(Error::flag(
+                        "--device",
+                        format!(
+                            "unknown device '{n}'; built in: cpu, gpu, cuda:N, arm; {}",
+                            known()
+                        ),
+                    ));
+                }
+            },
+            DeviceSpec::Arm if !host_is_arm => match file.as_ref().and_then(|f| f.get("arm")) {
+                Some(dev) => push(Place::Remote(dev.clone()), &mut out),
+                None => {
+                    return Err(Error::flag(
+                        "--device",
+                        format!("arm: {}", devices::how_to_configure_arm(&label)),
+                    ));
+                }
+            },
+            local => push(Place::Local(local.clone()), &mut out),
+        }
+    }
+    Ok(out)
+}
+
+/// The binary of every remote device, building per architecture first with `--build`.
+fn binaries(remote: &[&Device], build: bool, log: &mut dyn Write) -> Result<Vec<PathBuf>> {
+    if build {
+        let mut arches: Vec<&str> = remote
+            .iter()
+            .filter(|d| d.binary.is_none() && d.arch != std::env::consts::ARCH)
+            .map(|d| d.arch.as_str())
+            .collect();
+        arches.dedup();
+        for arch in arches {
+            binary::build(arch, log)?;
+        }
+    }
+    remote.iter().map(|d| binary::for_device(d)).collect()
+}
+
+/// The folder of this host's own rows in a fleet run.
+fn local_dir(root: &Path, remote: &[&Device]) -> PathBuf {
+    let host = crate::meta::host_name();
+    let name: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if remote.iter().any(|d| d.name == name) {
+        root.join(format!("{name}-local"))
+    } else {
+        root.join(name)
+    }
+}
+
+/// Runs `config` on devices of which some are remote (see the module's documentation).
+pub fn run(config: &BenchConfig, places: &[Place], log: &mut dyn Write) -> Result<Outcome> {
+    if config.resume {
+        return Err(Error::flag(
+            "--resume",
+            "resumes runs on this host's devices only; rerun the named devices",
+        ));
+    }
+    let remote: Vec<&Device> = places
+        .iter()
+        .filter_map(|p| match p {
+            Place::Remote(d) => Some(d),
+            Place::Local(_) => None,
+        })
+        .collect();
+    let local: Vec<DeviceSpec> = places
+        .iter()
+        .filter_map(|p| match p {
+            Place::Local(d) => Some(d.clone()),
+            Place::Remote(_) => None,
+        })
+        .collect();
+    let cases = cases(config)?;
+    let local_config = BenchConfig {
+        devices: local.clone(),
+        ..config.clone()
+    };
+    let local_plan = if local.is_empty() {
+        Vec::new()
+    } else {
+        plan(&local_config, log)?
+    };
+    let binaries = binaries(&remote, config.fleet.build, log)?;
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let root = run_dir(config, &started);
+    prepare_dir(&root)?;
+    let _lock = DirLock::take(&root, "--out")?;
+    let jobs: Vec<Job> = remote
+        .iter()
+        .map(|d| Job::of(config, d.device.clone()))
+        .collect();
+    let runs: Vec<RemoteRun<'_>> = remote
+        .iter()
+        .zip(&jobs)
+        .zip(binaries)
+        .map(|((device, job), binary)| RemoteRun {
+            device,
+            job,
+            config,
+            cases: &cases,
+            binary,
+            dir: remote::device_dir(&root, &device.name),
+        })
+        .collect();
+    // SSH hosts in parallel, each host's devices in turn; emulators run here, after the
+    // local devices, so that nothing else loads this host while it measures.
+    let mut by_host: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut here = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        match r.device.transport {
+            Transport::Ssh(_) => by_host.entry(r.device.host_key()).or_default().push(i),
+            Transport::Emulator(_) => here.push(i),
+        }
+    }
+    let mut results: Vec<Option<Result<Vec<crate::record::Record>>>> =
+        runs.iter().map(|_| None).collect();
+    let local_records = std::thread::scope(|s| {
+        let handles: Vec<_> = by_host
+            .values()
+            .map(|indices| {
+                let runs = &runs;
+                s.spawn(move || {
+                    let mut err = std::io::stderr();
+                    indices
+                        .iter()
+                        .map(|&i| (i, remote::run(&runs[i], &mut err)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let local_records = if local.is_empty() {
+            Ok(Vec::new())
+        } else {
+            run_local(
+                &local_config,
+                &cases,
+                &local_plan,
+                &local_dir(&root, &remote),
+                log,
+            )
+        };
+        for &i in &here {
+            results[i] = Some(remote::run(&runs[i], log));
+        }
+        for h in handles {
+            match h.join() {
+                Ok(done) => {
+                    for (i, r) in done {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(_) => writeln!(log, "error: a device thread panicked").unwrap_or(()),
+            }
+        }
+        local_records
+    });
+    let mut records = local_records?;
+    for r in results.into_iter().flatten() {
+        records.extend(r?);
+    }
+    Ok(Outcome { records, dir: root })
+}

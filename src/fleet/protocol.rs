@@ -1,0 +1,230 @@
+//! What the orchestrator and a worker say to each other: one job (JSON) on the worker's
+//! stdin, then JSON lines on its stdout: `hello`, one `record` per case, `done` (or
+//! `error`). Every message carries the protocol version through `hello`; the orchestrator
+//! refuses a worker that speaks another one, and any line it cannot parse.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{PconvImpl, Selection};
+use crate::bench::{BenchConfig, BenchTarget};
+use crate::count::Convention;
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::measure::SamplerConfig;
+use crate::meta::Meta;
+use crate::record::RecordWithSamples;
+use crate::spec::Dtype;
+
+/// The version of this protocol. Bump it on any change a worker of the previous version
+/// would misread.
+pub const PROTOCOL: u32 = 1;
+
+/// A worker's job: what a local run's configuration says, minus where results go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// [`PROTOCOL`] of the orchestrator.
+    pub protocol: u32,
+    /// What to measure.
+    pub target: BenchTarget,
+    /// Network input resolution.
+    pub resolution: usize,
+    /// The device on the worker's host (`cpu`, or a GPU).
+    pub device: DeviceSpec,
+    /// `all` or a comma list of backends.
+    pub backends: String,
+    /// Batch, when not the device's protocol.
+    pub batch: Option<usize>,
+    /// Threads, when not the device's protocol.
+    pub threads: Option<usize>,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Fold BN.
+    pub fuse_bn: bool,
+    /// FLOPs convention.
+    pub convention: Convention,
+    /// PConv forward of candle and tch.
+    pub pconv_impl: PconvImpl,
+    /// When to stop sampling.
+    pub sampler: SamplerConfig,
+    /// Seed of weights, inputs and the bootstrap.
+    pub seed: u64,
+}
+
+impl Job {
+    /// The job that runs `config`'s cases on `device` of a worker's host.
+    pub fn of(config: &BenchConfig, device: DeviceSpec) -> Job {
+        Job {
+            protocol: PROTOCOL,
+            target: config.target.clone(),
+            resolution: config.resolution,
+            device,
+            backends: match &config.backends {
+                Selection::All => "all".into(),
+                Selection::Named(names) => names.join(","),
+            },
+            batch: config.batch,
+            threads: config.threads,
+            dtype: config.dtype,
+            fuse_bn: config.fuse_bn,
+            convention: config.convention,
+            pconv_impl: config.pconv_impl,
+            sampler: config.sampler,
+            seed: config.seed,
+        }
+    }
+
+    /// The local configuration a worker runs (no files: rows go to stdout).
+    pub fn config(&self) -> Result<BenchConfig> {
+        Ok(BenchConfig {
+            target: self.target.clone(),
+            resolution: self.resolution,
+            devices: vec![self.device.clone()],
+            backends: self.backends.parse()?,
+            batch: self.batch,
+            threads: self.threads,
+            dtype: self.dtype,
+            fuse_bn: self.fuse_bn,
+            convention: self.convention,
+            pconv_impl: self.pconv_impl,
+            sampler: self.sampler,
+            seed: self.seed,
+            out: None,
+            // Rows go to stdout; the orchestrator prints them.
+            quiet: true,
+            progress: false,
+            resume: false,
+            fleet: Default::default(),
+        })
+    }
+}
+
+/// One line of a worker's stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// First line: who is running the job, and what it will run.
+    Hello {
+        /// The worker's [`PROTOCOL`].
+        protocol: u32,
+        /// The worker's flopsbench version.
+        flopsbench: String,
+        /// Its host name.
+        host: String,
+        /// Its architecture.
+        arch: String,
+        /// Its run metadata (meta.json of its folder).
+        meta: Box<Meta>,
+        /// The backends that will run, in order.
+        backends: Vec<String>,
+        /// The case ids that will run, in order.
+        cases: Vec<String>,
+    },
+    /// One finished row, with its samples and output digest.
+    Record(Box<RecordWithSamples>),
+    /// The job is finished.
+    Done {
+        /// Rows sent.
+        rows: usize,
+        /// Of which failed.
+        failed: usize,
+    },
+    /// The job could not start (bad job, no backend can run).
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Message {
+    /// The message as one line of JSON (no newline).
+    pub fn to_line(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Serialise {
+            what: "a worker message",
+            message: e.to_string(),
+        })
+    }
+
+    /// Parses one line, or says why it is not a message of this protocol.
+    pub fn parse(line: &str) -> std::result::Result<Message, String> {
+        serde_json::from_str(line).map_err(|e| {
+            let shown: String = line.chars().take(120).collect();
+            format!("unreadable line from the worker ({e}): {shown}")
+        })
+    }
+}
+
+/// Checks a worker's hello against this orchestrator.
+pub fn check_hello(protocol: u32, version: &str) -> std::result::Result<(), String> {
+    if protocol != PROTOCOL {
+        return Err(format!(
+            "the worker speaks protocol {protocol}, this flopsbench {PROTOCOL}: rebuild the worker binary from this checkout (--build)"
+        ));
+    }
+    if version != env!("CARGO_PKG_VERSION") {
+        return Err(format!(
+            "the worker is flopsbench {version}, this is {}: rebuild the worker binary from this checkout (--build)",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{OpKind, OpSweep, Ratio};
+
+    #[test]
+    fn a_job_survives_the_wire() {
+        let config = BenchConfig {
+            target: BenchTarget::Ops(OpSweep {
+                kinds: vec![OpKind::Pconv],
+                ratios: vec![Ratio::new(1, 3).unwrap()],
+                ..OpSweep::default()
+            }),
+            ..Job::of(&test_config(), DeviceSpec::Cpu).config().unwrap()
+        };
+        let job = Job::of(&config, DeviceSpec::Cpu);
+        let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(back, job);
+        assert_eq!(back.config().unwrap().target, config.target);
+    }
+
+    fn test_config() -> BenchConfig {
+        BenchConfig {
+            target: BenchTarget::Nets(vec!["fasternet-t0".into()]),
+            resolution: 224,
+            devices: vec![DeviceSpec::Cpu],
+            backends: Selection::All,
+            batch: None,
+            threads: None,
+            dtype: Dtype::F32,
+            fuse_bn: true,
+            convention: Convention::Paper,
+            pconv_impl: PconvImpl::SplitCat,
+            sampler: SamplerConfig::default(),
+            seed: 0,
+            out: None,
+            quiet: true,
+            progress: false,
+            resume: false,
+            fleet: Default::default(),
+        }
+    }
+
+    #[test]
+    fn bad_lines_and_versions_are_refused() {
+        assert!(Message::parse("not json").is_err());
+        assert!(Message::parse(r#"{"type":"done","rows":1}"#).is_err());
+        assert!(Message::parse(r#"{"type":"done","rows":1,"failed":0,"x":1}"#).is_err());
+        assert!(Message::parse(r#"{"type":"bye"}"#).is_err());
+        assert_eq!(
+            Message::parse(r#"{"type":"done","rows":2,"failed":1}"#).unwrap(),
+            Message::Done { rows: 2, failed: 1 }
+        );
+        assert!(check_hello(PROTOCOL, env!("CARGO_PKG_VERSION")).is_ok());
+        assert!(check_hello(PROTOCOL + 1, env!("CARGO_PKG_VERSION")).is_err());
+        assert!(check_hello(PROTOCOL, "0.0.0-other").is_err());
+    }
+}

@@ -1,0 +1,348 @@
+//! Runs a job on one named device (over SSH or under an emulator) and writes what its
+//! worker streams back to the device's folder, row by row. Whatever goes wrong there
+//! (unreachable host, refused key, a worker killed mid-run, a line that is not protocol)
+//! ends as one error row per case that did not come back; rows already received stay.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use crate::bench::{BenchConfig, RowBase, blank_record};
+use crate::cases::Case;
+use crate::error::Result;
+use crate::fleet::devices::{Device, Transport};
+use crate::fleet::protocol::{Job, Message, check_hello};
+use crate::fleet::ssh;
+use crate::meta::{self, Meta};
+use crate::record::{Record, Status};
+use crate::results::{ResultsWriter, prepare_dir};
+
+/// One device's part of a fleet run.
+pub struct RemoteRun<'a> {
+    /// The device.
+    pub device: &'a Device,
+    /// Its job.
+    pub job: &'a Job,
+    /// The run's configuration (for the rows of lost cases).
+    pub config: &'a BenchConfig,
+    /// The cases as expanded here.
+    pub cases: &'a [Case],
+    /// The binary it runs.
+    pub binary: PathBuf,
+    /// Its folder.
+    pub dir: PathBuf,
+}
+
+/// Lines of the worker's stderr kept for error messages.
+type Tail = Arc<Mutex<Vec<String>>>;
+
+fn spawn(run: &RemoteRun<'_>) -> std::result::Result<Child, String> {
+    let mut command = match &run.device.transport {
+        Transport::Emulator(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]).arg(&run.binary).arg("worker");
+            c
+        }
+        Transport::Ssh(target) => {
+            let binary = crate::fleet::binary::slim(&run.binary, &run.device.arch);
+            let path = ssh::install(target, &binary, &run.device.arch)?;
+            ssh::command(target, &format!("{path} worker"))
+        }
+    };
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start `{}`: {e}",
+                command.get_program().to_string_lossy()
+            )
+        })
+}
+
+/// Forwards the worker's stderr to ours (prefixed with the device), keeping the last lines.
+fn drain_stderr(
+    child: &mut Child,
+    name: &str,
+    quiet: bool,
+) -> (Tail, Option<std::thread::JoinHandle<()>>) {
+    let tail: Tail = Arc::default();
+    let handle = child.stderr.take().map(|stderr| {
+        let tail = Arc::clone(&tail);
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+                if !quiet {
+                    eprintln!("[{name}] {line}");
+                }
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                t.push(line);
+                if t.len() > 20 {
+                    t.remove(0);
+                }
+            }
+        })
+    });
+    (tail, handle)
+}
+
+fn last_error(tail: &Tail) -> String {
+    let t = tail.lock().unwrap_or_else(|p| p.into_inner());
+    t.iter()
+        .rev()
+        .find(|l| l.contains("error"))
+        .or(t.last())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The device's meta.json: the worker's own, or this host's when none came back.
+fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
+    let mut meta = meta.unwrap_or_else(|| {
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        meta::collect(
+            &crate::bench::new_run_id(&started),
+            &started,
+            Vec::new(),
+            0.0,
+        )
+    });
+    meta.via = Some(device.via());
+    meta.emulated = device.emulated;
+    meta
+}
+
+/// A received row, as this run records it: the device's name, emulated or not.
+fn adopt(device: &Device, mut record: Record) -> Record {
+    record.device = device.name.clone();
+    if device.emulated {
+        record.emulated = true;
+        if let Transport::Emulator(argv) = &device.transport {
+            record.device_model = format!("{} (emulated by {})", device.arch, argv[0]);
+        }
+    }
+    record
+}
+
+struct Received {
+    writer: Option<ResultsWriter>,
+    records: Vec<Record>,
+    backends: Vec<String>,
+    case_ids: Option<Vec<String>>,
+    run_id: Option<String>,
+    done: bool,
+    failure: Option<String>,
+    total: usize,
+}
+
+fn read_messages(
+    run: &RemoteRun<'_>,
+    child: &mut Child,
+    got: &mut Received,
+    log: &mut dyn Write,
+) -> Result<()> {
+    let Some(stdout) = child.stdout.take() else {
+        return Ok(());
+    };
+    let name = &run.device.name;
+    for line in BufReader::new(stdout).lines() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                got.failure = Some(format!("reading the worker's output: {e}"));
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let message = match Message::parse(&line) {
+            Ok(m) => m,
+            Err(why) => {
+                got.failure = Some(why);
+                break;
+            }
+        };
+        match message {
+            Message::Hello {
+                protocol,
+                flopsbench,
+                meta,
+                backends,
+                cases,
+                ..
+            } if got.writer.is_none() => {
+                if let Err(why) = check_hello(protocol, &flopsbench) {
+                    got.failure = Some(why);
+                    break;
+                }
+                if meta.git_commit != env!("FLOPSBENCH_GIT_COMMIT") {
+                    writeln!(
+                        log,
+                        "[{name}] note: the worker was built from commit {}, this flopsbench from {}",
+                        meta.git_commit,
+                        env!("FLOPSBENCH_GIT_COMMIT")
+                    )
+                    .ok();
+                }
+                got.run_id = Some(meta.run_id.clone());
+                got.writer = Some(ResultsWriter::create(
+                    &run.dir,
+                    &meta_of(run.device, Some(*meta)),
+                )?);
+                got.total = cases.len() * backends.len();
+                got.backends = backends;
+                got.case_ids = Some(cases);
+            }
+            Message::Record(row) if got.writer.is_some() => {
+                let record = adopt(run.device, row.record);
+                if let Some(w) = got.writer.as_mut() {
+                    w.append_with(&record, &row.samples_ms, row.output.as_ref())?;
+                }
+                if !run.config.quiet {
+                    crate::output::progress::line(log, got.records.len() + 1, got.total, &record);
+                }
+                got.records.push(record);
+            }
+            Message::Done { .. } if got.writer.is_some() => {
+                got.done = true;
+                break;
+            }
+            Message::Error { message } => {
+                got.failure = Some(message);
+                break;
+            }
+            other => {
+                got.failure = Some(format!(
+                    "the worker broke the protocol: {} out of order",
+                    other.to_line().unwrap_or_default()
+                ));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the device's job; `Err` only when its folder cannot be written.
+pub fn run(run: &RemoteRun<'_>, log: &mut dyn Write) -> Result<Vec<Record>> {
+    prepare_dir(&run.dir)?;
+    let mut got = Received {
+        writer: None,
+        records: Vec::new(),
+        backends: Vec::new(),
+        case_ids: None,
+        run_id: None,
+        done: false,
+        failure: None,
+        total: 0,
+    };
+    let mut tail: Tail = Arc::default();
+    match spawn(run) {
+        Err(why) => got.failure = Some(why),
+        Ok(mut child) => {
+            let (t, handle) = drain_stderr(&mut child, &run.device.name, run.config.quiet);
+            tail = t;
+            let job = serde_json::to_string(run.job).unwrap_or_default();
+            if let Some(mut stdin) = child.stdin.take() {
+                // A worker that died at once has closed its stdin: what it said explains.
+                stdin.write_all(job.as_bytes()).ok();
+            }
+            let read = read_messages(run, &mut child, &mut got, log);
+            if !got.done {
+                child.kill().ok();
+            }
+            let status = child.wait();
+            if let Some(h) = handle {
+                h.join().ok();
+            }
+            read?;
+            if !got.done && got.failure.is_none() {
+                let status = status.map_or("unknown".to_string(), |s| s.to_string());
+                got.failure = Some(format!("the worker stopped before finishing ({status})"));
+            }
+        }
+    }
+    if let Some(why) = &got.failure {
+        let stderr = last_error(&tail);
+        let why = if stderr.is_empty() || why.contains(&stderr) {
+            why.clone()
+        } else {
+            format!("{why}; its last words: {stderr}")
+        };
+        writeln!(log, "[{}] error: {why}", run.device.name).ok();
+        lost_rows(run, &mut got, &why)?;
+    }
+    Ok(got.records)
+}
+
+/// Error rows for every (case, backend) that did not come back.
+fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
+    if got.writer.is_none() {
+        got.writer = Some(ResultsWriter::create(&run.dir, &meta_of(run.device, None))?);
+    }
+    let backends = if !got.backends.is_empty() {
+        got.backends.clone()
+    } else {
+        match &run.config.backends {
+            crate::backend::Selection::Named(n) => n.clone(),
+            crate::backend::Selection::All => vec!["all".into()],
+        }
+    };
+    let seen: HashSet<(String, String)> = got
+        .records
+        .iter()
+        .map(|r| (r.case.clone(), r.backend.clone()))
+        .collect();
+    let ids = got.case_ids.clone();
+    let run_id = got.run_id.clone().unwrap_or_else(|| {
+        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        crate::bench::new_run_id(&started)
+    });
+    let (paper_batch, paper_threads) = run.device.device.paper_protocol();
+    for case in run.cases {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&case.id)) {
+            continue;
+        }
+        for backend in &backends {
+            if seen.contains(&(case.id.clone(), backend.clone())) {
+                continue;
+            }
+            let mut record = blank_record(
+                run.config,
+                case,
+                &RowBase {
+                    run_id: run_id.clone(),
+                    host: run.device.host(),
+                    device: run.device.name.clone(),
+                    device_model: String::new(),
+                    arch: run.device.arch.clone(),
+                    backend: backend.clone(),
+                    backend_version: String::new(),
+                    batch: case.batch.or(run.config.batch).unwrap_or(paper_batch),
+                    threads: case.threads.or(run.config.threads).unwrap_or(paper_threads),
+                    overhead_ns: 0.0,
+                },
+            );
+            record.emulated = run.device.emulated;
+            record.status = Status::Error;
+            record.error = format!("lost on {}: {why}", run.device.name);
+            record.timestamp =
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            if let Some(w) = got.writer.as_mut() {
+                w.append(&record, &[])?;
+            }
+            got.records.push(record);
+        }
+    }
+    Ok(())
+}
+
+/// The folder of a device's rows under a fleet run's folder.
+pub fn device_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(name)
+}

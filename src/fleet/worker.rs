@@ -1,0 +1,150 @@
+//! `flopsbench worker`: the remote half of a fleet run. Reads one [`Job`] on stdin, runs
+//! it with the same pipeline as a local run (check against the reference, then time), and
+//! writes [`Message`]s as JSON lines on stdout, flushed as each case finishes; logs go to
+//! stderr.
+
+use std::io::{Read, Write};
+
+use crate::app::Finished;
+use crate::bench::{RunContext, measure_cases, plan, plan_versions};
+use crate::cases::cases;
+use crate::error::{Error, Result};
+use crate::fleet::protocol::{Job, Message, PROTOCOL};
+use crate::measure::calibrate_overhead;
+use crate::meta;
+use crate::record::{OutputDigest, Record, RecordWithSamples, Status};
+use crate::results::Sink;
+
+/// Writes each row as a `record` line.
+struct LineSink<'a> {
+    out: &'a mut dyn Write,
+    rows: usize,
+    failed: usize,
+}
+
+fn send(out: &mut dyn Write, message: &Message) -> Result<()> {
+    let line = message.to_line()?;
+    writeln!(out, "{line}")
+        .and_then(|_| out.flush())
+        .map_err(|source| Error::Io {
+            path: "<stdout>".into(),
+            source,
+        })
+}
+
+impl Sink for LineSink<'_> {
+    fn append(
+        &mut self,
+        record: &Record,
+        samples_ms: &[f64],
+        output: Option<&OutputDigest>,
+    ) -> Result<()> {
+        self.rows += 1;
+        if record.status != Status::Ok {
+            self.failed += 1;
+        }
+        send(
+            self.out,
+            &Message::Record(Box::new(RecordWithSamples {
+                record: record.clone(),
+                samples_ms: samples_ms.to_vec(),
+                output: output.cloned(),
+            })),
+        )
+    }
+}
+
+/// Reads the job from `input` and runs it; an error before the first case is also sent
+/// as an `error` line.
+pub fn run(input: &mut dyn Read, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
+    match start(input, out, log) {
+        Ok(finished) => Ok(finished),
+        Err((e, sent_hello)) => {
+            if !sent_hello {
+                send(
+                    out,
+                    &Message::Error {
+                        message: e.to_string(),
+                    },
+                )
+                .ok();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn start(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> std::result::Result<Finished, (Error, bool)> {
+    let mut text = String::new();
+    input.read_to_string(&mut text).map_err(|e| {
+        (
+            Error::Usage(format!("worker: cannot read the job on stdin: {e}")),
+            false,
+        )
+    })?;
+    let job: Job = serde_json::from_str(&text).map_err(|e| {
+        (
+            Error::Usage(format!(
+                "worker: the job on stdin is not a protocol-{PROTOCOL} job: {e}"
+            )),
+            false,
+        )
+    })?;
+    if job.protocol != PROTOCOL {
+        return Err((
+            Error::Usage(format!(
+                "worker: the job is protocol {}, this worker speaks {PROTOCOL}",
+                job.protocol
+            )),
+            false,
+        ));
+    }
+    let config = job.config().map_err(|e| (e, false))?;
+    crate::bench::validate(&config).map_err(|e| (e, false))?;
+    crate::backend::candle::set_threads(config.threads.unwrap_or(1));
+    let cases = cases(&config).map_err(|e| (e, false))?;
+    let plan = plan(&config, log).map_err(|e| (e, false))?;
+    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let run_id = crate::bench::new_run_id(&started);
+    let overhead_ns = calibrate_overhead();
+    let meta = meta::collect(&run_id, &started, plan_versions(&plan), overhead_ns);
+    let backends = plan
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|b| b.name().to_string()))
+        .collect();
+    send(
+        out,
+        &Message::Hello {
+            protocol: PROTOCOL,
+            flopsbench: env!("CARGO_PKG_VERSION").into(),
+            host: meta.host.clone(),
+            arch: meta.arch.clone(),
+            meta: Box::new(meta),
+            backends,
+            cases: cases.iter().map(|c| c.id.clone()).collect(),
+        },
+    )
+    .map_err(|e| (e, false))?;
+    let context = RunContext {
+        run_id,
+        overhead_ns,
+        done: Vec::new(),
+    };
+    let mut sink = LineSink {
+        out,
+        rows: 0,
+        failed: 0,
+    };
+    measure_cases(&config, &cases, &plan, &context, &mut sink, log).map_err(|e| (e, true))?;
+    let (rows, failed) = (sink.rows, sink.failed);
+    send(out, &Message::Done { rows, failed }).map_err(|e| (e, true))?;
+    Ok(if failed > 0 {
+        Finished::SomeCasesFailed
+    } else {
+        Finished::Success
+    })
+}

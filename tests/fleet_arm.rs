@@ -1,0 +1,138 @@
+//! `--device arm` end to end on an x86 host: the aarch64 build of flopsbench (scripts/test
+//! cross-builds it: `cargo build --release --target aarch64-unknown-linux-gnu`) runs as a
+//! worker under qemu-user emulating a Cortex-A72, as the `arm` entry of a devices file.
+//! Its candle and tract outputs must match this host's within the f32 tolerance, its rows
+//! must say aarch64 and emulated, and `report` must leave them out unless asked.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flopsbench::bench::F32_TOLERANCE;
+use flopsbench::record::{RecordWithSamples, Status};
+
+const QEMU: &str = "qemu-aarch64";
+
+fn skip(reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the ARM test, but: {reason} (scripts/setup-arm installs the tools; scripts/test builds the binary)"
+    );
+    eprintln!("skipped: {reason}");
+}
+
+fn arm_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("aarch64-unknown-linux-gnu/release/flopsbench")
+}
+
+fn jsonl(path: &Path) -> Vec<RecordWithSamples> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn fasternet_t0_on_emulated_arm_matches_x86() {
+    if Command::new(QEMU).arg("--version").output().is_err() {
+        return skip("qemu-aarch64 not found");
+    }
+    let binary = arm_binary();
+    if !binary.is_file() {
+        return skip(&format!("{} not built", binary.display()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("devices.toml");
+    std::fs::write(
+        &devices,
+        format!(
+            "[devices.arm]\nrunner = \"{QEMU} -L /usr/aarch64-linux-gnu -cpu cortex-a72\"\n\
+             arch = \"aarch64\"\nemulated = true\nbinary = \"{}\"\n",
+            binary.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+        .args([
+            "net",
+            "fasternet-t0",
+            "--device",
+            "cpu,arm",
+            "--min-time",
+            "0",
+        ])
+        .args(["--warmup", "0", "--backend", "candle,tract", "--devices"])
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+
+    let arm = jsonl(&out.join("arm/results.jsonl"));
+    let host_dir = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !p.ends_with("arm"))
+        .expect("this host's folder");
+    let x86 = jsonl(&host_dir.join("results.jsonl"));
+    assert_eq!(arm.len(), 2, "candle and tract on arm: {stderr}");
+    assert_eq!(x86.len(), 2);
+    for a in &arm {
+        let r = &a.record;
+        assert_eq!(r.status, Status::Ok, "{}: {}", r.backend, r.error);
+        assert_eq!((r.device.as_str(), r.arch.as_str()), ("arm", "aarch64"));
+        assert!(r.emulated, "qemu rows are marked emulated");
+        assert!(
+            r.max_abs_err.is_some(),
+            "checked against the reference on arm too"
+        );
+        let x = x86
+            .iter()
+            .find(|x| x.record.backend == r.backend)
+            .expect("the same backend on x86");
+        assert_eq!(x.record.arch, std::env::consts::ARCH);
+        let (da, dx) = (a.output.as_ref().unwrap(), x.output.as_ref().unwrap());
+        let diff = da.relative_difference(dx);
+        assert!(
+            diff < F32_TOLERANCE,
+            "{}: arm and x86 outputs differ by {diff:e}",
+            r.backend
+        );
+    }
+
+    // Reports leave emulated rows out of tables and charts unless asked.
+    let report = |extra: &[&str], name: &str| {
+        let dest = dir.path().join(name);
+        let status = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+            .arg("report")
+            .arg(&out)
+            .arg("-o")
+            .arg(&dest)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        dest
+    };
+    let plain = report(&[], "plain");
+    assert!(!plain.join("nets-arm.svg").exists());
+    assert!(plain.join("nets-cpu.svg").exists());
+    let md = std::fs::read_to_string(plain.join("report.md")).unwrap();
+    assert!(
+        md.contains("Left out: emulated devices"),
+        "the report says what it left out"
+    );
+    let all = report(&["--include-emulated"], "all");
+    assert!(all.join("nets-arm.svg").exists());
+}
