@@ -6,16 +6,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::backend::{PconvImpl, Selection};
+use crate::backend::Selection;
 use crate::bench::{BenchConfig, BenchTarget};
-use crate::count::Convention;
 use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::measure::SamplerConfig;
 use crate::record::{Record, Status};
 use crate::report::tables::{is_table1, paper_ratios};
 use crate::report::{Column, ReportConfig, columns};
-use crate::spec::Dtype;
 
 /// The configuration of `flopsbench paper`.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,23 +144,15 @@ fn bench(
     out: PathBuf,
 ) -> BenchConfig {
     BenchConfig {
-        target,
-        resolution: 224,
         devices: config.devices.clone(),
         backends: config.backends.clone(),
-        batch: None,
-        threads: None,
-        dtype: Dtype::F32,
-        fuse_bn: true,
-        convention: Convention::Paper,
-        pconv_impl: PconvImpl::SplitCat,
         sampler,
         seed,
         out: Some(out),
         quiet: config.quiet,
         progress: true,
-        resume: false,
         fleet: config.fleet.clone(),
+        ..BenchConfig::new(target)
     }
 }
 

@@ -5,14 +5,13 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use flopsbench::backend::{self, Backend, PconvImpl, Prepared, Selection, Settings};
+use flopsbench::backend::{self, Backend, Prepared, Settings};
 use flopsbench::bench::{BenchConfig, BenchTarget, run_on};
-use flopsbench::count::Convention;
 use flopsbench::device::DeviceSpec;
 use flopsbench::measure::SamplerConfig;
 use flopsbench::model::Model;
 use flopsbench::record::Status;
-use flopsbench::spec::{Dtype, OpKind, OpSweep, Shape};
+use flopsbench::spec::{OpKind, OpSweep, Shape};
 use serde_json::Value;
 
 const CONTRACT_COLUMNS: &str = "run_id,timestamp,host,device,device_model,arch,emulated,backend,backend_version,\
@@ -272,26 +271,13 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
             layers: Some(2),
             ..OpSweep::default()
         }),
-        resolution: 224,
-        devices: vec![DeviceSpec::Cpu],
-        backends: Selection::All,
-        batch: None,
-        threads: None,
-        dtype: Dtype::F32,
-        fuse_bn: true,
-        convention: Convention::Paper,
-        pconv_impl: PconvImpl::SplitCat,
         sampler: SamplerConfig {
             warmup: std::time::Duration::ZERO,
             runs: Some(3),
             ..SamplerConfig::default()
         },
-        seed: 0,
         out: Some(dir.path().join("run")),
-        quiet: true,
-        progress: false,
-        resume: false,
-        fleet: Default::default(),
+        ..BenchConfig::new(BenchTarget::Peak)
     };
     let failing = FailsOnWideInputs;
     let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend])];

@@ -4,6 +4,10 @@
 //! Its candle and tract outputs must match this host's within the f32 tolerance, its rows
 //! must say aarch64 and emulated, and `report` must leave them out unless asked.
 
+mod common;
+
+use common::skip;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,14 +15,6 @@ use flopsbench::bench::F32_TOLERANCE;
 use flopsbench::record::{RecordWithSamples, Status};
 
 const QEMU: &str = "qemu-aarch64";
-
-fn skip(reason: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the ARM test, but: {reason} (scripts/setup-arm installs the tools; scripts/test builds the binary)"
-    );
-    eprintln!("skipped: {reason}");
-}
 
 fn arm_binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -6,6 +6,10 @@
 //! received and the other devices' rows are kept. `.ci/run` installs openssh-server
 //! (scripts/setup-ssh); without it the test is skipped with its reason (and fails in CI).
 
+mod common;
+
+use common::skip;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,14 +18,6 @@ use std::time::{Duration, Instant};
 use flopsbench::record::{Record, Status};
 
 const SSHD: &str = "/usr/sbin/sshd";
-
-fn skip(reason: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the SSH tests, but: {reason} (scripts/setup-ssh installs openssh-server)"
-    );
-    eprintln!("skipped: {reason}");
-}
 
 struct Sshd {
     child: Child,

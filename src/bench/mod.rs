@@ -77,6 +77,33 @@ pub struct BenchConfig {
     pub fleet: crate::fleet::FleetOptions,
 }
 
+impl BenchConfig {
+    /// `target` with the defaults of the command line: this host's CPU, every available
+    /// backend, the paper's protocol, f32, BN folded, the built-in sampler, seed 0, the
+    /// default folder, quiet.
+    pub fn new(target: BenchTarget) -> Self {
+        BenchConfig {
+            target,
+            resolution: 224,
+            devices: vec![DeviceSpec::Cpu],
+            backends: Selection::All,
+            batch: None,
+            threads: None,
+            dtype: Dtype::F32,
+            fuse_bn: true,
+            convention: Convention::Paper,
+            pconv_impl: PconvImpl::SplitCat,
+            sampler: SamplerConfig::default(),
+            seed: 0,
+            out: None,
+            quiet: true,
+            progress: false,
+            resume: false,
+            fleet: crate::fleet::FleetOptions::default(),
+        }
+    }
+}
+
 /// The rows of a finished run and where they were written.
 #[derive(Debug, Clone)]
 pub struct Outcome {

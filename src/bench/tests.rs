@@ -23,16 +23,7 @@ impl Sink for Rows {
 
 fn config(target: BenchTarget) -> BenchConfig {
     BenchConfig {
-        target,
-        resolution: 224,
-        devices: vec![DeviceSpec::Cpu],
         backends: "candle,tract".parse().unwrap(),
-        batch: None,
-        threads: None,
-        dtype: Dtype::F32,
-        fuse_bn: true,
-        convention: Convention::Paper,
-        pconv_impl: PconvImpl::SplitCat,
         sampler: SamplerConfig {
             warmup: std::time::Duration::ZERO,
             min_time: std::time::Duration::ZERO,
@@ -41,11 +32,7 @@ fn config(target: BenchTarget) -> BenchConfig {
             target_ci: None,
         },
         seed: 7,
-        out: None,
-        quiet: true,
-        progress: false,
-        resume: false,
-        fleet: Default::default(),
+        ..BenchConfig::new(target)
     }
 }
 

@@ -176,6 +176,17 @@ mod tests {
     use crate::spec::{OpKind, OpSweep, Ratio};
 
     #[test]
+    fn a_job_becomes_the_same_configuration_on_the_worker() {
+        let config = BenchConfig {
+            backends: "candle,tract".parse().unwrap(),
+            threads: Some(2),
+            ..BenchConfig::new(BenchTarget::Nets(vec!["fasternet-t0".into()]))
+        };
+        let back = Job::of(&config, DeviceSpec::Cpu).config().unwrap();
+        assert_eq!(back, config);
+    }
+
+    #[test]
     fn a_job_survives_the_wire() {
         let config = BenchConfig {
             target: BenchTarget::Ops(OpSweep {
@@ -183,34 +194,12 @@ mod tests {
                 ratios: vec![Ratio::new(1, 3).unwrap()],
                 ..OpSweep::default()
             }),
-            ..Job::of(&test_config(), DeviceSpec::Cpu).config().unwrap()
+            ..BenchConfig::new(BenchTarget::Peak)
         };
         let job = Job::of(&config, DeviceSpec::Cpu);
         let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
         assert_eq!(back, job);
         assert_eq!(back.config().unwrap().target, config.target);
-    }
-
-    fn test_config() -> BenchConfig {
-        BenchConfig {
-            target: BenchTarget::Nets(vec!["fasternet-t0".into()]),
-            resolution: 224,
-            devices: vec![DeviceSpec::Cpu],
-            backends: Selection::All,
-            batch: None,
-            threads: None,
-            dtype: Dtype::F32,
-            fuse_bn: true,
-            convention: Convention::Paper,
-            pconv_impl: PconvImpl::SplitCat,
-            sampler: SamplerConfig::default(),
-            seed: 0,
-            out: None,
-            quiet: true,
-            progress: false,
-            resume: false,
-            fleet: Default::default(),
-        }
     }
 
     #[test]
