@@ -53,6 +53,10 @@ pub struct Column {
     pub backend: String,
     /// Element type.
     pub dtype: String,
+    /// Architecture of the device's host.
+    pub arch: String,
+    /// Measured under an emulator.
+    pub emulated: bool,
 }
 
 impl Column {
@@ -63,6 +67,8 @@ impl Column {
             device: r.device.clone(),
             backend: r.backend.clone(),
             dtype: r.dtype.clone(),
+            arch: r.arch.clone(),
+            emulated: r.emulated,
         }
     }
 
@@ -75,7 +81,7 @@ impl Column {
     pub fn paper_device(&self) -> &'static str {
         if self.is_gpu() {
             "GPU"
-        } else if self.device == "arm" {
+        } else if self.device == "arm" || self.arch == "aarch64" {
             "ARM"
         } else {
             "CPU"
@@ -88,6 +94,9 @@ impl fmt::Display for Column {
         write!(f, "{} · {} @ {}", self.backend, self.device, self.host)?;
         if self.dtype != "f32" {
             write!(f, " ({})", self.dtype)?;
+        }
+        if self.emulated {
+            f.write_str(" (emulated)")?;
         }
         Ok(())
     }
