@@ -12,7 +12,7 @@ fn one_conv_per_backend(c: &mut Criterion) {
     case.layers = 1;
     let model = Model::new(&case.to_net().expect("valid case"), 1, 0, true);
     let settings = Settings::f32(1);
-    for name in backend::NAMES {
+    for name in backend::names() {
         let b = backend::by_name(name).expect("known backend");
         if let Err(why) = b.probe(&DeviceSpec::Cpu) {
             eprintln!("skipping {name}: {why}");

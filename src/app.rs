@@ -1,23 +1,21 @@
-//! What each command does, given a plain configuration (no clap here).
+//! What each command does, given a plain configuration (no clap here): the top of the
+//! data flow, the only module that calls the run layer, the study, report and export.
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use crate::bench::BenchConfig;
-use crate::count::{CaseCount, CountOptions, count_op, count_zoo, validate_options};
+use crate::backend::Global;
+use crate::bench::Experiment;
+use crate::count::{CaseCount, CountOptions, count_net, count_op, validate_options};
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
+use crate::measure::SamplerOverrides;
 use crate::output::{Format, render_counts};
-use crate::spec::OpSweep;
-use crate::zoo;
+use crate::record::Status;
+use crate::run::RunOptions;
+use crate::target::{NetTarget, Target};
 
-/// What `count` counts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CountTarget {
-    /// Zoo networks by name (`all` = every one).
-    Nets(Vec<String>),
-    /// An operator sweep.
-    Ops(OpSweep),
-}
+pub use crate::target::CountTarget;
 
 /// The configuration of `flopsbench count`.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,13 +32,58 @@ pub struct CountConfig {
     pub per_layer: bool,
 }
 
+/// `op`, `net`, `suite` and `peak`: a measured run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchCommand {
+    /// What to measure. For a suite, its target is replaced by the suite's cases, and its
+    /// sampler and seed by [`BenchCommand::sampler`] and [`BenchCommand::seed`] over the
+    /// suite's `[measure]`.
+    pub experiment: Experiment,
+    /// A suite file to read the cases from (`flopsbench suite FILE`).
+    pub suite: Option<PathBuf>,
+    /// The sampling flags given (`None` = not given).
+    pub sampler: SamplerOverrides,
+    /// `--seed`, when given.
+    pub seed: Option<u64>,
+    /// How the run runs.
+    pub run: RunOptions,
+    /// Summary format on stdout.
+    pub format: Format,
+}
+
+impl BenchCommand {
+    /// The experiment: the flags over a suite's settings over the built-in defaults.
+    pub fn experiment(&self) -> Result<Experiment> {
+        let Some(path) = &self.suite else {
+            return Ok(Experiment {
+                sampler: self.sampler.resolve(),
+                seed: self.seed.unwrap_or(0),
+                ..self.experiment.clone()
+            });
+        };
+        let suite = crate::suite::load(path)?;
+        if self.experiment.batch.is_some() && suite.cases.iter().any(|c| c.batch.is_some()) {
+            return Err(Error::flag(
+                "--batch",
+                format!("{} sets batch per entry", path.display()),
+            ));
+        }
+        Ok(Experiment {
+            target: Target::Cases(suite.cases),
+            sampler: self.sampler.or(suite.sampler).resolve(),
+            seed: self.seed.or(suite.seed).unwrap_or(0),
+            ..self.experiment.clone()
+        })
+    }
+}
+
 /// A command, ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `flopsbench count`.
     Count(Box<CountConfig>),
-    /// `flopsbench op` and `flopsbench net`: measured runs, summary in a format.
-    Bench(Box<BenchConfig>, Format),
+    /// `flopsbench op`, `net`, `suite` and `peak`: measured runs, summary in a format.
+    Bench(Box<BenchCommand>),
     /// `flopsbench export`.
     Export(Box<ExportConfig>),
     /// `flopsbench list`.
@@ -77,20 +120,15 @@ pub enum Finished {
 pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
     validate_options(&config.options)?;
     match &config.target {
-        CountTarget::Nets(names) => {
-            let mut expanded: Vec<&str> = Vec::new();
-            for name in names {
-                if name == "all" {
-                    expanded.extend(zoo::NAMES);
-                } else {
-                    expanded.push(zoo::check_name(name)?);
-                }
-            }
-            expanded
-                .into_iter()
-                .map(|n| count_zoo(n, config.resolution, &config.options, config.per_layer))
-                .collect()
-        }
+        CountTarget::Nets(names) => NetTarget::resolve(names)?
+            .iter()
+            .map(|n| {
+                let net = n.build(config.resolution)?;
+                let mut count = count_net(&net, &config.options, config.per_layer);
+                count.resolution = Some(config.resolution);
+                Ok(count)
+            })
+            .collect(),
         CountTarget::Ops(sweep) => sweep
             .expand()?
             .iter()
@@ -110,10 +148,16 @@ fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {
 
 /// Runs a command. Computed output goes to `out` only once all of it is ready; a
 /// measured run's per-case lines go to `log` as cases finish.
-pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
-    if let Some(path) = &invocation.ort_lib {
-        crate::backend::ort::set_library(path.clone());
-    }
+pub fn run(
+    invocation: &Invocation,
+    out: &mut dyn Write,
+    log: &mut (dyn Write + Send),
+) -> Result<Finished> {
+    let global = |threads: Option<usize>| Global {
+        threads: threads.unwrap_or(1),
+        ort_library: invocation.ort_lib.clone(),
+    };
+    crate::backend::configure(&global(None));
     match &invocation.command {
         Command::Export(config) => write_all(out, &crate::export::export(config)?)?,
         Command::Count(config) => write_all(
@@ -122,19 +166,18 @@ pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) ->
         )?,
         Command::List => write_all(out, &crate::list::render()?)?,
         Command::Worker => {
-            return crate::fleet::worker::run(&mut std::io::stdin().lock(), out, log);
+            let sent = crate::fleet::worker::run(&mut std::io::stdin().lock(), out, log)?;
+            return Ok(finished(sent.failed));
         }
         Command::Paper(config) => {
-            crate::backend::candle::set_threads(1);
             let study = crate::study::run(config, log)?;
             write_all(out, &study.summary)?;
-            if study
+            let failed = study
                 .records
                 .iter()
-                .any(|r| r.status != crate::record::Status::Ok)
-            {
-                return Ok(Finished::SomeCasesFailed);
-            }
+                .filter(|r| r.status != Status::Ok)
+                .count();
+            return Ok(finished(failed));
         }
         Command::Report(config) => {
             let written = crate::report::run(config)?;
@@ -144,44 +187,56 @@ pub fn run(invocation: &Invocation, out: &mut dyn Write, log: &mut dyn Write) ->
             }
             write_all(out, &text)?;
         }
-        Command::Bench(config, format) => {
-            crate::bench::validate(config)?;
+        Command::Bench(command) => {
+            let experiment = command.experiment()?;
+            crate::run::validate(&experiment, &command.run)?;
             // candle's gemm reads its thread count from the environment on every call;
             // each candle case then sets its own (and runs in a pool of that size).
-            crate::backend::candle::set_threads(config.threads.unwrap_or(1));
-            let outcome = crate::bench::run(config, log)?;
+            crate::backend::configure(&global(experiment.threads));
+            let outcome = crate::run::run(&experiment, &command.run, log)?;
             write_all(
                 out,
-                &crate::output::render_records(&outcome.records, *format)?,
+                &crate::output::render_records(&outcome.records, command.format)?,
             )?;
-            let failed = outcome
-                .records
-                .iter()
-                .filter(|r| r.status != crate::record::Status::Ok)
-                .count();
-            let csv = outcome.dir.join("results.csv");
-            if csv.is_file() {
-                writeln!(
-                    log,
-                    "results: {} ({} rows, {failed} failed)",
-                    csv.display(),
-                    outcome.records.len()
-                )
-                .ok();
-            } else {
-                writeln!(
-                    log,
-                    "results: {} (a folder per host; {} rows, {failed} failed); merge them with `flopsbench report {} -o DIR`",
-                    outcome.dir.display(),
-                    outcome.records.len(),
-                    outcome.dir.display()
-                )
-                .ok();
-            }
-            if failed > 0 {
-                return Ok(Finished::SomeCasesFailed);
-            }
+            return Ok(finished(summarise(&outcome, log)));
         }
     }
     Ok(Finished::Success)
+}
+
+fn finished(failed: usize) -> Finished {
+    if failed > 0 {
+        Finished::SomeCasesFailed
+    } else {
+        Finished::Success
+    }
+}
+
+/// Says where a measured run's rows are; returns how many failed.
+fn summarise(outcome: &crate::run::Outcome, log: &mut dyn Write) -> usize {
+    let failed = outcome
+        .records
+        .iter()
+        .filter(|r| r.status != Status::Ok)
+        .count();
+    let csv = outcome.dir.join("results.csv");
+    if csv.is_file() {
+        writeln!(
+            log,
+            "results: {} ({} rows, {failed} failed)",
+            csv.display(),
+            outcome.records.len()
+        )
+        .ok();
+    } else {
+        writeln!(
+            log,
+            "results: {} (a folder per host; {} rows, {failed} failed); merge them with `flopsbench report {} -o DIR`",
+            outcome.dir.display(),
+            outcome.records.len(),
+            outcome.dir.display()
+        )
+        .ok();
+    }
+    failed
 }

@@ -69,7 +69,6 @@ pub enum Error {
         tolerance: f64,
     },
 
-    /// Writing output failed.
     /// A file given as input (a results CSV, a suite, a devices file) is malformed.
     #[error("{}{}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
     InputFile {
@@ -81,6 +80,7 @@ pub enum Error {
         message: String,
     },
 
+    /// Writing output failed.
     #[error("cannot write {}: {source}", .path.display())]
     Io {
         /// The file or stream being written.

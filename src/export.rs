@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::app::CountTarget;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::spec::Net;
-use crate::zoo;
+use crate::target::{CountTarget, NetTarget};
 
 /// What to export.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +28,9 @@ pub struct ExportConfig {
 fn one_net(target: &CountTarget, resolution: usize) -> Result<Net> {
     match target {
         CountTarget::Nets(names) => match names.as_slice() {
-            [name] if name != "all" => zoo::build(name, resolution),
+            [name] if name != "all" => {
+                NetTarget::resolve(std::slice::from_ref(name))?[0].build(resolution)
+            }
             _ => Err(Error::Usage(
                 "export writes one model: give one network name (not a list or `all`)".into(),
             )),

@@ -6,7 +6,24 @@
 //! GConv, DWConv, PConv, PWConv) and of a network zoo whose counts equal the reference
 //! PyTorch models (timm `fasternet_*`, torchvision) to the integer.
 //!
-//! Data flow: `cli → Command → spec (OpCase / zoo Net) → count → output`.
+//! Data flow, one way (no module imports one above it; `scripts/modgraph` checks it):
+//!
+//! ```text
+//! main → cli (clap → a plain app::Command)
+//!      → app ─┬─ count / export / list          (spec, zoo, count, model, onnx)
+//!             ├─ study (paper) ─┐
+//!             └─ run ───────────┴→ run: place devices (fleet::place)
+//!                   ├─ this host → bench (the engine: Experiment × Plan → prepare, check,
+//!                   │              time) → Sink (results: the run folder) + Reporter
+//!                   │              (output::progress)
+//!                   └─ named devices → fleet (ssh / emulator → `flopsbench worker` →
+//!                                      the same engine, rows as JSON lines)
+//!      report: load → select → tables / charts → markdown / html (output: one CSV writer)
+//! ```
+//!
+//! Below them: `target` (what is measured, expanded into cases), `backend` (the registry),
+//! `measure` (sampler, statistics), `record` (the row schema), `spec`, `zoo`, `count`,
+//! `model`, `onnx`, `reference`, `device`, `meta`, `paper`, `error`.
 //!
 //! ```
 //! use flopsbench::count::{CountOptions, count_zoo};
@@ -19,7 +36,6 @@
 pub mod app;
 pub mod backend;
 pub mod bench;
-pub mod cases;
 pub mod cli;
 pub mod count;
 pub mod device;
@@ -37,9 +53,11 @@ pub mod record;
 pub mod reference;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod spec;
 pub mod study;
 pub mod suite;
+pub mod target;
 pub mod zoo;
 
 pub use app::{Command, run};

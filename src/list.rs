@@ -33,8 +33,8 @@ pub fn render() -> Result<String> {
         );
     }
     out += "\nBackends (--backend; availability on cpu):\n";
-    for name in backend::NAMES {
-        let b = backend::by_name(name)?;
+    for b in backend::registry() {
+        let name = b.name();
         let status = match b.probe(&DeviceSpec::Cpu) {
             Ok(()) => format!("available (version {})", b.version()),
             Err(why) => format!("unavailable: {why}"),
@@ -69,10 +69,10 @@ pub fn render() -> Result<String> {
         Err(e) => out += &format!("  (devices.toml: {e})\n"),
     }
     for (name, device) in devices {
-        let usable: Vec<&str> = backend::NAMES
+        let usable: Vec<&str> = backend::registry()
             .iter()
-            .filter(|n| backend::by_name(n).is_ok_and(|b| b.probe(device).is_ok()))
-            .copied()
+            .filter(|b| b.probe(device).is_ok())
+            .map(|b| b.name())
             .collect();
         let status = if usable.is_empty() {
             "no backend can run here yet".to_string()

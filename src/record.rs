@@ -1,7 +1,12 @@
-//! One measured row: the schema of `results.csv` and `results.jsonl` (column names are
-//! part of the contract in DESIGN.md; extra columns follow them).
+//! One measured row: the schema of `results.csv` and `results.jsonl` (the column names
+//! and order are part of the contract the README documents; new columns go at the end).
+//! Typed fields serialise to the same strings the files have always had.
 
 use serde::{Deserialize, Serialize};
+
+use crate::count::Convention;
+use crate::device::DeviceSpec;
+use crate::spec::{CaseKind, Dtype};
 
 /// A row's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,8 +29,8 @@ pub struct Record {
     pub timestamp: String,
     /// Host name.
     pub host: String,
-    /// Device as given (`cpu`, `cuda:0`, `arm`).
-    pub device: String,
+    /// Device as given (`cpu`, `cuda:0`, `arm`, a name from devices.toml).
+    pub device: DeviceSpec,
     /// CPU or GPU model.
     pub device_model: String,
     /// Architecture of the device.
@@ -38,8 +43,8 @@ pub struct Record {
     pub backend_version: String,
     /// Unique case id (every parameter but batch, dtype, threads, which have columns).
     pub case: String,
-    /// Operator kind or `net`.
-    pub kind: String,
+    /// Operator kind, `net` or `peak`.
+    pub kind: CaseKind,
     /// Network or operator name.
     pub name: String,
     /// Input shape of one item, CxHxW.
@@ -57,7 +62,7 @@ pub struct Record {
     /// Batch size.
     pub batch: usize,
     /// Element type.
-    pub dtype: String,
+    pub dtype: Dtype,
     /// Threads the backend was given.
     pub threads: usize,
     /// Whether BatchNorm was folded.
@@ -105,7 +110,7 @@ pub struct Record {
     /// Why it failed or was skipped.
     pub error: String,
     /// FLOPs convention of `flops` and `gflops_per_s`.
-    pub convention: String,
+    pub convention: Convention,
     /// Network input resolution.
     pub resolution: Option<usize>,
     /// PConv forward that ran (`split-cat` or `slicing`; empty for cases without PConv).
@@ -119,6 +124,53 @@ pub struct Record {
     /// Achieved memory traffic, G bytes per second: analytic `mem_bytes` / median.
     #[serde(default)]
     pub gbytes_per_s: Option<f64>,
+}
+
+/// The identity of a measured row: the case on one host's device and backend, with one
+/// dtype, batch and thread count. A run folder holds each key once (`--resume` relies on
+/// it); `report` deduplicates by the run and this key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowKey {
+    /// Host name.
+    pub host: String,
+    /// Case id.
+    pub case: String,
+    /// Device.
+    pub device: DeviceSpec,
+    /// Backend name.
+    pub backend: String,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Batch.
+    pub batch: usize,
+    /// Threads.
+    pub threads: usize,
+}
+
+impl RowKey {
+    /// The key of `r`.
+    pub fn of(r: &Record) -> RowKey {
+        RowKey {
+            host: r.host.clone(),
+            case: r.case.clone(),
+            device: r.device.clone(),
+            backend: r.backend.clone(),
+            dtype: r.dtype,
+            batch: r.batch,
+            threads: r.threads,
+        }
+    }
+}
+
+impl Status {
+    /// The word written to files: `ok`, `error`, `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
 }
 
 /// A record with its raw samples, as written to `results.jsonl`.

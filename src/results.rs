@@ -6,14 +6,20 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::bench::Sink;
 use crate::error::{Error, Result};
 use crate::meta::Meta;
-use crate::record::{OutputDigest, Record, RecordWithSamples};
+use crate::output::csv::CsvExporter;
+use crate::output::json::JsonLinesExporter;
+use crate::output::{Exporter, Row};
+use crate::record::{OutputDigest, Record, RecordWithSamples, Status};
 
 /// The open result files of a run.
 pub struct ResultsWriter {
     dir: PathBuf,
-    csv: csv::Writer<File>,
+    csv: File,
+    /// Whether results.csv still needs its header row.
+    csv_header: bool,
     jsonl: BufWriter<File>,
 }
 
@@ -21,6 +27,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// An exporter's failure on a file, as an I/O error naming the file.
+fn on(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| match e {
+        e @ Error::Io { .. } => e,
+        other => Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
 
@@ -45,12 +62,13 @@ impl ResultsWriter {
         })?;
         fs::write(&meta_path, text + "\n").map_err(io(&meta_path))?;
         let csv_path = dir.join("results.csv");
-        let csv = csv::Writer::from_writer(File::create(&csv_path).map_err(io(&csv_path))?);
+        let csv = File::create(&csv_path).map_err(io(&csv_path))?;
         let jsonl_path = dir.join("results.jsonl");
         let jsonl = BufWriter::new(File::create(&jsonl_path).map_err(io(&jsonl_path))?);
         Ok(ResultsWriter {
             dir: dir.to_path_buf(),
             csv,
+            csv_header: true,
             jsonl,
         })
     }
@@ -72,37 +90,21 @@ impl ResultsWriter {
         samples_ms: &[f64],
         output: Option<&OutputDigest>,
     ) -> Result<()> {
+        let row = [Row {
+            record,
+            samples_ms,
+            output,
+        }];
         let csv_path = self.dir.join("results.csv");
-        self.csv.serialize(record).map_err(|e| Error::Serialise {
-            what: "a results.csv row",
-            message: e.to_string(),
-        })?;
-        self.csv.flush().map_err(io(&csv_path))?;
+        CsvExporter
+            .write(&row, self.csv_header, &mut self.csv)
+            .map_err(on(&csv_path))?;
+        self.csv_header = false;
         let jsonl_path = self.dir.join("results.jsonl");
-        let line = serde_json::to_string(&RecordWithSamples {
-            record: record.clone(),
-            samples_ms: samples_ms.to_vec(),
-            output: output.cloned(),
-        })
-        .map_err(|e| Error::Serialise {
-            what: "a results.jsonl row",
-            message: e.to_string(),
-        })?;
-        writeln!(self.jsonl, "{line}").map_err(io(&jsonl_path))?;
-        self.jsonl.flush().map_err(io(&jsonl_path))
+        JsonLinesExporter
+            .write(&row, false, &mut self.jsonl)
+            .map_err(on(&jsonl_path))
     }
-}
-
-/// Where a run's rows go as each case finishes: the run folder's files, or a worker's
-/// stdout (JSON lines) that the orchestrator writes to the folder.
-pub trait Sink {
-    /// Takes one finished row, its raw samples and its output's digest.
-    fn append(
-        &mut self,
-        record: &Record,
-        samples_ms: &[f64],
-        output: Option<&OutputDigest>,
-    ) -> Result<()>;
 }
 
 impl Sink for ResultsWriter {
@@ -114,22 +116,6 @@ impl Sink for ResultsWriter {
     ) -> Result<()> {
         self.append_with(record, samples_ms, output)
     }
-}
-
-/// The identity of a measured row within a run folder: case, device, backend, dtype,
-/// batch, threads.
-pub type RowKey = (String, String, String, String, usize, usize);
-
-/// The key of `r`.
-pub fn row_key(r: &Record) -> RowKey {
-    (
-        r.case.clone(),
-        r.device.clone(),
-        r.backend.clone(),
-        r.dtype.clone(),
-        r.batch,
-        r.threads,
-    )
 }
 
 /// The rows of `dir/results.jsonl` that parse, dropping a last line cut short by a kill.
@@ -170,46 +156,35 @@ impl ResultsWriter {
         }
         let kept: Vec<RecordWithSamples> = read_jsonl(&jsonl_path)?
             .into_iter()
-            .filter(|r| r.record.status == crate::record::Status::Ok)
+            .filter(|r| r.record.status == Status::Ok)
             .collect();
-        let mut csv_text = csv::Writer::from_writer(Vec::new());
-        let mut jsonl_text = String::new();
-        for r in &kept {
-            csv_text
-                .serialize(&r.record)
-                .map_err(|e| Error::Serialise {
-                    what: "a results.csv row",
-                    message: e.to_string(),
-                })?;
-            jsonl_text += &serde_json::to_string(r).map_err(|e| Error::Serialise {
-                what: "a results.jsonl row",
-                message: e.to_string(),
-            })?;
-            jsonl_text.push('\n');
-        }
-        let csv_bytes = csv_text.into_inner().map_err(|e| Error::Serialise {
-            what: "results.csv",
-            message: e.to_string(),
-        })?;
-        let mut header_needed = csv_bytes.is_empty();
-        for (path, bytes) in [
-            (&csv_path, csv_bytes),
-            (&jsonl_path, jsonl_text.into_bytes()),
-        ] {
+        let rows: Vec<Row<'_>> = kept
+            .iter()
+            .map(|r| Row {
+                record: &r.record,
+                samples_ms: &r.samples_ms,
+                output: r.output.as_ref(),
+            })
+            .collect();
+        let mut csv_bytes = Vec::new();
+        CsvExporter.write(&rows, true, &mut csv_bytes)?;
+        let mut jsonl_bytes = Vec::new();
+        JsonLinesExporter.write(&rows, false, &mut jsonl_bytes)?;
+        let csv_header = csv_bytes.is_empty();
+        for (path, bytes) in [(&csv_path, csv_bytes), (&jsonl_path, jsonl_bytes)] {
             let tmp = path.with_extension("tmp");
             fs::write(&tmp, bytes)
                 .and_then(|_| fs::rename(&tmp, path))
                 .map_err(io(path))?;
         }
         let append = |p: &Path| fs::OpenOptions::new().append(true).open(p).map_err(io(p));
-        let csv = csv::WriterBuilder::new()
-            .has_headers(std::mem::take(&mut header_needed))
-            .from_writer(append(&csv_path)?);
+        let csv = append(&csv_path)?;
         let jsonl = BufWriter::new(append(&jsonl_path)?);
         Ok((
             ResultsWriter {
                 dir: dir.to_path_buf(),
                 csv,
+                csv_header,
                 jsonl,
             },
             kept.into_iter().map(|r| r.record).collect(),

@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::backend::Selection;
-use crate::bench::{BenchConfig, BenchTarget};
+use crate::bench::Experiment;
 use crate::device::DeviceSpec;
 use crate::error::Result;
-use crate::measure::SamplerConfig;
+use crate::measure::{SamplerConfig, SamplerOverrides};
 use crate::record::{Record, Status};
-use crate::report::tables::{is_table1, paper_ratios};
+use crate::report::select::is_table1;
+use crate::report::tables::paper_ratios;
 use crate::report::{Column, ReportConfig, columns};
+use crate::run::RunOptions;
+use crate::target::Target;
 
 /// The configuration of `flopsbench paper`.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,23 +47,16 @@ pub struct Study {
 }
 
 fn sampler(suite: &crate::suite::Suite, quick: bool) -> SamplerConfig {
-    let builtin = SamplerConfig::default();
     if quick {
-        return SamplerConfig {
-            warmup: Duration::from_millis(50),
-            min_time: Duration::from_millis(100),
-            max_time: suite.max_time.unwrap_or(builtin.max_time),
-            runs: None,
-            target_ci: None,
-        };
+        return SamplerOverrides {
+            warmup: Some(Duration::from_millis(50)),
+            min_time: Some(Duration::from_millis(100)),
+            max_time: suite.sampler.max_time,
+            ..SamplerOverrides::default()
+        }
+        .resolve();
     }
-    SamplerConfig {
-        warmup: suite.warmup.unwrap_or(builtin.warmup),
-        min_time: suite.min_time.unwrap_or(builtin.min_time),
-        max_time: suite.max_time.unwrap_or(builtin.max_time),
-        runs: suite.runs,
-        target_ci: suite.target_ci,
-    }
+    suite.sampler.resolve()
 }
 
 fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> String {
@@ -91,7 +87,7 @@ fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> Stri
         let avg = |kind: &str| {
             let v: Vec<f64> = rows
                 .iter()
-                .filter(|r| r.kind == kind && Column::of(r) == c)
+                .filter(|r| r.kind.as_str() == kind && Column::of(r) == c)
                 .filter_map(|r| r.gmacs_per_s)
                 .collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
@@ -134,30 +130,36 @@ fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> Stri
     out
 }
 
-/// A measured run of the study: `target` on the study's devices and backends, the paper's
-/// protocol per device (batch, threads), f32, BN folded, written to `out`.
-fn bench(
+/// A measured run of the study: `target` on the study's backends, the paper's protocol
+/// per device (batch, threads), f32, BN folded.
+fn experiment(
     config: &PaperConfig,
-    target: BenchTarget,
+    target: Target,
     sampler: SamplerConfig,
     seed: u64,
-    out: PathBuf,
-) -> BenchConfig {
-    BenchConfig {
-        devices: config.devices.clone(),
+) -> Experiment {
+    Experiment {
         backends: config.backends.clone(),
         sampler,
         seed,
+        ..Experiment::new(target)
+    }
+}
+
+/// How each of the study's runs runs: on the study's devices, into `out`.
+fn options(config: &PaperConfig, out: PathBuf) -> RunOptions {
+    RunOptions {
+        devices: config.devices.clone(),
         out: Some(out),
         quiet: config.quiet,
         progress: true,
         fleet: config.fleet.clone(),
-        ..BenchConfig::new(target)
+        ..RunOptions::default()
     }
 }
 
 /// Runs the study; the summary is in the result.
-pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
+pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> {
     let started = Instant::now();
     let dir = config.out.clone().unwrap_or_else(|| {
         let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
@@ -168,24 +170,17 @@ pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
         PathBuf::from("reports").join(format!("paper-{stamp}"))
     });
     // Every device must resolve (devices.toml) before anything is written.
-    crate::fleet::place(&bench(
-        config,
-        BenchTarget::Peak,
-        SamplerConfig::default(),
-        0,
-        dir.clone(),
-    ))?;
+    crate::fleet::place(&config.devices, &config.fleet)?;
     crate::results::prepare_dir(&dir)?;
     let mut records = Vec::new();
     let mut inputs = Vec::new();
     for (name, sub) in [("paper-table1", "table1"), ("paper-table3", "table3")] {
         let suite = crate::suite::embedded(name)?;
-        let run = bench(
+        let run = experiment(
             config,
-            BenchTarget::Cases(suite.cases.clone()),
+            Target::Cases(suite.cases.clone()),
             sampler(&suite, config.quick),
             suite.seed.unwrap_or(0),
-            dir.join(sub),
         );
         if !config.quiet {
             writeln!(
@@ -196,26 +191,25 @@ pub fn run(config: &PaperConfig, log: &mut dyn Write) -> Result<Study> {
             )
             .ok();
         }
-        let outcome = crate::bench::run(&run, log)?;
+        let outcome = crate::run::run(&run, &options(config, dir.join(sub)), log)?;
         records.extend(outcome.records);
         inputs.push(outcome.dir);
     }
     // The device's ceilings, so the report's roofline has its roof.
-    let peak = bench(
+    let peak = experiment(
         config,
-        BenchTarget::Peak,
+        Target::Peak,
         SamplerConfig {
             warmup: Duration::from_millis(if config.quick { 50 } else { 200 }),
             min_time: Duration::from_millis(if config.quick { 100 } else { 500 }),
             ..SamplerConfig::default()
         },
         0,
-        dir.join("peak"),
     );
     if !config.quiet {
         writeln!(log, "== peak: the device's GEMM and bandwidth ceilings").ok();
     }
-    let outcome = crate::bench::run(&peak, log)?;
+    let outcome = crate::run::run(&peak, &options(config, dir.join("peak")), log)?;
     records.extend(outcome.records);
     inputs.push(outcome.dir);
     crate::report::run(&ReportConfig {

@@ -10,10 +10,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::cases::Case;
 use crate::error::{Error, Result};
+use crate::measure::SamplerOverrides;
 use crate::spec::{OpKind, OpSweep, Ratio, Shape};
-use crate::zoo;
+use crate::target::{Case, NetTarget};
 
 /// A value or a list of values (`kind = "conv"` or `kind = ["conv", "dwconv"]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -138,16 +138,8 @@ pub struct Suite {
     pub description: String,
     /// Every case, expanded, in file order, without duplicates.
     pub cases: Vec<Case>,
-    /// Warm-up from `[measure]`.
-    pub warmup: Option<Duration>,
-    /// Minimum sampling time from `[measure]`.
-    pub min_time: Option<Duration>,
-    /// Maximum sampling time from `[measure]`.
-    pub max_time: Option<Duration>,
-    /// Exact samples from `[measure]`.
-    pub runs: Option<usize>,
-    /// Target CI half-width from `[measure]`.
-    pub target_ci: Option<f64>,
+    /// Sampling settings from `[measure]`.
+    pub sampler: SamplerOverrides,
     /// Seed from `[measure]`.
     pub seed: Option<u64>,
 }
@@ -248,17 +240,6 @@ fn protocol(
         .collect())
 }
 
-fn suffix(batch: Option<usize>, threads: Option<usize>) -> String {
-    let mut s = String::new();
-    if let Some(b) = batch {
-        s += &format!("-b{b}");
-    }
-    if let Some(t) = threads {
-        s += &format!("-t{t}");
-    }
-    s
-}
-
 fn ops_cases(ctx: &Ctx<'_>, entry: &Spanned<OpsEntry>) -> Result<Vec<Case>> {
     let e = entry.get_ref();
     let mut sweep = OpSweep::default();
@@ -300,18 +281,9 @@ fn ops_cases(ctx: &Ctx<'_>, entry: &Spanned<OpsEntry>) -> Result<Vec<Case>> {
     let mut out = Vec::new();
     for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {
         for op in &ops {
-            out.push(Case {
-                id: op.id() + &suffix(batch, threads),
-                kind: op.kind.to_string(),
-                name: op.kind.to_string(),
-                net: op
-                    .to_net()
-                    .map_err(|m| ctx.err(entry.span(), m.to_string()))?,
-                op: Some(*op),
-                resolution: None,
-                threads,
-                batch,
-            });
+            out.push(
+                Case::op(*op, batch, threads).map_err(|m| ctx.err(entry.span(), m.to_string()))?,
+            );
         }
     }
     Ok(out)
@@ -319,31 +291,19 @@ fn ops_cases(ctx: &Ctx<'_>, entry: &Spanned<OpsEntry>) -> Result<Vec<Case>> {
 
 fn nets_cases(ctx: &Ctx<'_>, entry: &Spanned<NetsEntry>) -> Result<Vec<Case>> {
     let e = entry.get_ref();
-    let mut names: Vec<&'static str> = Vec::new();
-    for n in e.name.get_ref().to_vec() {
-        if n == "all" {
-            names.extend(zoo::NAMES);
-        } else {
-            names.push(zoo::check_name(&n).map_err(|m| ctx.err(e.name.span(), m.to_string()))?);
-        }
-    }
+    let nets = NetTarget::resolve(&e.name.get_ref().to_vec())
+        .map_err(|m| ctx.err(e.name.span(), m.to_string()))?;
     let resolutions = e.resolution.as_ref().map_or(vec![224], OneOrMany::to_vec);
     let mut out = Vec::new();
     for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {
         for &r in &resolutions {
-            for name in &names {
-                let net = zoo::build(name, r)
-                    .map_err(|m| ctx.err(entry.span(), format!("{name} at resolution {r}: {m}")))?;
-                out.push(Case {
-                    id: format!("{name}-{r}{}", suffix(batch, threads)),
-                    kind: "net".into(),
-                    name: (*name).into(),
-                    net,
-                    op: None,
-                    resolution: Some(r),
-                    threads,
-                    batch,
-                });
+            for net in &nets {
+                out.push(net.case(r, batch, threads).map_err(|m| {
+                    ctx.err(
+                        entry.span(),
+                        format!("{} at resolution {r}: {m}", net.name()),
+                    )
+                })?);
             }
         }
     }
@@ -376,22 +336,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Suite> {
         name: file.name.clone(),
         description: file.description.clone(),
         cases,
-        warmup: duration(&ctx, "warmup", &m.warmup)?,
-        min_time: duration(&ctx, "min_time", &m.min_time)?,
-        max_time: duration(&ctx, "max_time", &m.max_time)?,
-        runs: m.runs,
-        target_ci: match &m.target_ci {
-            Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() < 1.0) => {
-                return Err(ctx.err(
-                    t.span(),
-                    format!(
-                        "measure.target_ci = {}: must be in (0, 1), e.g. 0.02",
-                        t.get_ref()
-                    ),
-                ));
-            }
-            Some(t) => Some(*t.get_ref()),
-            None => None,
+        sampler: SamplerOverrides {
+            warmup: duration(&ctx, "warmup", &m.warmup)?,
+            min_time: duration(&ctx, "min_time", &m.min_time)?,
+            max_time: duration(&ctx, "max_time", &m.max_time)?,
+            runs: m.runs,
+            target_ci: match &m.target_ci {
+                Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() < 1.0) => {
+                    return Err(ctx.err(
+                        t.span(),
+                        format!(
+                            "measure.target_ci = {}: must be in (0, 1), e.g. 0.02",
+                            t.get_ref()
+                        ),
+                    ));
+                }
+                Some(t) => Some(*t.get_ref()),
+                None => None,
+            },
         },
         seed: m.seed,
     })

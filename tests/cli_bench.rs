@@ -6,12 +6,14 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use flopsbench::backend::{self, Backend, Prepared, Settings};
-use flopsbench::bench::{BenchConfig, BenchTarget, run_on};
+use flopsbench::bench::Experiment;
 use flopsbench::device::DeviceSpec;
 use flopsbench::measure::SamplerConfig;
 use flopsbench::model::Model;
 use flopsbench::record::Status;
+use flopsbench::run::{RunOptions, run_on};
 use flopsbench::spec::{OpKind, OpSweep, Shape};
+use flopsbench::target::Target;
 use serde_json::Value;
 
 const CONTRACT_COLUMNS: &str = "run_id,timestamp,host,device,device_model,arch,emulated,backend,backend_version,\
@@ -22,9 +24,9 @@ throughput_per_s,gmacs_per_s,gflops_per_s,max_abs_err,status,error";
 
 /// How many backends can run on this CPU (ort only after scripts/setup-ort).
 fn available_backends() -> usize {
-    backend::NAMES
+    backend::registry()
         .iter()
-        .filter(|n| backend::by_name(n).unwrap().probe(&DeviceSpec::Cpu).is_ok())
+        .filter(|b| b.probe(&DeviceSpec::Cpu).is_ok())
         .count()
 }
 
@@ -59,7 +61,7 @@ fn op_writes_the_contract_files_with_checked_rows() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    for name in backend::NAMES {
+    for name in backend::names() {
         let b = backend::by_name(name).unwrap();
         let line = format!("{name} unavailable on cpu");
         assert_eq!(
@@ -264,8 +266,8 @@ impl Backend for FailsOnWideInputs {
 #[test]
 fn a_failing_case_is_an_error_row_and_the_run_continues() {
     let dir = tempfile::tempdir().unwrap();
-    let config = BenchConfig {
-        target: BenchTarget::Ops(OpSweep {
+    let experiment = Experiment {
+        target: Target::Ops(OpSweep {
             kinds: vec![OpKind::Conv],
             shapes: vec![Shape::new(16, 6, 6), Shape::new(4, 6, 6)],
             layers: Some(2),
@@ -276,12 +278,15 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
             runs: Some(3),
             ..SamplerConfig::default()
         },
+        ..Experiment::new(Target::Peak)
+    };
+    let options = RunOptions {
         out: Some(dir.path().join("run")),
-        ..BenchConfig::new(BenchTarget::Peak)
+        ..RunOptions::default()
     };
     let failing = FailsOnWideInputs;
     let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend])];
-    let outcome = run_on(&config, &plan, &mut std::io::sink()).unwrap();
+    let outcome = run_on(&experiment, &options, &plan, &mut std::io::sink()).unwrap();
     let statuses: Vec<Status> = outcome.records.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [Status::Error, Status::Ok]);
     assert!(outcome.records[0].error.contains("out of memory"));

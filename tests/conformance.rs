@@ -1,36 +1,33 @@
-//! One conformance suite over every available backend: the same cases, each backend's
-//! output against a reference with a stated tolerance (f32: relative 1e-4). Operator
-//! stacks are checked against the plain f64 direct convolution, networks across backends.
-//! A backend that cannot run here is skipped with its reason printed.
+//! One conformance suite over every registered backend, generated per backend (a failure
+//! names its backend): the same cases, each backend's output against a reference with a
+//! stated tolerance (f32: relative 1e-4). Operator stacks are checked against the plain f64
+//! direct convolution, networks against the backend that checks them in a run. A backend
+//! that cannot run here is skipped with its reason printed (a failure in CI).
 
 use flopsbench::backend::{self, Backend, PconvImpl, Settings};
-use flopsbench::bench::{F32_TOLERANCE, tolerance};
+use flopsbench::bench::{F32_TOLERANCE, reference_for, tolerance};
 use flopsbench::device::DeviceSpec;
 use flopsbench::model::Model;
 use flopsbench::reference::{compare, run_op_stack};
 use flopsbench::spec::{Dtype, OpCase, OpKind, Ratio, Shape};
 use flopsbench::zoo;
 
-/// The backends that can run on this CPU. In CI (`CI` set) every CPU backend must run:
-/// one that cannot (its set-up script failed, or the test command did not build it) is a
-/// defect, not a skip.
-fn available() -> Vec<&'static dyn Backend> {
-    backend::NAMES
-        .iter()
-        .map(|n| backend::by_name(n).unwrap())
-        .filter(|b| match b.probe(&DeviceSpec::Cpu) {
-            Ok(()) => true,
-            Err(why) => {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI must run every CPU backend, but {} cannot: {why}",
-                    b.name()
-                );
-                eprintln!("skipping backend {}: {why}", b.name());
-                false
-            }
-        })
-        .collect()
+/// The backend `name` if it can run on this CPU. In CI (`CI` set) every CPU backend must
+/// run: one that cannot (its set-up script failed, or the test command did not build it)
+/// is a defect, not a skip.
+fn runnable(name: &str) -> Option<&'static dyn Backend> {
+    let b = backend::by_name(name).unwrap();
+    match b.probe(&DeviceSpec::Cpu) {
+        Ok(()) => Some(b),
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run every CPU backend, but {name} cannot: {why}"
+            );
+            eprintln!("skipping backend {name}: {why}");
+            None
+        }
+    }
 }
 
 fn settings(pconv_impl: PconvImpl) -> Settings {
@@ -82,9 +79,8 @@ fn op_cases() -> Vec<OpCase> {
     cases
 }
 
-#[test]
-fn every_op_kind_matches_the_f64_reference_on_every_backend() {
-    for b in available() {
+fn every_op_kind_matches_the_f64_reference(name: &str) {
+    if let Some(b) = runnable(name) {
         for case in op_cases() {
             let model = Model::new(&case.to_net().unwrap(), 2, 11, true);
             let want = run_op_stack(&model).unwrap();
@@ -102,10 +98,9 @@ fn every_op_kind_matches_the_f64_reference_on_every_backend() {
     }
 }
 
-#[test]
-fn the_paper_stage_shapes_match_on_one_layer() {
+fn the_paper_stage_shapes_match_on_one_layer(name: &str) {
     // The real Table-1 shapes, one layer each (the f64 reference is slow on ten).
-    for b in available() {
+    if let Some(b) = runnable(name) {
         for kind in [OpKind::Conv, OpKind::Gconv, OpKind::Dwconv, OpKind::Pconv] {
             let mut case = OpCase::paper(kind, Shape::new(96, 56, 56));
             case.layers = 1;
@@ -125,32 +120,32 @@ fn the_paper_stage_shapes_match_on_one_layer() {
     }
 }
 
-#[test]
-fn every_zoo_net_agrees_across_backends() {
-    let backends = available();
+/// Every zoo network against the backend that checks this one's networks in a run (the
+/// same rule: `bench::reference_for`).
+fn every_zoo_net_matches_its_reference_backend(name: &str) {
+    let Some(b) = runnable(name) else { return };
+    let checker = reference_for(name).unwrap();
     assert!(
-        backends.len() >= 2,
-        "candle and tract are always compiled in"
+        checker.probe(&DeviceSpec::Cpu).is_ok(),
+        "the reference {} is always compiled in",
+        checker.name()
     );
-    for name in zoo::NAMES {
-        let net = zoo::build(name, 32).unwrap();
+    for net_name in zoo::NAMES {
+        let net = zoo::build(net_name, 32).unwrap();
         for fuse in [true, false] {
             let model = Model::new(&net, 2, 3, fuse);
-            let outputs: Vec<Vec<f32>> = backends
+            let got = output(b, &model, &settings(PconvImpl::SplitCat));
+            assert_eq!(got.len(), 2 * 1000, "{net_name}: batch 2 × 1000 logits");
+            let want: Vec<f64> = output(checker, &model, &settings(PconvImpl::SplitCat))
                 .iter()
-                .map(|b| output(*b, &model, &settings(PconvImpl::SplitCat)))
+                .map(|v| f64::from(*v))
                 .collect();
-            assert_eq!(outputs[0].len(), 2 * 1000, "{name}: batch 2 × 1000 logits");
-            let want: Vec<f64> = outputs[0].iter().map(|v| f64::from(*v)).collect();
-            for (b, got) in backends.iter().zip(&outputs).skip(1) {
-                let (abs, rel) = compare(got, &want).unwrap();
-                assert!(
-                    rel <= F32_TOLERANCE,
-                    "{name} fuse={fuse}: {} vs {}: abs {abs:e} rel {rel:e}",
-                    b.name(),
-                    backends[0].name()
-                );
-            }
+            let (abs, rel) = compare(&got, &want).unwrap();
+            assert!(
+                rel <= F32_TOLERANCE,
+                "{net_name} fuse={fuse}: {name} vs {}: abs {abs:e} rel {rel:e}",
+                checker.name()
+            );
         }
     }
 }
@@ -196,10 +191,9 @@ fn a_wrong_output_is_caught_by_the_reference() {
     );
 }
 
-#[test]
-fn reduced_precision_stays_within_its_stated_tolerance() {
+fn reduced_precision_stays_within_its_stated_tolerance(name: &str) {
     // f16/bf16 run where a backend supports them (tch), against the same f64 reference.
-    for b in available() {
+    if let Some(b) = runnable(name) {
         for dtype in [Dtype::F16, Dtype::Bf16] {
             if !b.supports(dtype) {
                 eprintln!("{} computes in f32 only; no {dtype} check", b.name());
@@ -226,4 +220,42 @@ fn reduced_precision_stays_within_its_stated_tolerance() {
             }
         }
     }
+}
+
+/// One module per backend, one test per backend × check, so a failure names its backend
+/// (after candle's per-device test macro).
+macro_rules! conformance {
+    ($($backend:ident),* $(,)?) => {
+        /// The backends these tests cover.
+        const COVERED: &[&str] = &[$(stringify!($backend)),*];
+        $(
+            mod $backend {
+                #[test]
+                fn every_op_kind_matches_the_f64_reference() {
+                    super::every_op_kind_matches_the_f64_reference(stringify!($backend));
+                }
+                #[test]
+                fn the_paper_stage_shapes_match_on_one_layer() {
+                    super::the_paper_stage_shapes_match_on_one_layer(stringify!($backend));
+                }
+                #[test]
+                fn every_zoo_net_matches_its_reference_backend() {
+                    super::every_zoo_net_matches_its_reference_backend(stringify!($backend));
+                }
+                #[test]
+                fn reduced_precision_stays_within_its_stated_tolerance() {
+                    super::reduced_precision_stays_within_its_stated_tolerance(stringify!(
+                        $backend
+                    ));
+                }
+            }
+        )*
+    };
+}
+
+conformance!(candle, tract, ort, tch);
+
+#[test]
+fn every_registered_backend_has_its_conformance_tests() {
+    assert_eq!(COVERED, backend::names().as_slice());
 }

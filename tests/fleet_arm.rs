@@ -83,7 +83,10 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
     for a in &arm {
         let r = &a.record;
         assert_eq!(r.status, Status::Ok, "{}: {}", r.backend, r.error);
-        assert_eq!((r.device.as_str(), r.arch.as_str()), ("arm", "aarch64"));
+        assert_eq!(
+            (r.device.to_string().as_str(), r.arch.as_str()),
+            ("arm", "aarch64")
+        );
         assert!(r.emulated, "qemu rows are marked emulated");
         assert!(
             r.max_abs_err.is_some(),

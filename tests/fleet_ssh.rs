@@ -196,7 +196,7 @@ fn a_suite_runs_on_a_board_over_ssh_and_failures_become_rows() {
     assert_eq!(board.len(), 6, "{stderr}");
     for r in &board {
         assert_eq!(r.status, Status::Ok, "{}: {}", r.case, r.error);
-        assert_eq!(r.device, "board");
+        assert_eq!(r.device.to_string(), "board");
         assert!(!r.emulated);
         assert!(r.median_ms.unwrap() > 0.0 && r.max_abs_err.unwrap() < 1e-3);
     }

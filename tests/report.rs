@@ -1,5 +1,6 @@
-//! `flopsbench report` on a fixture (a real run of this machine, committed under
-//! tests/fixtures/report/run): snapshots of every format, merging and deduplication.
+//! `flopsbench report` on fixtures (real runs of this machine, committed under
+//! tests/fixtures/report/{table1,nets,peak,ratio}): snapshots of every format, merging and
+//! deduplication.
 
 use std::path::{Path, PathBuf};
 

@@ -31,7 +31,7 @@ fn shipped_suites_expand_to_their_cases() {
             "{name}: embedded copy differs"
         );
         assert!(
-            from_file.min_time.is_some(),
+            from_file.sampler.min_time.is_some(),
             "{name} states its sampling time"
         );
     }

@@ -43,7 +43,7 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
 /// `prepare` changes it where the CLI set it and a case asks for another count (`peak`,
 /// suites); the work itself runs in a rayon pool of exactly that many threads. Library
 /// users (and tests) who never call it get candle's default.
-pub fn set_threads(threads: usize) {
+fn set_threads(threads: usize) {
     if std::env::var("RAYON_NUM_THREADS").ok() != Some(threads.to_string()) {
         // SAFETY: flopsbench prepares and runs backends from one thread, one case at a
         // time; between cases no backend thread is working or reading the environment.
@@ -291,6 +291,14 @@ impl Backend for Candle {
 
     fn version(&self) -> String {
         VERSION.into()
+    }
+
+    fn configure(&self, global: &super::Global) {
+        set_threads(global.threads);
+    }
+
+    fn reference_preference(&self) -> Option<u8> {
+        Some(1)
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {

@@ -1,12 +1,20 @@
 //! Backends behind one small trait, checked at run time: `probe` says whether a backend
 //! can run on a device here (and how to fix it if not), `prepare` does all untimed work
 //! (weights, graph, session), and the prepared handle has `run` and `sync`.
+//!
+//! A backend is one file implementing [`Backend`] plus one line in [`registry`]; the
+//! `--backend` help, `list`, `all` and the choice of the reference that checks network
+//! outputs all derive from the registry.
 
 pub mod candle;
 #[cfg(feature = "tch")]
 pub mod libtorch;
+#[cfg(not(feature = "tch"))]
+mod missing;
 pub mod ort;
 pub mod tract;
+
+use std::path::PathBuf;
 
 use std::fmt;
 use std::str::FromStr;
@@ -72,6 +80,41 @@ pub trait Prepared {
     fn detail(&self) -> String;
     /// The PConv forward this backend runs.
     fn pconv_impl(&self) -> PconvImpl;
+    /// One more pass, timed node by node through the runtime's own per-node hook, in
+    /// execution order; `None` where the backend has no such hook. Never part of a timed
+    /// measurement.
+    fn profile(&mut self) -> Option<Result<Vec<NodeTime>>> {
+        None
+    }
+}
+
+/// Process-wide settings of the backends, applied once through [`configure`] before any
+/// model is prepared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// Threads of a backend's process-wide pool, where it has one (candle's GEMM reads
+    /// it from the environment); each case still prepares with its own count.
+    pub threads: usize,
+    /// The ONNX Runtime library to load (`--ort-lib`), when not the default search.
+    pub ort_library: Option<PathBuf>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            threads: 1,
+            ort_library: None,
+        }
+    }
+}
+
+/// The time one node of a prepared model took in one profiled pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeTime {
+    /// The node's name as the runtime reports it.
+    pub node: String,
+    /// Milliseconds.
+    pub ms: f64,
 }
 
 /// An inference backend.
@@ -80,6 +123,15 @@ pub trait Backend: Sync {
     fn name(&self) -> &'static str;
     /// Library version, recorded per row.
     fn version(&self) -> String;
+    /// Applies process-wide settings (thread pools, library paths); called once, before
+    /// anything is prepared.
+    fn configure(&self, _global: &Global) {}
+    /// `Some(p)` when this backend can check other backends' network outputs: compiled
+    /// from crates (no outside library), always available on the host CPU, f32. The
+    /// lowest `p` other than the checked backend is the reference.
+    fn reference_preference(&self) -> Option<u8> {
+        None
+    }
     /// Whether it computes in `dtype` (all backends run f32).
     fn supports(&self, dtype: Dtype) -> bool {
         dtype == Dtype::F32
@@ -102,7 +154,7 @@ pub fn probe_host_cpu(device: &DeviceSpec, why_not_cuda: &str) -> std::result::R
         DeviceSpec::Cuda(_) => Err(why_not_cuda.to_string()),
         d if d.is_host_cpu() => Ok(()),
         d => Err(format!(
-            "{d} is not this host's CPU; remote devices are not supported yet"
+            "{d} is not this host's CPU; a device of devices.toml runs its own worker"
         )),
     }
 }
@@ -116,51 +168,47 @@ pub fn ensure_available(backend: &dyn Backend, device: &DeviceSpec) -> Result<()
 }
 
 /// Every backend flopsbench knows, compiled in or not, in the order `all` runs them.
-pub const NAMES: [&str; 4] = ["candle", "tract", "ort", "tch"];
+pub fn registry() -> &'static [&'static dyn Backend] {
+    static REGISTRY: &[&dyn Backend] = &[
+        &candle::Candle,
+        &tract::Tract,
+        &ort::Ort,
+        #[cfg(feature = "tch")]
+        &libtorch::Tch,
+        #[cfg(not(feature = "tch"))]
+        &missing::TCH,
+    ];
+    REGISTRY
+}
 
-/// A backend known by name but not part of this build, with how to get it.
-#[cfg(not(feature = "tch"))]
-struct Missing(&'static str, &'static str);
+/// The names of [`registry`], in order.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|b| b.name()).collect()
+}
 
-#[cfg(not(feature = "tch"))]
-impl Backend for Missing {
-    fn name(&self) -> &'static str {
-        self.0
-    }
-    fn version(&self) -> String {
-        String::new()
-    }
-    fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
-        Err(self.1.to_string())
-    }
-    fn prepare(&self, _: &Model, device: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
-        Err(Error::Backend {
-            backend: self.0.into(),
-            message: self.probe(device).unwrap_err(),
-        })
+/// The help text of `--backend`: every registered name.
+pub fn help() -> String {
+    format!(
+        "Backends: {}, comma lists, or `all` (every one available)",
+        names().join(", ")
+    )
+}
+
+/// Applies `global` to every backend (see [`Backend::configure`]).
+pub fn configure(global: &Global) {
+    for b in registry() {
+        b.configure(global);
     }
 }
 
 /// The backend called `name`.
 pub fn by_name(name: &str) -> Result<&'static dyn Backend> {
-    static CANDLE: candle::Candle = candle::Candle;
-    static TRACT: tract::Tract = tract::Tract;
-    static ORT: ort::Ort = ort::Ort;
-    #[cfg(feature = "tch")]
-    static TCH: libtorch::Tch = libtorch::Tch;
-    #[cfg(not(feature = "tch"))]
-    static TCH: Missing = Missing(
-        "tch",
-        "not compiled into this binary: run scripts/setup-libtorch, then build with \
-         `cargo build --release --features tch` and the LIBTORCH it prints",
-    );
-    match name.trim().to_lowercase().as_str() {
-        "candle" => Ok(&CANDLE),
-        "tract" => Ok(&TRACT),
-        "ort" => Ok(&ORT),
-        "tch" => Ok(&TCH),
-        other => Err(Error::unknown("backend", other, &NAMES)),
-    }
+    let wanted = name.trim().to_lowercase();
+    registry()
+        .iter()
+        .copied()
+        .find(|b| b.name() == wanted)
+        .ok_or_else(|| Error::unknown("backend", &wanted, &names()))
 }
 
 /// A `--backend` selection: `all` or a list of names.
@@ -186,14 +234,44 @@ impl FromStr for Selection {
     }
 }
 
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selection::All => f.write_str("all"),
+            Selection::Named(names) => f.write_str(&names.join(",")),
+        }
+    }
+}
+
+impl Serialize for Selection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Selection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 impl Selection {
     /// The backends to try, in order.
     pub fn backends(&self) -> Vec<&'static dyn Backend> {
-        let names: Vec<&str> = match self {
-            Selection::All => NAMES.to_vec(),
-            Selection::Named(n) => n.iter().map(String::as_str).collect(),
-        };
-        names.into_iter().filter_map(|n| by_name(n).ok()).collect()
+        match self {
+            Selection::All => registry().to_vec(),
+            Selection::Named(n) => n.iter().filter_map(|n| by_name(n).ok()).collect(),
+        }
+    }
+
+    /// The names selected (`all` for every one).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Selection::All => vec!["all".into()],
+            Selection::Named(n) => n.clone(),
+        }
     }
 }
 
@@ -205,7 +283,29 @@ mod tests {
     fn unknown_backends_are_refused_with_a_suggestion() {
         let e = "cnadle".parse::<Selection>().unwrap_err();
         assert!(e.to_string().contains("did you mean 'candle'"), "{e}");
-        assert_eq!("all".parse::<Selection>().unwrap().backends().len(), 4);
+        assert_eq!(
+            "all".parse::<Selection>().unwrap().backends().len(),
+            registry().len()
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_every_one_parses() {
+        let names = names();
+        for (i, n) in names.iter().enumerate() {
+            assert!(!names[..i].contains(n), "{n} registered twice");
+            assert_eq!(by_name(n).unwrap().name(), *n);
+        }
+        assert!(help().contains(&names.join(", ")));
+    }
+
+    #[test]
+    fn a_selection_survives_the_wire() {
+        for s in ["all", "candle,tract", "ort"] {
+            let sel: Selection = s.parse().unwrap();
+            let json = serde_json::to_string(&sel).unwrap();
+            assert_eq!(serde_json::from_str::<Selection>(&json).unwrap(), sel);
+        }
     }
 
     #[cfg(not(feature = "tch"))]

@@ -45,7 +45,7 @@ struct Loaded {
 
 /// Uses `path` as the ONNX Runtime library (the `--ort-lib` flag). Has no effect once
 /// the library is loaded.
-pub fn set_library(path: PathBuf) {
+fn set_library(path: PathBuf) {
     if let Ok(mut explicit) = EXPLICIT.lock() {
         *explicit = Some(path);
     }
@@ -211,6 +211,12 @@ impl Backend for Ort {
         match loaded() {
             Ok((_, v)) => format!("onnxruntime {v} (ort {CRATE_VERSION})"),
             Err(_) => format!("ort {CRATE_VERSION}, runtime not loaded"),
+        }
+    }
+
+    fn configure(&self, global: &super::Global) {
+        if let Some(path) = &global.ort_library {
+            set_library(path.clone());
         }
     }
 

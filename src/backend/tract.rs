@@ -74,6 +74,11 @@ impl Backend for Tract {
         VERSION.into()
     }
 
+    fn reference_preference(&self) -> Option<u8> {
+        // Runs the same ONNX graph as ort, optimised: asked first.
+        Some(0)
+    }
+
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
         probe_host_cpu(device, "tract runs on CPUs only")
     }

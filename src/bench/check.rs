@@ -1,9 +1,8 @@
 //! Checking one case on one backend before timing it: the reference output (the f64
-//! direct convolution for operator stacks, the other pure-Rust backend for networks), the
+//! direct convolution for operator stacks, a reference backend for networks), the
 //! comparison within the dtype's tolerance, then the measurement.
 
 use crate::backend::{Backend, PconvImpl, Settings};
-use crate::cases::Case;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::{Measurement, SamplerConfig, measure, summarize};
@@ -11,6 +10,7 @@ use crate::model::Model;
 use crate::record::{OutputDigest, Record};
 use crate::reference::{compare, run_op_stack};
 use crate::spec::Dtype;
+use crate::target::Case;
 
 /// Relative tolerance (max abs error / max |reference|) for f32 outputs.
 pub const F32_TOLERANCE: f64 = 1e-4;
@@ -37,8 +37,25 @@ pub(crate) struct Scratch<'a> {
     pub(crate) max_abs_err: Option<f64>,
 }
 
+/// The backend that checks `backend`'s network outputs: of the registered backends that
+/// offer themselves as a reference ([`Backend::reference_preference`]), the preferred one
+/// other than `backend` itself.
+pub fn reference_for(backend: &str) -> Result<&'static dyn Backend> {
+    crate::backend::registry()
+        .iter()
+        .copied()
+        .filter(|b| b.name() != backend)
+        .filter_map(|b| b.reference_preference().map(|p| (p, b)))
+        .min_by_key(|(p, _)| *p)
+        .map(|(_, b)| b)
+        .ok_or_else(|| Error::Backend {
+            backend: backend.into(),
+            message: "no other backend can serve as the reference of its output".into(),
+        })
+}
+
 /// A reference output for `model` when checking `backend`: the f64 direct convolution for
-/// operator stacks, the other pure-Rust backend (in f32, on this host's CPU) for networks.
+/// operator stacks, [`reference_for`] (in f32, on this host's CPU) for networks.
 fn reference(
     case: &Case,
     model: &Model,
@@ -46,28 +63,27 @@ fn reference(
     settings: &Settings,
     cache: &mut ReferenceCache,
 ) -> Result<(Vec<f64>, String)> {
-    let name = if case.op.is_some() {
-        "f64 direct convolution"
-    } else if backend == "tract" {
-        "candle"
+    let checker = if case.op.is_some() {
+        None
     } else {
-        "tract"
+        Some(reference_for(backend)?)
     };
+    let name = checker.map_or("f64 direct convolution", |b| b.name());
     if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
         return Ok((values.clone(), name.into()));
     }
-    let values = if case.op.is_some() {
-        run_op_stack(model)?
-    } else {
-        let f32_settings = Settings {
-            dtype: Dtype::F32,
-            ..*settings
-        };
-        let mut p =
-            crate::backend::by_name(name)?.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
-        p.run()?;
-        p.sync()?;
-        p.output()?.into_iter().map(f64::from).collect()
+    let values = match checker {
+        None => run_op_stack(model)?,
+        Some(checker) => {
+            let f32_settings = Settings {
+                dtype: Dtype::F32,
+                ..*settings
+            };
+            let mut p = checker.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
+            p.run()?;
+            p.sync()?;
+            p.output()?.into_iter().map(f64::from).collect()
+        }
     };
     cache.push((name.into(), values.clone()));
     Ok((values, name.into()))

@@ -3,7 +3,28 @@
 //! are checked against the f64 reference too.
 
 use super::*;
-use crate::results::Sink;
+use crate::measure::SamplerConfig;
+use crate::spec::OpSweep;
+use crate::target::Target;
+
+/// Hears every event, in order.
+#[derive(Default)]
+struct Events(Vec<String>);
+
+impl Reporter for Events {
+    fn begin(&mut self, total: usize) {
+        self.0.push(format!("begin {total}"));
+    }
+    fn finished(&mut self, index: usize, total: usize, record: &Record) {
+        self.0.push(format!(
+            "{index}/{total} {} {}",
+            record.case, record.backend
+        ));
+    }
+    fn done(&mut self) {
+        self.0.push("done".into());
+    }
+}
 
 /// Keeps rows in memory.
 #[derive(Default)]
@@ -21,8 +42,8 @@ impl Sink for Rows {
     }
 }
 
-fn config(target: BenchTarget) -> BenchConfig {
-    BenchConfig {
+fn config(target: Target) -> Experiment {
+    Experiment {
         backends: "candle,tract".parse().unwrap(),
         sampler: SamplerConfig {
             warmup: std::time::Duration::ZERO,
@@ -32,7 +53,7 @@ fn config(target: BenchTarget) -> BenchConfig {
             target_ci: None,
         },
         seed: 7,
-        ..BenchConfig::new(target)
+        ..Experiment::new(target)
     }
 }
 
@@ -45,9 +66,9 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         layers: Some(2),
         ..OpSweep::default()
     };
-    let config = config(BenchTarget::Ops(sweep));
-    let cases = cases(&config).unwrap();
-    let plan = plan(&config, &mut std::io::sink()).unwrap();
+    let config = config(Target::Ops(sweep));
+    let cases = config.target.cases(config.resolution).unwrap();
+    let plan = plan(&config, &[DeviceSpec::Cpu], &mut std::io::sink()).unwrap();
     assert_eq!(plan[0].1.len(), 2, "candle and tract are built in");
     let context = RunContext {
         run_id: "test".into(),
@@ -55,16 +76,19 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         done: Vec::new(),
     };
     let mut rows = Rows::default();
-    let records = measure_cases(
-        &config,
-        &cases,
-        &plan,
-        &context,
-        &mut rows,
-        &mut std::io::sink(),
-    )
-    .unwrap();
+    let mut events = Events::default();
+    let records = measure_cases(&config, &cases, &plan, &context, &mut rows, &mut events).unwrap();
     assert_eq!(records.len(), cases.len() * 2);
+    let total = records.len();
+    assert_eq!(events.0.len(), total + 2);
+    assert_eq!(events.0[0], format!("begin {total}"));
+    assert_eq!(events.0[total + 1], "done");
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(
+            events.0[i + 1],
+            format!("{}/{total} {} {}", i + 1, r.case, r.backend)
+        );
+    }
     for (r, digest) in &rows.0 {
         assert_eq!(
             r.status,

@@ -1,19 +1,21 @@
 //! The measuring flags shared by `op`, `net`, `suite` and `peak` (sampling, devices,
-//! backends, output), their value types, and how they become a [`BenchConfig`].
+//! backends, output), their value types, and how they become a [`BenchCommand`].
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::app::BenchCommand;
 use crate::backend::{PconvImpl, Selection};
-use crate::bench::{BenchConfig, BenchTarget};
+use crate::bench::Experiment;
 use crate::count::Convention;
 use crate::device::DeviceSpec;
-use crate::measure::SamplerConfig;
+use crate::measure::SamplerOverrides;
 use crate::output::Format;
+use crate::run::RunOptions;
 use crate::spec::{Dtype, OpKind};
-use crate::suite::Suite;
+use crate::target::Target;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(super) enum PconvImplArg {
@@ -25,8 +27,7 @@ pub(super) enum PconvImplArg {
 
 #[derive(Debug, Args)]
 pub(super) struct BenchArgs {
-    /// Backends: candle, tract, ort, tch, comma lists, or `all` (every one available)
-    #[arg(long, default_value = "all", value_parser = parse_backends, help_heading = "Measurement")]
+    #[arg(long, default_value = "all", value_parser = parse_backends, help = crate::backend::help(), help_heading = "Measurement")]
     pub(super) backend: Selection,
 
     /// Devices: cpu, gpu (= cuda:0), cuda:N, arm, names from devices.toml, `all` (every
@@ -167,26 +168,17 @@ pub(super) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 impl BenchArgs {
-    pub(super) fn into_config(
+    /// The command measuring `target` (for a suite: the suite file's cases, read when the
+    /// command runs) with these flags.
+    pub(super) fn into_command(
         self,
-        target: BenchTarget,
+        target: Target,
         resolution: usize,
-    ) -> (BenchConfig, Format) {
-        self.into_config_with(target, resolution, None)
-    }
-
-    /// The configuration, with a suite's `[measure]` as defaults under the flags.
-    pub(super) fn into_config_with(
-        self,
-        target: BenchTarget,
-        resolution: usize,
-        suite: Option<&Suite>,
-    ) -> (BenchConfig, Format) {
-        let builtin = SamplerConfig::default();
-        let config = BenchConfig {
+        suite: Option<PathBuf>,
+    ) -> BenchCommand {
+        let experiment = Experiment {
             target,
             resolution,
-            devices: self.device,
             backends: self.backend,
             batch: self.batch,
             threads: self.threads,
@@ -197,30 +189,29 @@ impl BenchArgs {
                 PconvImplArg::SplitCat => PconvImpl::SplitCat,
                 PconvImplArg::Slicing => PconvImpl::Slicing,
             },
-            sampler: SamplerConfig {
-                warmup: self
-                    .warmup
-                    .or(suite.and_then(|s| s.warmup))
-                    .unwrap_or(builtin.warmup),
-                min_time: self
-                    .min_time
-                    .or(suite.and_then(|s| s.min_time))
-                    .unwrap_or(builtin.min_time),
-                max_time: self
-                    .max_time
-                    .or(suite.and_then(|s| s.max_time))
-                    .unwrap_or(builtin.max_time),
-                runs: self.runs.or(suite.and_then(|s| s.runs)),
-                target_ci: self.target_ci.or(suite.and_then(|s| s.target_ci)),
-            },
-            seed: self.seed.or(suite.and_then(|s| s.seed)).unwrap_or(0),
-            resume: self.resume.is_some(),
-            out: self.resume.or(self.out),
-            quiet: self.quiet,
-            progress: true,
-            fleet: self.fleet.options(),
+            ..Experiment::new(Target::Peak)
         };
-        (config, self.format.into())
+        BenchCommand {
+            experiment,
+            suite,
+            sampler: SamplerOverrides {
+                warmup: self.warmup,
+                min_time: self.min_time,
+                max_time: self.max_time,
+                runs: self.runs,
+                target_ci: self.target_ci,
+            },
+            seed: self.seed,
+            run: RunOptions {
+                devices: self.device,
+                resume: self.resume.is_some(),
+                out: self.resume.or(self.out),
+                quiet: self.quiet,
+                progress: true,
+                fleet: self.fleet.options(),
+            },
+            format: self.format.into(),
+        }
     }
 }
 

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 
 use crate::app::{Command, CountConfig, CountTarget, Invocation, PaperConfig};
 use crate::backend::Selection;
-use crate::bench::BenchTarget;
 use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
 use crate::report::{ReportConfig, ReportFormat};
 use crate::spec::{OpKind, OpSweep, Ratio, Shape};
+use crate::target::Target;
 
 mod measure;
 
@@ -181,8 +181,7 @@ struct SuiteCommand {
 
 #[derive(Debug, Args)]
 struct PaperCommand {
-    /// Backends: candle, tract, ort, tch, comma lists, or `all` (every one available)
-    #[arg(long, default_value = "all", value_parser = parse_backends)]
+    #[arg(long, default_value = "all", value_parser = parse_backends, help = crate::backend::help())]
     backend: Selection,
 
     /// Devices: cpu, gpu (= cuda:0), cuda:N, arm, names from devices.toml, `all`; comma list
@@ -434,28 +433,23 @@ fn command(commands: Commands) -> Result<Command> {
         Commands::Op(cmd) => {
             let cmd = *cmd;
             let sweep = cmd.op.sweep(&cmd.kind);
-            let (config, format) = cmd.bench.into_config(BenchTarget::Ops(sweep), 224);
-            Ok(Command::Bench(Box::new(config), format))
+            let bench = cmd.bench.into_command(Target::Ops(sweep), 224, None);
+            Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Net(cmd) => {
             let cmd = *cmd;
-            let (config, format) = cmd
+            let bench = cmd
                 .bench
-                .into_config(BenchTarget::Nets(cmd.nets), cmd.resolution);
-            Ok(Command::Bench(Box::new(config), format))
+                .into_command(Target::Nets(cmd.nets), cmd.resolution, None);
+            Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Suite(cmd) => {
             let cmd = *cmd;
-            let suite = crate::suite::load(&cmd.file)?;
-            if cmd.bench.batch.is_some() && suite.cases.iter().any(|c| c.batch.is_some()) {
-                return Err(Error::flag(
-                    "--batch",
-                    format!("{} sets batch per entry", cmd.file.display()),
-                ));
-            }
-            let target = BenchTarget::Cases(suite.cases.clone());
-            let (config, format) = cmd.bench.into_config_with(target, 224, Some(&suite));
-            Ok(Command::Bench(Box::new(config), format))
+            // The file is read when the command runs, not while parsing.
+            let bench = cmd
+                .bench
+                .into_command(Target::Cases(Vec::new()), 224, Some(cmd.file));
+            Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Paper(cmd) => {
             let cmd = *cmd;
@@ -493,8 +487,8 @@ fn command(commands: Commands) -> Result<Command> {
                     "peak measures one thread and all threads by itself",
                 ));
             }
-            let (config, format) = cmd.bench.into_config(BenchTarget::Peak, 224);
-            Ok(Command::Bench(Box::new(config), format))
+            let bench = cmd.bench.into_command(Target::Peak, 224, None);
+            Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Export(cmd) => {
             let cmd = *cmd;

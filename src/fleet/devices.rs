@@ -223,55 +223,7 @@ fn entry(ctx: &Ctx<'_>, base: &Path, name: &str, e: &Spanned<EntryToml>) -> Resu
                     .into(),
             ));
         }
-        (Some(ssh), None) => {
-            let dest = ssh.get_ref().trim();
-            if !is_destination(dest) {
-                return Err(ctx.err(
-                    ssh.span(),
-                    format!(
-                        "[devices.{name}] ssh = \"{}\": expected user@host (letters, digits, '.', '-', '_', '@', ':'; no spaces, no leading '-')",
-                        ssh.get_ref()
-                    ),
-                ));
-            }
-            let port = match &v.port {
-                Some(p) if (1..=65535).contains(p.get_ref()) => Some(*p.get_ref() as u16),
-                Some(p) => {
-                    return Err(ctx.err(
-                        p.span(),
-                        format!("[devices.{name}] port = {}: outside 1..=65535", p.get_ref()),
-                    ));
-                }
-                None => None,
-            };
-            let remote_dir = match &v.remote_dir {
-                Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
-                    return Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")));
-                }
-                Some(d) => d.get_ref().clone(),
-                None => ".cache/flopsbench".into(),
-            };
-            let mut options = Vec::new();
-            for o in &v.ssh_options {
-                let text = o.get_ref();
-                if !text.contains('=') || text.starts_with('-') {
-                    return Err(ctx.err(
-                        o.span(),
-                        format!(
-                            "[devices.{name}] ssh_options entry \"{text}\": write Key=value (passed as ssh -o Key=value)"
-                        ),
-                    ));
-                }
-                options.push(text.clone());
-            }
-            Transport::Ssh(SshTarget {
-                destination: dest.to_string(),
-                port,
-                identity: v.identity.as_ref().map(|p| base.join(p)),
-                remote_dir,
-                options,
-            })
-        }
+        (Some(ssh), None) => ssh_transport(ctx, base, name, v, ssh)?,
         (None, Some(runner)) => {
             let argv = shlex::split(runner.get_ref()).filter(|a| !a.is_empty());
             match argv {
@@ -313,6 +265,63 @@ fn entry(ctx: &Ctx<'_>, base: &Path, name: &str, e: &Spanned<EntryToml>) -> Resu
         binary: v.binary.as_ref().map(|p| base.join(p)),
         device,
     })
+}
+
+/// The transport of an `ssh = "user@host"` entry, with its port, key, folder and options.
+fn ssh_transport(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    name: &str,
+    v: &EntryToml,
+    ssh: &Spanned<String>,
+) -> Result<Transport> {
+    let dest = ssh.get_ref().trim();
+    if !is_destination(dest) {
+        return Err(ctx.err(
+            ssh.span(),
+            format!(
+                "[devices.{name}] ssh = \"{}\": expected user@host (letters, digits, '.', '-', '_', '@', ':'; no spaces, no leading '-')",
+                ssh.get_ref()
+            ),
+        ));
+    }
+    let port = match &v.port {
+        Some(p) if (1..=65535).contains(p.get_ref()) => Some(*p.get_ref() as u16),
+        Some(p) => {
+            return Err(ctx.err(
+                p.span(),
+                format!("[devices.{name}] port = {}: outside 1..=65535", p.get_ref()),
+            ));
+        }
+        None => None,
+    };
+    let remote_dir = match &v.remote_dir {
+        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
+            return Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")));
+        }
+        Some(d) => d.get_ref().clone(),
+        None => ".cache/flopsbench".into(),
+    };
+    let mut options = Vec::new();
+    for o in &v.ssh_options {
+        let text = o.get_ref();
+        if !text.contains('=') || text.starts_with('-') {
+            return Err(ctx.err(
+                o.span(),
+                format!(
+                    "[devices.{name}] ssh_options entry \"{text}\": write Key=value (passed as ssh -o Key=value)"
+                ),
+            ));
+        }
+        options.push(text.clone());
+    }
+    Ok(Transport::Ssh(SshTarget {
+        destination: dest.to_string(),
+        port,
+        identity: v.identity.as_ref().map(|p| base.join(p)),
+        remote_dir,
+        options,
+    }))
 }
 
 /// Parses a devices file's text; relative paths in it are relative to its folder.

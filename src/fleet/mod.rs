@@ -6,26 +6,32 @@
 //! named device, each with its own `meta.json`, `results.csv` and `results.jsonl`;
 //! `flopsbench report <run>` merges them. Hosts run in parallel, the devices of one host
 //! one after another (emulators run on this host, so after the local devices).
+//!
+//! This module runs the named devices; the run layer (`crate::run`) decides which
+//! devices are named and hands this host's own devices to the engine.
 
 pub mod binary;
 pub mod devices;
 pub mod protocol;
 pub mod remote;
+mod shared_log;
 pub mod ssh;
 pub mod worker;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::bench::{BenchConfig, Outcome, plan, run_dir, run_local};
-use crate::cases::cases;
+use crate::bench::Experiment;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::results::{DirLock, prepare_dir};
+use crate::record::Record;
+use crate::target::Case;
 use devices::{Device, DevicesFile, Transport};
 use protocol::Job;
 use remote::RemoteRun;
+use shared_log::SharedLog;
 
 /// Where named devices are defined, and how to get their binaries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,17 +65,14 @@ fn file_label(file: Option<&DevicesFile>, options: &FleetOptions) -> String {
 }
 
 /// Resolves the run's devices: local ones, and named ones from the devices file.
-pub fn place(config: &BenchConfig) -> Result<Vec<Place>> {
+pub fn place(devices: &[DeviceSpec], options: &FleetOptions) -> Result<Vec<Place>> {
     let host_is_arm = std::env::consts::ARCH == "aarch64";
-    let options = &config.fleet;
     let named = |d: &DeviceSpec| match d {
         DeviceSpec::Named(_) => true,
         DeviceSpec::Arm => !host_is_arm,
         _ => false,
     };
-    let file = if options.all_devices
-        || options.devices_file.is_some()
-        || config.devices.iter().any(named)
+    let file = if options.all_devices || options.devices_file.is_some() || devices.iter().any(named)
     {
         devices::load(options.devices_file.as_deref())?
     } else {
@@ -96,7 +99,7 @@ pub fn place(config: &BenchConfig) -> Result<Vec<Place>> {
             out.push(p);
         }
     };
-    let mut wanted = config.devices.clone();
+    let mut wanted = devices.to_vec();
     if options.all_devices {
         wanted.retain(|d| *d != DeviceSpec::Cpu);
         wanted.push(DeviceSpec::Named("all".into()));
@@ -143,7 +146,7 @@ pub fn place(config: &BenchConfig) -> Result<Vec<Place>> {
 }
 
 /// The binary of every remote device, building per architecture first with `--build`.
-fn binaries(remote: &[&Device], build: bool, log: &mut dyn Write) -> Result<Vec<PathBuf>> {
+pub fn binaries(remote: &[&Device], build: bool, log: &mut dyn Write) -> Result<Vec<PathBuf>> {
     if build {
         let mut arches: Vec<&str> = remote
             .iter()
@@ -159,7 +162,7 @@ fn binaries(remote: &[&Device], build: bool, log: &mut dyn Write) -> Result<Vec<
 }
 
 /// The folder of this host's own rows in a fleet run.
-fn local_dir(root: &Path, remote: &[&Device]) -> PathBuf {
+pub fn local_dir(root: &Path, remote: &[&Device]) -> PathBuf {
     let host = crate::meta::host_name();
     let name: String = host
         .chars()
@@ -178,62 +181,49 @@ fn local_dir(root: &Path, remote: &[&Device]) -> PathBuf {
     }
 }
 
-/// Runs `config` on devices of which some are remote (see the module's documentation).
-pub fn run(config: &BenchConfig, places: &[Place], log: &mut dyn Write) -> Result<Outcome> {
-    if config.resume {
-        return Err(Error::flag(
-            "--resume",
-            "resumes runs on this host's devices only; rerun the named devices",
-        ));
-    }
-    let remote: Vec<&Device> = places
-        .iter()
-        .filter_map(|p| match p {
-            Place::Remote(d) => Some(d),
-            Place::Local(_) => None,
-        })
-        .collect();
-    let local: Vec<DeviceSpec> = places
-        .iter()
-        .filter_map(|p| match p {
-            Place::Local(d) => Some(d.clone()),
-            Place::Remote(_) => None,
-        })
-        .collect();
-    let cases = cases(config)?;
-    let local_config = BenchConfig {
-        devices: local.clone(),
-        ..config.clone()
-    };
-    let local_plan = if local.is_empty() {
-        Vec::new()
-    } else {
-        plan(&local_config, log)?
-    };
-    let binaries = binaries(&remote, config.fleet.build, log)?;
-    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let root = run_dir(config, &started);
-    prepare_dir(&root)?;
-    let _lock = DirLock::take(&root, "--out")?;
+/// One fleet run's remote part: the experiment and its cases, the named devices, and the
+/// run's folder (each device writes `<root>/<device name>/`).
+pub struct Remote<'a> {
+    /// What is measured.
+    pub experiment: &'a Experiment,
+    /// Its cases, as expanded here.
+    pub cases: &'a [Case],
+    /// The named devices, each with the binary it runs.
+    pub devices: Vec<(&'a Device, PathBuf)>,
+    /// The run's folder.
+    pub root: &'a Path,
+    /// No per-case lines.
+    pub quiet: bool,
+}
+
+/// Runs the named devices of `remote` while `local` runs this host's devices (see the
+/// module's documentation): SSH hosts in parallel threads, each host's devices in turn;
+/// emulators here, after `local`, so that nothing else loads this host while it measures.
+/// Every line goes to `log`, whole.
+pub fn run(
+    remote: &Remote<'_>,
+    log: &mut (dyn Write + Send),
+    local: impl FnOnce(&mut dyn Write) -> Result<Vec<Record>>,
+) -> Result<Vec<Record>> {
     let jobs: Vec<Job> = remote
+        .devices
         .iter()
-        .map(|d| Job::of(config, d.device.clone()))
+        .map(|(d, _)| Job::new(remote.experiment, d.device.clone()))
         .collect();
     let runs: Vec<RemoteRun<'_>> = remote
+        .devices
         .iter()
         .zip(&jobs)
-        .zip(binaries)
-        .map(|((device, job), binary)| RemoteRun {
+        .map(|((device, binary), job)| RemoteRun {
             device,
             job,
-            config,
-            cases: &cases,
-            binary,
-            dir: remote::device_dir(&root, &device.name),
+            experiment: remote.experiment,
+            quiet: remote.quiet,
+            cases: remote.cases,
+            binary: binary.clone(),
+            dir: remote::device_dir(remote.root, &device.name),
         })
         .collect();
-    // SSH hosts in parallel, each host's devices in turn; emulators run here, after the
-    // local devices, so that nothing else loads this host while it measures.
     let mut by_host: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut here = Vec::new();
     for (i, r) in runs.iter().enumerate() {
@@ -242,35 +232,26 @@ pub fn run(config: &BenchConfig, places: &[Place], log: &mut dyn Write) -> Resul
             Transport::Emulator(_) => here.push(i),
         }
     }
-    let mut results: Vec<Option<Result<Vec<crate::record::Record>>>> =
-        runs.iter().map(|_| None).collect();
+    let mut results: Vec<Option<Result<Vec<Record>>>> = runs.iter().map(|_| None).collect();
+    let shared = Mutex::new(log);
     let local_records = std::thread::scope(|s| {
         let handles: Vec<_> = by_host
             .values()
             .map(|indices| {
-                let runs = &runs;
+                let (runs, shared) = (&runs, &shared);
                 s.spawn(move || {
-                    let mut err = std::io::stderr();
+                    let mut log = SharedLog::new(shared);
                     indices
                         .iter()
-                        .map(|&i| (i, remote::run(&runs[i], &mut err)))
+                        .map(|&i| (i, remote::run(&runs[i], &mut log)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        let local_records = if local.is_empty() {
-            Ok(Vec::new())
-        } else {
-            run_local(
-                &local_config,
-                &cases,
-                &local_plan,
-                &local_dir(&root, &remote),
-                log,
-            )
-        };
+        let mut log = SharedLog::new(&shared);
+        let local_records = local(&mut log);
         for &i in &here {
-            results[i] = Some(remote::run(&runs[i], log));
+            results[i] = Some(remote::run(&runs[i], &mut log));
         }
         for h in handles {
             match h.join() {
@@ -288,5 +269,5 @@ pub fn run(config: &BenchConfig, places: &[Place], log: &mut dyn Write) -> Resul
     for r in results.into_iter().flatten() {
         records.extend(r?);
     }
-    Ok(Outcome { records, dir: root })
+    Ok(records)
 }

@@ -5,97 +5,36 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{PconvImpl, Selection};
-use crate::bench::{BenchConfig, BenchTarget};
-use crate::count::Convention;
+use crate::bench::Experiment;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::measure::SamplerConfig;
 use crate::meta::Meta;
 use crate::record::RecordWithSamples;
-use crate::spec::Dtype;
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
-/// A worker's job: what a local run's configuration says, minus where results go.
+/// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// [`PROTOCOL`] of the orchestrator.
     pub protocol: u32,
     /// What to measure.
-    pub target: BenchTarget,
-    /// Network input resolution.
-    pub resolution: usize,
+    pub experiment: Experiment,
     /// The device on the worker's host (`cpu`, or a GPU).
     pub device: DeviceSpec,
-    /// `all` or a comma list of backends.
-    pub backends: String,
-    /// Batch, when not the device's protocol.
-    pub batch: Option<usize>,
-    /// Threads, when not the device's protocol.
-    pub threads: Option<usize>,
-    /// Element type.
-    pub dtype: Dtype,
-    /// Fold BN.
-    pub fuse_bn: bool,
-    /// FLOPs convention.
-    pub convention: Convention,
-    /// PConv forward of candle and tch.
-    pub pconv_impl: PconvImpl,
-    /// When to stop sampling.
-    pub sampler: SamplerConfig,
-    /// Seed of weights, inputs and the bootstrap.
-    pub seed: u64,
 }
 
 impl Job {
-    /// The job that runs `config`'s cases on `device` of a worker's host.
-    pub fn of(config: &BenchConfig, device: DeviceSpec) -> Job {
+    /// The job that runs `experiment` on `device` of a worker's host.
+    pub fn new(experiment: &Experiment, device: DeviceSpec) -> Job {
         Job {
             protocol: PROTOCOL,
-            target: config.target.clone(),
-            resolution: config.resolution,
+            experiment: experiment.clone(),
             device,
-            backends: match &config.backends {
-                Selection::All => "all".into(),
-                Selection::Named(names) => names.join(","),
-            },
-            batch: config.batch,
-            threads: config.threads,
-            dtype: config.dtype,
-            fuse_bn: config.fuse_bn,
-            convention: config.convention,
-            pconv_impl: config.pconv_impl,
-            sampler: config.sampler,
-            seed: config.seed,
         }
-    }
-
-    /// The local configuration a worker runs (no files: rows go to stdout).
-    pub fn config(&self) -> Result<BenchConfig> {
-        Ok(BenchConfig {
-            target: self.target.clone(),
-            resolution: self.resolution,
-            devices: vec![self.device.clone()],
-            backends: self.backends.parse()?,
-            batch: self.batch,
-            threads: self.threads,
-            dtype: self.dtype,
-            fuse_bn: self.fuse_bn,
-            convention: self.convention,
-            pconv_impl: self.pconv_impl,
-            sampler: self.sampler,
-            seed: self.seed,
-            out: None,
-            // Rows go to stdout; the orchestrator prints them.
-            quiet: true,
-            progress: false,
-            resume: false,
-            fleet: Default::default(),
-        })
     }
 }
 
@@ -174,32 +113,30 @@ pub fn check_hello(protocol: u32, version: &str) -> std::result::Result<(), Stri
 mod tests {
     use super::*;
     use crate::spec::{OpKind, OpSweep, Ratio};
-
-    #[test]
-    fn a_job_becomes_the_same_configuration_on_the_worker() {
-        let config = BenchConfig {
-            backends: "candle,tract".parse().unwrap(),
-            threads: Some(2),
-            ..BenchConfig::new(BenchTarget::Nets(vec!["fasternet-t0".into()]))
-        };
-        let back = Job::of(&config, DeviceSpec::Cpu).config().unwrap();
-        assert_eq!(back, config);
-    }
+    use crate::target::Target;
 
     #[test]
     fn a_job_survives_the_wire() {
-        let config = BenchConfig {
-            target: BenchTarget::Ops(OpSweep {
+        let experiment = Experiment {
+            target: Target::Ops(OpSweep {
                 kinds: vec![OpKind::Pconv],
                 ratios: vec![Ratio::new(1, 3).unwrap()],
                 ..OpSweep::default()
             }),
-            ..BenchConfig::new(BenchTarget::Peak)
+            backends: "candle,tract".parse().unwrap(),
+            threads: Some(2),
+            ..Experiment::new(Target::Peak)
         };
-        let job = Job::of(&config, DeviceSpec::Cpu);
+        let job = Job::new(&experiment, DeviceSpec::Cpu);
         let back: Job = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
         assert_eq!(back, job);
-        assert_eq!(back.config().unwrap().target, config.target);
+        assert_eq!(back.experiment, experiment);
+        let nets = Job::new(
+            &Experiment::new(Target::Nets(vec!["fasternet-t0".into()])),
+            DeviceSpec::Cuda(1),
+        );
+        let text = serde_json::to_string(&nets).unwrap();
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), nets);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use crate::bench::{BenchConfig, RowBase, blank_record};
-use crate::cases::Case;
+use crate::bench::{Experiment, RowBase, blank_record, new_run_id, now};
+use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::fleet::devices::{Device, Transport};
 use crate::fleet::protocol::{Job, Message, check_hello};
@@ -18,6 +18,7 @@ use crate::fleet::ssh;
 use crate::meta::{self, Meta};
 use crate::record::{Record, Status};
 use crate::results::{ResultsWriter, prepare_dir};
+use crate::target::Case;
 
 /// One device's part of a fleet run.
 pub struct RemoteRun<'a> {
@@ -25,8 +26,10 @@ pub struct RemoteRun<'a> {
     pub device: &'a Device,
     /// Its job.
     pub job: &'a Job,
-    /// The run's configuration (for the rows of lost cases).
-    pub config: &'a BenchConfig,
+    /// What is measured (for the rows of lost cases).
+    pub experiment: &'a Experiment,
+    /// No per-case lines.
+    pub quiet: bool,
     /// The cases as expanded here.
     pub cases: &'a [Case],
     /// The binary it runs.
@@ -103,22 +106,23 @@ fn last_error(tail: &Tail) -> String {
 /// The device's meta.json: the worker's own, or this host's when none came back.
 fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
     let mut meta = meta.unwrap_or_else(|| {
-        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        meta::collect(
-            &crate::bench::new_run_id(&started),
-            &started,
-            Vec::new(),
-            0.0,
-        )
+        let started = now();
+        meta::collect(&new_run_id(&started), &started, Vec::new(), 0.0)
     });
     meta.via = Some(device.via());
     meta.emulated = device.emulated;
     meta
 }
 
+/// The device a row of the named device `name` records (`arm` reads back as `arm`).
+fn named(name: &str) -> DeviceSpec {
+    name.parse()
+        .unwrap_or_else(|_| DeviceSpec::Named(name.to_string()))
+}
+
 /// A received row, as this run records it: the device's name, emulated or not.
 fn adopt(device: &Device, mut record: Record) -> Record {
-    record.device = device.name.clone();
+    record.device = named(&device.name);
     if device.emulated {
         record.emulated = true;
         if let Transport::Emulator(argv) = &device.transport {
@@ -203,7 +207,7 @@ fn read_messages(
                 if let Some(w) = got.writer.as_mut() {
                     w.append_with(&record, &row.samples_ms, row.output.as_ref())?;
                 }
-                if !run.config.quiet {
+                if !run.quiet {
                     crate::output::progress::line(log, got.records.len() + 1, got.total, &record);
                 }
                 got.records.push(record);
@@ -245,7 +249,7 @@ pub fn run(run: &RemoteRun<'_>, log: &mut dyn Write) -> Result<Vec<Record>> {
     match spawn(run) {
         Err(why) => got.failure = Some(why),
         Ok(mut child) => {
-            let (t, handle) = drain_stderr(&mut child, &run.device.name, run.config.quiet);
+            let (t, handle) = drain_stderr(&mut child, &run.device.name, run.quiet);
             tail = t;
             let job = serde_json::to_string(run.job).unwrap_or_default();
             if let Some(mut stdin) = child.stdin.take() {
@@ -288,10 +292,7 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
     let backends = if !got.backends.is_empty() {
         got.backends.clone()
     } else {
-        match &run.config.backends {
-            crate::backend::Selection::Named(n) => n.clone(),
-            crate::backend::Selection::All => vec!["all".into()],
-        }
+        run.experiment.backends.names()
     };
     let seen: HashSet<(String, String)> = got
         .records
@@ -299,10 +300,7 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
         .map(|r| (r.case.clone(), r.backend.clone()))
         .collect();
     let ids = got.case_ids.clone();
-    let run_id = got.run_id.clone().unwrap_or_else(|| {
-        let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        crate::bench::new_run_id(&started)
-    });
+    let run_id = got.run_id.clone().unwrap_or_else(|| new_run_id(&now()));
     let (paper_batch, paper_threads) = run.device.device.paper_protocol();
     for case in run.cases {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&case.id)) {
@@ -313,26 +311,28 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
                 continue;
             }
             let mut record = blank_record(
-                run.config,
+                run.experiment,
                 case,
                 &RowBase {
                     run_id: run_id.clone(),
                     host: run.device.host(),
-                    device: run.device.name.clone(),
+                    device: named(&run.device.name),
                     device_model: String::new(),
                     arch: run.device.arch.clone(),
                     backend: backend.clone(),
                     backend_version: String::new(),
-                    batch: case.batch.or(run.config.batch).unwrap_or(paper_batch),
-                    threads: case.threads.or(run.config.threads).unwrap_or(paper_threads),
+                    batch: case.batch.or(run.experiment.batch).unwrap_or(paper_batch),
+                    threads: case
+                        .threads
+                        .or(run.experiment.threads)
+                        .unwrap_or(paper_threads),
                     overhead_ns: 0.0,
                 },
             );
             record.emulated = run.device.emulated;
             record.status = Status::Error;
             record.error = format!("lost on {}: {why}", run.device.name);
-            record.timestamp =
-                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            record.timestamp = now();
             if let Some(w) = got.writer.as_mut() {
                 w.append(&record, &[])?;
             }

@@ -5,15 +5,22 @@
 
 use std::io::{Read, Write};
 
-use crate::app::Finished;
-use crate::bench::{RunContext, measure_cases, plan, plan_versions};
-use crate::cases::cases;
+use crate::backend::Global;
+use crate::bench::{RunContext, Silent, Sink, measure_cases, new_run_id, now, plan, plan_versions};
 use crate::error::{Error, Result};
 use crate::fleet::protocol::{Job, Message, PROTOCOL};
 use crate::measure::calibrate_overhead;
 use crate::meta;
 use crate::record::{OutputDigest, Record, RecordWithSamples, Status};
-use crate::results::Sink;
+
+/// What a finished job sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Rows sent.
+    pub rows: usize,
+    /// Of which failed.
+    pub failed: usize,
+}
 
 /// Writes each row as a `record` line.
 struct LineSink<'a> {
@@ -56,7 +63,7 @@ impl Sink for LineSink<'_> {
 
 /// Reads the job from `input` and runs it; an error before the first case is also sent
 /// as an `error` line.
-pub fn run(input: &mut dyn Read, out: &mut dyn Write, log: &mut dyn Write) -> Result<Finished> {
+pub fn run(input: &mut dyn Read, out: &mut dyn Write, log: &mut dyn Write) -> Result<Sent> {
     match start(input, out, log) {
         Ok(finished) => Ok(finished),
         Err((e, sent_hello)) => {
@@ -78,7 +85,7 @@ fn start(
     input: &mut dyn Read,
     out: &mut dyn Write,
     log: &mut dyn Write,
-) -> std::result::Result<Finished, (Error, bool)> {
+) -> std::result::Result<Sent, (Error, bool)> {
     let mut text = String::new();
     input.read_to_string(&mut text).map_err(|e| {
         (
@@ -103,13 +110,19 @@ fn start(
             false,
         ));
     }
-    let config = job.config().map_err(|e| (e, false))?;
-    crate::bench::validate(&config).map_err(|e| (e, false))?;
-    crate::backend::candle::set_threads(config.threads.unwrap_or(1));
-    let cases = cases(&config).map_err(|e| (e, false))?;
-    let plan = plan(&config, log).map_err(|e| (e, false))?;
-    let started = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let run_id = crate::bench::new_run_id(&started);
+    let experiment = &job.experiment;
+    experiment.validate().map_err(|e| (e, false))?;
+    crate::backend::configure(&Global {
+        threads: experiment.threads.unwrap_or(1),
+        ..Global::default()
+    });
+    let cases = experiment
+        .target
+        .cases(experiment.resolution)
+        .map_err(|e| (e, false))?;
+    let plan = plan(experiment, std::slice::from_ref(&job.device), log).map_err(|e| (e, false))?;
+    let started = now();
+    let run_id = new_run_id(&started);
     let overhead_ns = calibrate_overhead();
     let meta = meta::collect(&run_id, &started, plan_versions(&plan), overhead_ns);
     let backends = plan
@@ -139,12 +152,10 @@ fn start(
         rows: 0,
         failed: 0,
     };
-    measure_cases(&config, &cases, &plan, &context, &mut sink, log).map_err(|e| (e, true))?;
+    // Rows go to stdout; the orchestrator prints them, so the worker reports nothing.
+    measure_cases(experiment, &cases, &plan, &context, &mut sink, &mut Silent)
+        .map_err(|e| (e, true))?;
     let (rows, failed) = (sink.rows, sink.failed);
     send(out, &Message::Done { rows, failed }).map_err(|e| (e, true))?;
-    Ok(if failed > 0 {
-        Finished::SomeCasesFailed
-    } else {
-        Finished::Success
-    })
+    Ok(Sent { rows, failed })
 }

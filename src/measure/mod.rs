@@ -3,5 +3,5 @@
 pub mod sampler;
 pub mod stats;
 
-pub use sampler::{Measurement, SamplerConfig, calibrate_overhead, measure};
+pub use sampler::{Measurement, SamplerConfig, SamplerOverrides, calibrate_overhead, measure};
 pub use stats::{Summary, summarize};

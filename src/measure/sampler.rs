@@ -41,6 +41,47 @@ impl Default for SamplerConfig {
     }
 }
 
+/// Sampling settings as given at one level (command-line flags, a suite's `[measure]`):
+/// `None` where that level leaves the setting to the level below.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SamplerOverrides {
+    /// Warm-up time.
+    pub warmup: Option<Duration>,
+    /// Minimum sampling time.
+    pub min_time: Option<Duration>,
+    /// Maximum sampling time.
+    pub max_time: Option<Duration>,
+    /// Exact number of samples.
+    pub runs: Option<usize>,
+    /// Target CI half-width, as a fraction of the median.
+    pub target_ci: Option<f64>,
+}
+
+impl SamplerOverrides {
+    /// These settings, with `lower`'s where these leave one open.
+    pub fn or(self, lower: SamplerOverrides) -> SamplerOverrides {
+        SamplerOverrides {
+            warmup: self.warmup.or(lower.warmup),
+            min_time: self.min_time.or(lower.min_time),
+            max_time: self.max_time.or(lower.max_time),
+            runs: self.runs.or(lower.runs),
+            target_ci: self.target_ci.or(lower.target_ci),
+        }
+    }
+
+    /// The sampler: these settings over the built-in defaults.
+    pub fn resolve(self) -> SamplerConfig {
+        let builtin = SamplerConfig::default();
+        SamplerConfig {
+            warmup: self.warmup.unwrap_or(builtin.warmup),
+            min_time: self.min_time.unwrap_or(builtin.min_time),
+            max_time: self.max_time.unwrap_or(builtin.max_time),
+            runs: self.runs,
+            target_ci: self.target_ci,
+        }
+    }
+}
+
 /// Raw timings of one case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {

@@ -8,7 +8,7 @@ use tract_onnx::pb::type_proto;
 
 use super::{INPUT_NAME, OUTPUT_NAME};
 use crate::model::{Model, NodeParams};
-use crate::spec::{Activation, Layer, PoolKind};
+use crate::spec::{Activation, Layer, PConv, PoolKind};
 
 #[derive(Default)]
 struct Graph {
@@ -174,6 +174,106 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// PConv: a plain conv when it covers every channel, else split → conv → concat.
+    fn pconv(&mut self, name: &str, x: &str, out: String, p: PConv, params: &NodeParams) {
+        let g = self;
+        let dims = [p.partial, p.partial, p.kernel, p.kernel];
+        let attrs = ConvAttrs {
+            dims,
+            stride: 1,
+            padding: p.kernel / 2,
+            groups: 1,
+        };
+        if p.partial == p.channels {
+            g.conv(name, x, &out, attrs, params);
+        } else {
+            let t = |s: &str| format!("{name}.{s}");
+            let split = g.ints(
+                &t("split_sizes"),
+                &[p.partial as i64, (p.channels - p.partial) as i64],
+            );
+            g.node(
+                "Split",
+                &t("split"),
+                &[x.into(), split],
+                &[t("x1"), t("x2")],
+                vec![attr_int("axis", 1)],
+            );
+            g.conv(&t("conv"), &t("x1"), &t("y1"), attrs, params);
+            g.node(
+                "Concat",
+                &t("concat"),
+                &[t("y1"), t("x2")],
+                &[out],
+                vec![attr_int("axis", 1)],
+            );
+        }
+    }
+
+    /// BatchNorm in inference form.
+    fn batch_norm(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: String,
+        channels: usize,
+        params: &NodeParams,
+    ) {
+        let g = self;
+        let NodeParams::BatchNorm { scale, shift } = params else {
+            unreachable!("BN nodes carry BN parameters (Model::new)");
+        };
+        // Inference form: mean 0 and var 1 − ε make (x − mean)/sqrt(var + ε) = x.
+        let eps = 1e-5f32;
+        let inputs = vec![
+            x.to_string(),
+            g.floats(&format!("{name}.scale"), &[channels], scale),
+            g.floats(&format!("{name}.shift"), &[channels], shift),
+            g.floats(&format!("{name}.mean"), &[channels], &vec![0.0; channels]),
+            g.floats(
+                &format!("{name}.var"),
+                &[channels],
+                &vec![1.0 - eps; channels],
+            ),
+        ];
+        g.node(
+            "BatchNormalization",
+            name,
+            &inputs,
+            &[out],
+            vec![attr_float("epsilon", eps)],
+        );
+    }
+
+    /// A linear layer as Gemm (weights `[out, in]`, transposed).
+    fn linear(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: String,
+        [in_features, out_features]: [usize; 2],
+        params: &NodeParams,
+    ) {
+        let g = self;
+        let NodeParams::Linear { weight, bias } = params else {
+            unreachable!("linear nodes carry linear parameters (Model::new)");
+        };
+        let mut inputs = vec![
+            x.to_string(),
+            g.floats(
+                &format!("{name}.weight"),
+                &[out_features, in_features],
+                weight,
+            ),
+        ];
+        if let Some(b) = bias {
+            inputs.push(g.floats(&format!("{name}.bias"), &[out_features], b));
+        }
+        g.node("Gemm", name, &inputs, &[out], vec![attr_int("transB", 1)]);
+    }
+}
+
 struct ConvAttrs {
     dims: [usize; 4],
     stride: usize,
@@ -214,64 +314,8 @@ pub fn build(model: &Model) -> pb::GraphProto {
                 };
                 g.conv(name, x, &out, attrs, params);
             }
-            Layer::PConv(p) => {
-                let dims = [p.partial, p.partial, p.kernel, p.kernel];
-                let attrs = ConvAttrs {
-                    dims,
-                    stride: 1,
-                    padding: p.kernel / 2,
-                    groups: 1,
-                };
-                if p.partial == p.channels {
-                    g.conv(name, x, &out, attrs, params);
-                } else {
-                    let t = |s: &str| format!("{name}.{s}");
-                    let split = g.ints(
-                        &t("split_sizes"),
-                        &[p.partial as i64, (p.channels - p.partial) as i64],
-                    );
-                    g.node(
-                        "Split",
-                        &t("split"),
-                        &[x.into(), split],
-                        &[t("x1"), t("x2")],
-                        vec![attr_int("axis", 1)],
-                    );
-                    g.conv(&t("conv"), &t("x1"), &t("y1"), attrs, params);
-                    g.node(
-                        "Concat",
-                        &t("concat"),
-                        &[t("y1"), t("x2")],
-                        &[out],
-                        vec![attr_int("axis", 1)],
-                    );
-                }
-            }
-            Layer::BatchNorm { channels } => {
-                let NodeParams::BatchNorm { scale, shift } = params else {
-                    unreachable!("BN nodes carry BN parameters (Model::new)");
-                };
-                // Inference form: mean 0 and var 1 − ε make (x − mean)/sqrt(var + ε) = x.
-                let eps = 1e-5f32;
-                let inputs = vec![
-                    x.to_string(),
-                    g.floats(&format!("{name}.scale"), &[channels], scale),
-                    g.floats(&format!("{name}.shift"), &[channels], shift),
-                    g.floats(&format!("{name}.mean"), &[channels], &vec![0.0; channels]),
-                    g.floats(
-                        &format!("{name}.var"),
-                        &[channels],
-                        &vec![1.0 - eps; channels],
-                    ),
-                ];
-                g.node(
-                    "BatchNormalization",
-                    name,
-                    &inputs,
-                    &[out],
-                    vec![attr_float("epsilon", eps)],
-                );
-            }
+            Layer::PConv(p) => g.pconv(name, x, out, p, params),
+            Layer::BatchNorm { channels } => g.batch_norm(name, x, out, channels, params),
             Layer::Act(a) => g.activation(name, x, &out, a),
             Layer::Pool {
                 kind,
@@ -299,23 +343,7 @@ pub fn build(model: &Model) -> pb::GraphProto {
                 in_features,
                 out_features,
                 ..
-            } => {
-                let NodeParams::Linear { weight, bias } = params else {
-                    unreachable!("linear nodes carry linear parameters (Model::new)");
-                };
-                let mut inputs = vec![
-                    x.to_string(),
-                    g.floats(
-                        &format!("{name}.weight"),
-                        &[out_features, in_features],
-                        weight,
-                    ),
-                ];
-                if let Some(b) = bias {
-                    inputs.push(g.floats(&format!("{name}.bias"), &[out_features], b));
-                }
-                g.node("Gemm", name, &inputs, &[out], vec![attr_int("transB", 1)]);
-            }
+            } => g.linear(name, x, out, [in_features, out_features], params),
             Layer::Add => g.node("Add", name, &ins, &[out], vec![]),
             Layer::Mul => g.node("Mul", name, &ins, &[out], vec![]),
             Layer::Concat => g.node("Concat", name, &ins, &[out], vec![attr_int("axis", 1)]),

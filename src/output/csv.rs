@@ -1,9 +1,11 @@
 //! CSV rendering with raw integers: one row per case, or one row per layer with the
 //! case's name in the first column.
 
+use std::io::Write;
+
 use crate::count::CaseCount;
 use crate::error::{Error, Result};
-use crate::record::Record;
+use crate::output::{Exporter, Row};
 
 const CASE_COLUMNS: [&str; 20] = [
     "name",
@@ -107,19 +109,24 @@ pub fn counts(counts: &[CaseCount], per_layer: bool) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Measured rows as CSV (the columns of results.csv).
-pub fn records(records: &[Record]) -> Result<String> {
-    let err = |e: csv::Error| Error::Serialise {
-        what: "records as CSV",
-        message: e.to_string(),
-    };
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in records {
-        w.serialize(r).map_err(err)?;
+/// Measured rows as CSV with every column of results.csv: the one place rows become CSV.
+pub struct CsvExporter;
+
+impl Exporter for CsvExporter {
+    fn write(&self, rows: &[Row<'_>], header: bool, out: &mut dyn Write) -> Result<()> {
+        let err = |e: csv::Error| Error::Serialise {
+            what: "rows as CSV",
+            message: e.to_string(),
+        };
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(header)
+            .from_writer(out);
+        for r in rows {
+            w.serialize(r.record).map_err(err)?;
+        }
+        w.flush().map_err(|e| Error::Serialise {
+            what: "rows as CSV",
+            message: e.to_string(),
+        })
     }
-    let bytes = w.into_inner().map_err(|e| Error::Serialise {
-        what: "records as CSV",
-        message: e.to_string(),
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -1,10 +1,12 @@
-//! One line per finished case on stderr, hyperfine-style, with warnings about spread.
+//! One line per finished case on stderr, hyperfine-style, with warnings about spread,
+//! and a progress bar on terminals: the [`Reporter`] of runs started from the terminal.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::bench::Reporter;
 use crate::output::units::si;
 use crate::record::{Record, Status};
 
@@ -62,32 +64,53 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
             }
             s
         }
-        _ => format!("{head}\n    {}: {}", r.status_word(), r.error),
+        _ => format!("{head}\n    {}: {}", r.status.as_str(), r.error),
     };
     writeln!(log, "{text}").ok();
 }
 
-impl Record {
-    fn status_word(&self) -> &'static str {
-        match self.status {
-            Status::Ok => "ok",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
+/// The reporter of a run on a terminal: one line per finished case on `log`, with a bar
+/// (case i/n, the current case, ETA) below them when `bar` is wanted and stderr is a
+/// terminal; nothing with `quiet`.
+pub struct Progress<'a> {
+    log: &'a mut dyn Write,
+    quiet: bool,
+    want_bar: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl<'a> Progress<'a> {
+    /// Lines to `log` unless `quiet`, and a bar if `bar` and stderr is a terminal.
+    pub fn new(log: &'a mut dyn Write, quiet: bool, bar: bool) -> Progress<'a> {
+        Progress {
+            log,
+            quiet,
+            want_bar: bar && !quiet,
+            bar: None,
+        }
+    }
+
+    fn print(&mut self, f: impl FnOnce(&mut dyn Write)) {
+        if self.quiet {
+            return;
+        }
+        let log = &mut *self.log;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| f(log)),
+            None => f(log),
+        }
+    }
+
+    fn advance(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
         }
     }
 }
 
-/// Progress of a run on stderr: a bar (case i/n, the current case, ETA) when stderr is a
-/// terminal and it is wanted, with the per-case lines printed above it; only the lines
-/// otherwise; nothing with `--quiet`.
-pub struct Progress {
-    bar: Option<ProgressBar>,
-}
-
-impl Progress {
-    /// A bar over `total` cases, drawn only if `show` and stderr is a terminal.
-    pub fn new(total: usize, show: bool) -> Progress {
-        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+impl Reporter for Progress<'_> {
+    fn begin(&mut self, total: usize) {
+        self.bar = (self.want_bar && std::io::stderr().is_terminal()).then(|| {
             let bar =
                 ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -97,54 +120,32 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Progress { bar }
     }
 
-    /// A case starts.
-    pub fn start(&mut self, label: &str) {
+    fn started(&mut self, label: &str) {
         if let Some(bar) = &self.bar {
             bar.set_message(label.to_string());
         }
     }
 
-    fn print(&self, log: &mut dyn Write, f: impl FnOnce(&mut dyn Write)) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| f(log)),
-            None => f(log),
-        }
+    fn kept(&mut self, index: usize, total: usize, r: &Record) {
+        self.print(|log| {
+            writeln!(
+                log,
+                "[{index}/{total}] {} · {} · {}: already ok, kept",
+                r.case, r.backend, r.device
+            )
+            .ok();
+        });
+        self.advance();
     }
 
-    /// A case finished: its line, and the bar moves on.
-    pub fn finished(
-        &mut self,
-        log: &mut dyn Write,
-        quiet: bool,
-        index: usize,
-        total: usize,
-        r: &Record,
-    ) {
-        if !quiet {
-            self.print(log, |log| line(log, index, total, r));
-        }
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
+    fn finished(&mut self, index: usize, total: usize, r: &Record) {
+        self.print(|log| line(log, index, total, r));
+        self.advance();
     }
 
-    /// A case was skipped (already done): `text`, and the bar moves on.
-    pub fn skip(&mut self, log: &mut dyn Write, quiet: bool, text: &str) {
-        if !quiet {
-            self.print(log, |log| {
-                writeln!(log, "{text}").ok();
-            });
-        }
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-
-    /// The run is over: the bar disappears.
-    pub fn done(&mut self) {
+    fn done(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

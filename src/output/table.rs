@@ -3,10 +3,14 @@
 use comfy_table::presets::{ASCII_MARKDOWN, UTF8_FULL_CONDENSED};
 use comfy_table::{CellAlignment, Table};
 
+use std::io::Write;
+
 use crate::count::CaseCount;
+use crate::error::{Error, Result};
 use crate::output::progress::duration_ms;
 use crate::output::units::{bytes, si};
-use crate::record::{Record, Status};
+use crate::output::{Exporter, Row};
+use crate::record::Status;
 
 fn new_table(markdown: bool, header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -111,7 +115,7 @@ fn layer_table(c: &CaseCount, markdown: bool) -> String {
 }
 
 /// Measured rows as a summary table: one row per case and backend.
-pub fn records(records: &[Record], markdown: bool) -> String {
+fn records(rows: &[Row<'_>], markdown: bool) -> String {
     let mut t = new_table(
         markdown,
         &[
@@ -128,7 +132,7 @@ pub fn records(records: &[Record], markdown: bool) -> String {
             "status",
         ],
     );
-    for r in records {
+    for r in rows.iter().map(|r| r.record) {
         let (median, ci, throughput, rate, bandwidth) =
             match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
                 (Some(m), Some(lo), Some(hi)) => (
@@ -153,7 +157,7 @@ pub fn records(records: &[Record], markdown: bool) -> String {
         t.add_row(vec![
             r.case.clone(),
             r.backend.clone(),
-            r.device.clone(),
+            r.device.to_string(),
             r.batch.to_string(),
             r.threads.to_string(),
             median,
@@ -169,4 +173,20 @@ pub fn records(records: &[Record], markdown: bool) -> String {
         col.set_cell_alignment(CellAlignment::Left);
     }
     format!("{t}\n")
+}
+
+/// Measured rows as a summary table: terminal or Markdown.
+pub struct TableExporter {
+    /// Markdown instead of a terminal table.
+    pub markdown: bool,
+}
+
+impl Exporter for TableExporter {
+    fn write(&self, rows: &[Row<'_>], _header: bool, out: &mut dyn Write) -> Result<()> {
+        out.write_all(records(rows, self.markdown).as_bytes())
+            .map_err(|e| Error::Serialise {
+                what: "the summary table",
+                message: e.to_string(),
+            })
+    }
 }

@@ -8,11 +8,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
-use super::tables::{is_table1, paper_network};
+use super::select::{is_table1, paper_network};
 use super::{Column, columns, usable};
 use crate::error::{Error, Result};
 use crate::paper;
 use crate::record::Record;
+use crate::spec::{CaseKind, OpKind};
 
 /// One chart: its title, file name and SVG text.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,23 +114,23 @@ fn table1_chart(rows: &[&Record]) -> Result<Option<Chart>> {
         return Ok(None);
     }
     let cols = columns(&t1);
-    let mut cases: Vec<(String, String)> = Vec::new();
-    for kind in ["conv", "gconv", "dwconv", "pconv"] {
+    let mut cases: Vec<(OpKind, String)> = Vec::new();
+    for kind in [OpKind::Conv, OpKind::Gconv, OpKind::Dwconv, OpKind::Pconv] {
         for s in crate::spec::PAPER_SHAPES {
             let s = s.to_string();
             if t1.iter().any(|r| r.kind == kind && r.shape == s) {
-                cases.push((kind.to_string(), s));
+                cases.push((kind, s));
             }
         }
     }
-    let value = |c: &Column, (kind, shape): &(String, String)| {
+    let value = |c: &Column, (kind, shape): &(OpKind, String)| {
         t1.iter()
             .rev()
-            .find(|r| &r.kind == kind && &r.shape == shape && &Column::of(r) == c)
+            .find(|r| r.kind == *kind && &r.shape == shape && &Column::of(r) == c)
             .and_then(|r| r.gmacs_per_s)
     };
     let y = decades(t1.iter().filter_map(|r| r.gmacs_per_s));
-    let devices: Vec<String> = cols.iter().map(|c| c.device.clone()).collect();
+    let devices: Vec<String> = cols.iter().map(|c| c.device.to_string()).collect();
     let title = format!(
         "Achieved GFLOPS per operator (10 layers, 3×3) · {}",
         dedup_join(&devices)
@@ -178,7 +179,7 @@ fn table1_chart(rows: &[&Record]) -> Result<Option<Chart>> {
                 text_anchor::HPos::Center,
                 text_anchor::VPos::Top,
             ));
-            root.draw(&Text::new(kind.clone(), (px, py + 6), style.clone()))
+            root.draw(&Text::new(kind.to_string(), (px, py + 6), style.clone()))
                 .map_err(err)?;
             root.draw(&Text::new(shape.clone(), (px, py + 22), style))
                 .map_err(err)?;
@@ -196,9 +197,29 @@ fn dedup_join(items: &[String]) -> String {
     v.join(", ")
 }
 
+/// The paper's Table-3 points on `device` (GPU, CPU, ARM): (G FLOPs, latency ms or
+/// images/s, network).
+fn paper_points(device: &str) -> Vec<(f64, f64, String)> {
+    paper::table3()
+        .iter()
+        .filter_map(|p| {
+            let v = match device {
+                "GPU" => Some(p.gpu_fps),
+                "CPU" => Some(p.cpu_ms),
+                _ => p.arm_ms,
+            }?;
+            Some((p.gflops, v, p.network.clone()))
+        })
+        .collect()
+}
+
 /// Chart 2 (one per paper device present): latency or throughput against FLOPs.
 fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
-    let nets: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "net").collect();
+    let nets: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind == CaseKind::Net)
+        .collect();
     let mut by_device: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
     for r in &nets {
         by_device
@@ -206,7 +227,6 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
             .or_default()
             .push(r);
     }
-    let paper = paper::table3();
     let mut out = Vec::new();
     for (device, rows) in by_device {
         let gpu = device == "GPU";
@@ -217,17 +237,7 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 r.median_ms.unwrap_or(0.0)
             }
         };
-        let paper_points: Vec<(f64, f64, String)> = paper
-            .iter()
-            .filter_map(|p| {
-                let v = match device {
-                    "GPU" => Some(p.gpu_fps),
-                    "CPU" => Some(p.cpu_ms),
-                    _ => p.arm_ms,
-                }?;
-                Some((p.gflops, v, p.network.clone()))
-            })
-            .collect();
+        let paper_points = paper_points(device);
         let cols = columns(&rows);
         let xmax = rows
             .iter()
@@ -328,16 +338,16 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut by_device: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
     for r in rows {
         by_device
-            .entry((r.host.clone(), r.device.clone()))
+            .entry((r.host.clone(), r.device.to_string()))
             .or_default()
             .push(r);
     }
     let mut out = Vec::new();
     for ((host, device), rows) in by_device {
-        let peaks: Vec<&&Record> = rows.iter().filter(|r| r.kind == "peak").collect();
+        let peaks: Vec<&&Record> = rows.iter().filter(|r| r.kind == CaseKind::Peak).collect();
         let points: Vec<&&Record> = rows
             .iter()
-            .filter(|r| r.kind != "peak" && r.macs > 0 && r.mem_bytes > 0)
+            .filter(|r| r.kind != CaseKind::Peak && r.macs > 0 && r.mem_bytes > 0)
             .collect();
         if points.is_empty() {
             continue;
@@ -410,7 +420,8 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 chart
                     .draw_series(mine.map(|r| {
                         let p = (intensity(r), r.gmacs_per_s.unwrap_or(0.0));
-                        let marker: DynElement<SVGBackend, (f64, f64)> = if r.kind == "net" {
+                        let marker: DynElement<SVGBackend, (f64, f64)> = if r.kind == CaseKind::Net
+                        {
                             TriangleMarker::new(p, 6, col.filled()).into_dyn()
                         } else {
                             Circle::new(p, 4, col.filled()).into_dyn()
@@ -440,7 +451,7 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
 /// Chart 4: achieved FLOPS against the PConv ratio r, when rows sweep it.
 fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
     let mut series: BTreeMap<(Column, String), Vec<(f64, f64)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind == "pconv") {
+    for r in rows.iter().filter(|r| r.kind == OpKind::Pconv) {
         if let (Some(ratio), Some(g)) = (r.ratio, r.gmacs_per_s) {
             series
                 .entry((Column::of(r), r.shape.clone()))

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::record::Record;
+use crate::record::{Record, RowKey};
 
-/// The columns a row needs for `report` (the DESIGN contract's identifying and measured
+/// The columns a row needs for `report` (the results.csv contract's identifying and measured
 /// columns); newer columns may be absent in files from older versions.
 pub const REQUIRED_COLUMNS: [&str; 14] = [
     "run_id",
@@ -213,16 +213,8 @@ fn read_meta(dir: &Path) -> Result<Option<RunMeta>> {
 
 /// The key rows are deduplicated by: the run and the case, on one device and backend with
 /// one dtype, batch and thread count.
-fn key(r: &Record) -> (String, String, String, String, String, usize, usize) {
-    (
-        r.run_id.clone(),
-        r.case.clone(),
-        r.device.clone(),
-        r.backend.clone(),
-        r.dtype.clone(),
-        r.batch,
-        r.threads,
-    )
+fn key(r: &Record) -> (String, RowKey) {
+    (r.run_id.clone(), RowKey::of(r))
 }
 
 /// Reads every input (folders and CSV files), merging and deduplicating rows; a row seen

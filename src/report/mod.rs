@@ -2,19 +2,26 @@
 //! backends into one `results.csv`, `report.md` (the paper's tables beside the
 //! measurement), SVG charts and one self-contained `report.html`.
 //!
-//! Data flow: `load` (rows + meta) → `tables` (neutral tables) and `charts` (SVG strings)
-//! → `markdown` / `html` renderers → files written atomically.
+//! Data flow: `load` (rows + meta) → `select` (which rows are the paper's) → `tables`
+//! (neutral tables) and `charts` (SVG strings) → `markdown` / `html` renderers → files
+//! written atomically.
 
 pub mod charts;
 pub mod html;
 pub mod load;
+pub mod markdown;
+pub mod select;
 pub mod tables;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::output::Row;
+use crate::output::csv::CsvExporter;
 use crate::record::{Record, Status};
+use crate::spec::Dtype;
 
 /// What `report` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,11 +55,11 @@ pub struct Column {
     /// Host name.
     pub host: String,
     /// Device (`cpu`, `cuda:0`, `arm`).
-    pub device: String,
+    pub device: DeviceSpec,
     /// Backend.
     pub backend: String,
     /// Element type.
-    pub dtype: String,
+    pub dtype: Dtype,
     /// Architecture of the device's host.
     pub arch: String,
     /// Measured under an emulator.
@@ -66,7 +73,7 @@ impl Column {
             host: r.host.clone(),
             device: r.device.clone(),
             backend: r.backend.clone(),
-            dtype: r.dtype.clone(),
+            dtype: r.dtype,
             arch: r.arch.clone(),
             emulated: r.emulated,
         }
@@ -74,14 +81,14 @@ impl Column {
 
     /// Whether this column is a GPU (reported as throughput, like the paper).
     pub fn is_gpu(&self) -> bool {
-        self.device.starts_with("cuda")
+        matches!(self.device, DeviceSpec::Cuda(_))
     }
 
     /// The paper's device this column is compared with.
     pub fn paper_device(&self) -> &'static str {
         if self.is_gpu() {
             "GPU"
-        } else if self.device == "arm" || self.arch == "aarch64" {
+        } else if self.device == DeviceSpec::Arm || self.arch == "aarch64" {
             "ARM"
         } else {
             "CPU"
@@ -92,7 +99,7 @@ impl Column {
 impl fmt::Display for Column {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} · {} @ {}", self.backend, self.device, self.host)?;
-        if self.dtype != "f32" {
+        if self.dtype != Dtype::F32 {
             write!(f, " ({})", self.dtype)?;
         }
         if self.emulated {
@@ -133,18 +140,8 @@ fn write_file(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
 }
 
 fn merged_csv(records: &[Record]) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in records {
-        w.serialize(r).map_err(|e| Error::Serialise {
-            what: "the merged results.csv",
-            message: e.to_string(),
-        })?;
-    }
-    let bytes = w.into_inner().map_err(|e| Error::Serialise {
-        what: "the merged results.csv",
-        message: e.to_string(),
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let rows: Vec<Row<'_>> = records.iter().map(Row::bare).collect();
+    crate::output::to_string(&CsvExporter, &rows)
 }
 
 /// Reads the inputs and writes the report; returns the files written. Nothing is written
@@ -168,7 +165,7 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
         written.push(write_file(
             &config.out,
             "report.md",
-            &tables::markdown(&tables, &charts),
+            &markdown::markdown(&tables, &charts),
         )?);
     }
     if all(ReportFormat::Svg) {

@@ -1,15 +1,17 @@
 //! The report's tables as plain data (title, header, rows, notes), rendered to Markdown
-//! here and to HTML by `html`: Table 1 and Table 3 in the paper's layout with the paper's
+//! by `markdown` and to HTML by `html`: Table 1 and Table 3 in the paper's layout with the paper's
 //! numbers beside ours, PConv/DWConv ratios, peaks, sweeps, failures and provenance.
 
 use std::collections::BTreeMap;
 
-use super::charts::Chart;
 use super::load::Loaded;
+use super::select::{TABLE1_KINDS, is_table1, paper_network};
 use super::{Column, columns, usable};
+use crate::device::DeviceSpec;
 use crate::paper;
 use crate::record::{Record, Status};
 use crate::spec::PAPER_SHAPES;
+use crate::spec::{CaseKind, OpKind};
 
 /// One table of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,45 +24,6 @@ pub struct Table {
     pub header: Vec<String>,
     /// Cells, row by row (already formatted).
     pub rows: Vec<Vec<String>>,
-}
-
-const TABLE1_KINDS: [(&str, &str); 4] = [
-    ("conv", "Conv 3×3"),
-    ("gconv", "GConv 3×3 (g=16)"),
-    ("dwconv", "DWConv 3×3"),
-    ("pconv", "PConv 3×3 (r=1/4)"),
-];
-
-/// The paper's name of a zoo network (Table 3), if it is there.
-pub fn paper_network(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "fasternet-t0" => "FasterNet-T0",
-        "fasternet-t1" => "FasterNet-T1",
-        "fasternet-t2" => "FasterNet-T2",
-        "fasternet-s" => "FasterNet-S",
-        "fasternet-m" => "FasterNet-M",
-        "fasternet-l" => "FasterNet-L",
-        "resnet50" => "ResNet50",
-        "mobilenetv2" => "MobileNetV2",
-        _ => return None,
-    })
-}
-
-/// Whether a row is one of the paper's 16 Table-1 cases.
-pub fn is_table1(r: &Record) -> bool {
-    let kind_ok = TABLE1_KINDS.iter().any(|(k, _)| *k == r.kind);
-    let shape_ok = PAPER_SHAPES.iter().any(|s| s.to_string() == r.shape);
-    let params_ok = match r.kind.as_str() {
-        "gconv" => r.groups == Some(16),
-        "pconv" => r.ratio.is_some_and(|x| (x - 0.25).abs() < 1e-9),
-        _ => true,
-    };
-    kind_ok
-        && shape_ok
-        && params_ok
-        && r.layers == Some(10)
-        && r.kernel == Some(3)
-        && r.stride == Some(1)
 }
 
 fn f(x: f64, digits: usize) -> String {
@@ -104,7 +67,7 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
         header.push(format!("{c} GFLOPS"));
     }
     let mut out_rows = Vec::new();
-    let mut averages: BTreeMap<(&str, &Column), f64> = BTreeMap::new();
+    let mut averages: BTreeMap<(OpKind, &Column), f64> = BTreeMap::new();
     for (kind, label) in TABLE1_KINDS {
         let mut per_col: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
         for shape in PAPER_SHAPES {
@@ -155,14 +118,17 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
     let paper_ratio = paper_ratios();
     let mut ratio_rows = Vec::new();
     for c in &cols {
-        let (Some(p), Some(d)) = (averages.get(&("pconv", c)), averages.get(&("dwconv", c))) else {
+        let (Some(p), Some(d)) = (
+            averages.get(&(OpKind::Pconv, c)),
+            averages.get(&(OpKind::Dwconv, c)),
+        ) else {
             continue;
         };
         let paper = paper_ratio
             .get(c.paper_device())
             .map_or("–".into(), |r| format!("{r:.1}× ({})", c.paper_device()));
         let conv = averages
-            .get(&("conv", c))
+            .get(&(OpKind::Conv, c))
             .map_or("–".into(), |v| format!("{:.0}%", p / v * 100.0));
         ratio_rows.push(vec![c.to_string(), format!("{:.1}×", p / d), conv, paper]);
     }
@@ -247,7 +213,11 @@ fn paper_table1() -> Table {
 }
 
 fn table3(rows: &[&Record]) -> Option<Table> {
-    let nets: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "net").collect();
+    let nets: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind == CaseKind::Net)
+        .collect();
     if nets.is_empty() {
         return None;
     }
@@ -312,7 +282,11 @@ fn table3(rows: &[&Record]) -> Option<Table> {
 }
 
 fn peaks(rows: &[&Record]) -> Option<Table> {
-    let peak: Vec<&Record> = rows.iter().copied().filter(|r| r.kind == "peak").collect();
+    let peak: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind == CaseKind::Peak)
+        .collect();
     if peak.is_empty() {
         return None;
     }
@@ -356,7 +330,7 @@ fn other_ops(rows: &[&Record]) -> Option<Table> {
     let ops: Vec<&Record> = rows
         .iter()
         .copied()
-        .filter(|r| r.layers.is_some() && r.kind != "peak" && !is_table1(r))
+        .filter(|r| r.layers.is_some() && r.kind != CaseKind::Peak && !is_table1(r))
         .collect();
     if ops.is_empty() {
         return None;
@@ -483,7 +457,7 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
 
 /// The emulated devices whose rows the tables and charts leave out.
 fn left_out(records: &[Record]) -> Option<Table> {
-    let mut counts: Vec<(String, String, usize)> = Vec::new();
+    let mut counts: Vec<(DeviceSpec, String, usize)> = Vec::new();
     for r in records
         .iter()
         .filter(|r| r.emulated && r.status == Status::Ok)
@@ -508,51 +482,7 @@ fn left_out(records: &[Record]) -> Option<Table> {
         header: ["Device", "Host", "Rows"].map(String::from).to_vec(),
         rows: counts
             .into_iter()
-            .map(|(d, h, n)| vec![d, h, n.to_string()])
+            .map(|(d, h, n)| vec![d.to_string(), h, n.to_string()])
             .collect(),
     })
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// The report as Markdown: tables, then the charts as linked images.
-pub fn markdown(tables: &[Table], charts: &[Chart]) -> String {
-    let mut out = String::from(
-        "# flopsbench report\n\nDo fewer FLOPs make a network faster here? Measured rows \
-         beside the paper's (Chen et al., CVPR 2023, \"Run, Don't Walk\").\n",
-    );
-    for t in tables {
-        out += &format!("\n## {}\n\n{}\n\n", t.title, t.intro);
-        out += &format!(
-            "| {} |\n",
-            t.header
-                .iter()
-                .map(|h| md_cell(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        out += "|";
-        for i in 0..t.header.len() {
-            out += if i == 0 { " --- |" } else { " ---: |" };
-        }
-        out += "\n";
-        for row in &t.rows {
-            out += &format!(
-                "| {} |\n",
-                row.iter()
-                    .map(|c| md_cell(c))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            );
-        }
-    }
-    if !charts.is_empty() {
-        out += "\n## Charts\n\n";
-        for c in charts {
-            out += &format!("### {}\n\n![{}]({})\n\n", c.title, c.title, c.file);
-        }
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! What is measured, as plain data: shapes and element types, the closed set of layer
 //! types, networks as lists of nodes, operator cases and sweeps over them.
 
+pub mod kind;
 pub mod layer;
 pub mod net;
 pub mod op;
@@ -8,6 +9,7 @@ pub mod ratio;
 pub mod shape;
 pub mod sweep;
 
+pub use kind::CaseKind;
 pub use layer::{Activation, Conv2d, Layer, PConv, PoolKind};
 pub use net::{Net, NetBuilder, Node, Tensor};
 pub use op::{OpCase, OpKind};

@@ -105,7 +105,9 @@ impl FromStr for Shape {
 }
 
 /// Element type of weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
     /// IEEE 754 single precision (the paper's protocol).

@@ -1,0 +1,37 @@
+//! A backend known by name but not compiled into this build: it says how to get it.
+
+use crate::backend::{Backend, Prepared, Settings};
+use crate::device::DeviceSpec;
+use crate::error::{Error, Result};
+use crate::model::Model;
+
+/// A backend of this name that is not part of this build, with how to get it.
+pub(super) struct Missing {
+    name: &'static str,
+    how: &'static str,
+}
+
+/// libtorch through tch, in a build without `--features tch`.
+pub(super) static TCH: Missing = Missing {
+    name: "tch",
+    how: "not compiled into this binary: run scripts/setup-libtorch, then build with \
+          `cargo build --release --features tch` and the LIBTORCH it prints",
+};
+
+impl Backend for Missing {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn version(&self) -> String {
+        String::new()
+    }
+    fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
+        Err(self.how.to_string())
+    }
+    fn prepare(&self, _: &Model, _: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
+        Err(Error::Backend {
+            backend: self.name.into(),
+            message: self.how.to_string(),
+        })
+    }
+}

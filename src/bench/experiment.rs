@@ -1,0 +1,99 @@
+//! What a measured run measures, apart from where it runs and where its rows go: the
+//! target, the backends, the protocol (batch, threads, dtype), the counting options, the
+//! PConv forward, the sampler and the seed. It is what a worker's job carries.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{PconvImpl, Selection};
+use crate::count::Convention;
+use crate::error::{Error, Result};
+use crate::measure::SamplerConfig;
+use crate::spec::Dtype;
+use crate::target::Target;
+
+/// What to measure and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// The cases.
+    pub target: Target,
+    /// Network input resolution.
+    pub resolution: usize,
+    /// Backends.
+    pub backends: Selection,
+    /// Batch (default: the device's paper protocol).
+    pub batch: Option<usize>,
+    /// Threads (default: the device's paper protocol).
+    pub threads: Option<usize>,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Fold BN.
+    pub fuse_bn: bool,
+    /// FLOPs convention of the rows.
+    pub convention: Convention,
+    /// PConv forward of candle and tch.
+    pub pconv_impl: PconvImpl,
+    /// When to stop sampling.
+    pub sampler: SamplerConfig,
+    /// Seed of weights, inputs and the bootstrap.
+    pub seed: u64,
+}
+
+impl Experiment {
+    /// `target` with the defaults of the command line: every available backend, the
+    /// paper's protocol, f32, BN folded, the built-in sampler, seed 0.
+    pub fn new(target: Target) -> Self {
+        Experiment {
+            target,
+            resolution: 224,
+            backends: Selection::All,
+            batch: None,
+            threads: None,
+            dtype: Dtype::F32,
+            fuse_bn: true,
+            convention: Convention::Paper,
+            pconv_impl: PconvImpl::SplitCat,
+            sampler: SamplerConfig::default(),
+            seed: 0,
+        }
+    }
+
+    /// Checks the options that apply to every case, naming the flag at fault.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.threads
+            && !(1..=1024).contains(&t)
+        {
+            return Err(Error::flag("--threads", format!("{t} is outside 1..=1024")));
+        }
+        if let Some(b) = self.batch
+            && !(1..=crate::spec::shape::MAX_BATCH).contains(&b)
+        {
+            return Err(Error::flag(
+                "--batch",
+                format!("{b} is outside 1..={}", crate::spec::shape::MAX_BATCH),
+            ));
+        }
+        let sampler = &self.sampler;
+        if let Some(t) = sampler.target_ci
+            && !(t > 0.0 && t < 1.0)
+        {
+            return Err(Error::flag(
+                "--target-ci",
+                format!("{t} is outside (0, 1); e.g. 0.02 for ±2%"),
+            ));
+        }
+        if sampler.runs == Some(0) {
+            return Err(Error::flag("--runs", "must be ≥ 1"));
+        }
+        if sampler.min_time > sampler.max_time {
+            return Err(Error::flag(
+                "--min-time",
+                format!(
+                    "{:?} is longer than --max-time {:?}",
+                    sampler.min_time, sampler.max_time
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! A row before it is measured: the case's counts and the run's parameters, every
+//! measured field empty; and the run's id and clock.
+
+use crate::bench::Experiment;
+use crate::count::{CountOptions, count_net};
+use crate::device::DeviceSpec;
+use crate::meta;
+use crate::record::{Record, Status};
+use crate::target::Case;
+
+/// What a row needs besides its case: who ran it, where, with what.
+pub struct RowBase {
+    /// The run's id.
+    pub run_id: String,
+    /// Host name.
+    pub host: String,
+    /// Device as named.
+    pub device: DeviceSpec,
+    /// CPU or GPU model.
+    pub device_model: String,
+    /// Architecture.
+    pub arch: String,
+    /// Backend name.
+    pub backend: String,
+    /// Backend version.
+    pub backend_version: String,
+    /// Batch.
+    pub batch: usize,
+    /// Threads.
+    pub threads: usize,
+    /// The sampling loop's overhead, ns.
+    pub overhead_ns: f64,
+}
+
+/// The current time, RFC 3339 to the second (UTC).
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A new run's id: its start time, host and process.
+pub fn new_run_id(started: &str) -> String {
+    format!(
+        "{}-{}-{}",
+        stamp(started),
+        meta::host_name(),
+        std::process::id()
+    )
+}
+
+/// `started` with only its letters and digits: `20261126T061000Z`.
+pub fn stamp(started: &str) -> String {
+    started
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
+}
+
+/// The row of `case` before it is measured: counts and parameters filled, status ok,
+/// every measured field empty.
+pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Record {
+    let opts = CountOptions {
+        batch: row.batch,
+        dtype: experiment.dtype,
+        fuse_bn: experiment.fuse_bn,
+        convention: experiment.convention,
+    };
+    let counts = count_net(&case.net, &opts, false);
+    Record {
+        run_id: row.run_id.clone(),
+        timestamp: String::new(),
+        host: row.host.clone(),
+        device: row.device.clone(),
+        device_model: row.device_model.clone(),
+        arch: row.arch.clone(),
+        emulated: false,
+        backend: row.backend.clone(),
+        backend_version: row.backend_version.clone(),
+        case: case.id.clone(),
+        kind: case.kind,
+        name: case.name.clone(),
+        shape: case.net.input.to_string(),
+        layers: case.op.map(|o| o.layers),
+        ratio: case.op.and_then(|o| o.ratio).map(|r| r.as_f64()),
+        groups: case.op.map(|o| o.groups),
+        kernel: case.op.map(|o| o.kernel),
+        stride: case.op.map(|o| o.stride),
+        batch: row.batch,
+        dtype: experiment.dtype,
+        threads: row.threads,
+        fused_bn: experiment.fuse_bn,
+        macs: counts.macs,
+        flops: counts.flops,
+        params: counts.params,
+        mem_bytes: counts.mem_bytes,
+        warmup_iters: None,
+        samples: None,
+        iters_per_sample: None,
+        median_ms: None,
+        mean_ms: None,
+        stddev_ms: None,
+        ci95_low_ms: None,
+        ci95_high_ms: None,
+        min_ms: None,
+        max_ms: None,
+        outliers: None,
+        throughput_per_s: None,
+        gmacs_per_s: None,
+        gflops_per_s: None,
+        max_abs_err: None,
+        status: Status::Ok,
+        error: String::new(),
+        convention: experiment.convention,
+        resolution: case.resolution,
+        pconv_impl: String::new(),
+        reference: String::new(),
+        detail: String::new(),
+        overhead_ns: row.overhead_ns,
+        gbytes_per_s: None,
+    }
+}
