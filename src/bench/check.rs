@@ -2,7 +2,7 @@
 //! direct convolution for operator stacks, a reference backend for networks), the
 //! comparison within the dtype's tolerance, then the measurement.
 
-use crate::backend::{Backend, PconvImpl, Settings};
+use crate::backend::{Backend, PconvImpl, Prepared, Settings};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::{Measurement, SamplerConfig, measure, summarize};
@@ -99,15 +99,25 @@ pub(crate) struct Checked {
     pub(crate) output: OutputDigest,
 }
 
-pub(crate) fn check_and_time(
+/// A prepared model whose output passed the check: ready to be timed. Preparing and
+/// checking is separate from timing so that an engine can prepare every backend of a case
+/// first and then sample them round by round.
+pub(crate) struct Verified {
+    prepared: Box<dyn Prepared>,
+    max_abs_err: f64,
+    reference: String,
+    output: OutputDigest,
+}
+
+/// Prepares `model` on `backend` and checks its output against the reference (untimed).
+pub(crate) fn prepare_checked(
     case: &Case,
     model: &Model,
     backend: &dyn Backend,
     device: &DeviceSpec,
     settings: &Settings,
-    sampler: &SamplerConfig,
     scratch: &mut Scratch<'_>,
-) -> Result<Checked> {
+) -> Result<Verified> {
     let mut prepared = backend.prepare(model, device, settings)?;
     prepared.run()?;
     prepared.sync()?;
@@ -132,13 +142,29 @@ pub(crate) fn check_and_time(
             tolerance: tol,
         });
     }
+    Ok(Verified {
+        prepared,
+        max_abs_err: abs,
+        reference,
+        output,
+    })
+}
+
+/// Times a verified model: every timed call is a run followed by a sync.
+pub(crate) fn time(verified: Verified, sampler: &SamplerConfig) -> Result<Checked> {
+    let Verified {
+        mut prepared,
+        max_abs_err,
+        reference,
+        output,
+    } = verified;
     let measurement = measure(sampler, &mut || {
         prepared.run()?;
         prepared.sync()
     })?;
     Ok(Checked {
         measurement,
-        max_abs_err: abs,
+        max_abs_err,
         reference,
         detail: prepared.detail(),
         pconv_impl: prepared.pconv_impl(),

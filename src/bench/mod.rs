@@ -12,7 +12,7 @@ mod experiment;
 mod plan;
 mod row;
 
-use check::{Checked, ReferenceCache, Scratch, check_and_time, fill};
+use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
 
 use crate::backend::{Backend, Settings};
 use crate::device::DeviceSpec;
@@ -175,15 +175,15 @@ fn measure_one(
         references: cache,
         max_abs_err: None,
     };
-    let result: Result<Checked> = check_and_time(
+    let result = prepare_checked(
         job.case,
         job.model,
         job.backend,
         job.device,
         &job.settings,
-        &experiment.sampler,
         &mut scratch,
-    );
+    )
+    .and_then(|verified| time(verified, &experiment.sampler));
     record.max_abs_err = scratch.max_abs_err;
     let (samples, output) = match result {
         Ok(checked) => {
