@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use super::shared_log::SharedLog;
+
 use crate::bench::{Experiment, RowBase, blank_record, new_run_id, now};
 use crate::device::DeviceSpec;
 use crate::error::Result;
@@ -67,30 +69,26 @@ fn spawn(run: &RemoteRun<'_>) -> std::result::Result<Child, String> {
         })
 }
 
-/// Forwards the worker's stderr to ours (prefixed with the device), keeping the last lines.
-fn drain_stderr(
-    child: &mut Child,
+/// Forwards the worker's stderr to `log` (each line prefixed with the device, whole lines
+/// only, unless quiet), keeping the last lines in `tail`.
+fn forward_stderr(
+    stderr: std::process::ChildStderr,
     name: &str,
     quiet: bool,
-) -> (Tail, Option<std::thread::JoinHandle<()>>) {
-    let tail: Tail = Arc::default();
-    let handle = child.stderr.take().map(|stderr| {
-        let tail = Arc::clone(&tail);
-        let name = name.to_string();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-                if !quiet {
-                    eprintln!("[{name}] {line}");
-                }
-                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-                t.push(line);
-                if t.len() > 20 {
-                    t.remove(0);
-                }
-            }
-        })
-    });
-    (tail, handle)
+    tail: &Tail,
+    log: &Mutex<&mut (dyn Write + Send)>,
+) {
+    let mut log = SharedLog::new(log);
+    for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+        if !quiet {
+            writeln!(log, "[{name}] {line}").ok();
+        }
+        let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+        t.push(line);
+        if t.len() > 20 {
+            t.remove(0);
+        }
+    }
 }
 
 fn last_error(tail: &Tail) -> String {
@@ -233,7 +231,7 @@ fn read_messages(
 }
 
 /// Runs the device's job; `Err` only when its folder cannot be written.
-pub fn run(run: &RemoteRun<'_>, log: &mut dyn Write) -> Result<Vec<Record>> {
+pub fn run(run: &RemoteRun<'_>, log: &mut (dyn Write + Send)) -> Result<Vec<Record>> {
     prepare_dir(&run.dir)?;
     let mut got = Received {
         writer: None,
@@ -245,30 +243,37 @@ pub fn run(run: &RemoteRun<'_>, log: &mut dyn Write) -> Result<Vec<Record>> {
         failure: None,
         total: 0,
     };
-    let mut tail: Tail = Arc::default();
+    let tail: Tail = Arc::default();
     match spawn(run) {
         Err(why) => got.failure = Some(why),
         Ok(mut child) => {
-            let (t, handle) = drain_stderr(&mut child, &run.device.name, run.quiet);
-            tail = t;
-            let job = serde_json::to_string(run.job).unwrap_or_default();
-            if let Some(mut stdin) = child.stdin.take() {
-                // A worker that died at once has closed its stdin: what it said explains.
-                stdin.write_all(job.as_bytes()).ok();
-            }
-            let read = read_messages(run, &mut child, &mut got, log);
-            if !got.done {
-                child.kill().ok();
-            }
-            let status = child.wait();
-            if let Some(h) = handle {
-                h.join().ok();
-            }
+            let stderr = child.stderr.take();
+            let shared = Mutex::new(&mut *log);
+            let read = std::thread::scope(|s| {
+                let forward = stderr.map(|e| {
+                    let (tail, shared) = (&tail, &shared);
+                    s.spawn(move || forward_stderr(e, &run.device.name, run.quiet, tail, shared))
+                });
+                let job = serde_json::to_string(run.job).unwrap_or_default();
+                if let Some(mut stdin) = child.stdin.take() {
+                    // A worker that died at once has closed its stdin: what it said explains.
+                    stdin.write_all(job.as_bytes()).ok();
+                }
+                let read = read_messages(run, &mut child, &mut got, &mut SharedLog::new(&shared));
+                if !got.done {
+                    child.kill().ok();
+                }
+                let status = child.wait();
+                if let Some(h) = forward {
+                    h.join().ok();
+                }
+                if !got.done && got.failure.is_none() {
+                    let status = status.map_or("unknown".to_string(), |s| s.to_string());
+                    got.failure = Some(format!("the worker stopped before finishing ({status})"));
+                }
+                read
+            });
             read?;
-            if !got.done && got.failure.is_none() {
-                let status = status.map_or("unknown".to_string(), |s| s.to_string());
-                got.failure = Some(format!("the worker stopped before finishing ({status})"));
-            }
         }
     }
     if let Some(why) = &got.failure {
