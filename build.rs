@@ -1,5 +1,6 @@
 //! Records the git commit the binary was built from (for meta.json) and, with the `tch`
-//! feature, makes the binary find libtorch by itself: an rpath to the libtorch that
+//! feature, the version of the libtorch it links, and makes the binary find libtorch by
+//! itself: an rpath to the libtorch that
 //! torch-sys linked, and libtorch_cuda linked with `--no-as-needed` when that libtorch
 //! has it (rustc's `--as-needed` would drop it, leaving CUDA unavailable; tch-rs #907).
 
@@ -26,6 +27,26 @@ fn main() {
     link_libtorch();
 }
 
+/// The version of the libtorch in `lib` (its Python package's `torch/version.py`, or the
+/// `build-version` file of a libtorch archive), without a local suffix such as `+cpu`.
+fn libtorch_version(lib: &std::path::Path) -> Option<String> {
+    let root = lib.parent()?;
+    let py = root.join("version.py");
+    println!("cargo:rerun-if-changed={}", py.display());
+    let from_py = std::fs::read_to_string(&py).ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("__version__ = "))
+            .map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string())
+    });
+    let text = from_py.or_else(|| {
+        std::fs::read_to_string(root.join("build-version"))
+            .ok()
+            .map(|t| t.trim().to_string())
+    })?;
+    let version = text.split('+').next()?.trim().to_string();
+    (!version.is_empty()).then_some(version)
+}
+
 fn link_libtorch() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     if std::env::var_os("CARGO_FEATURE_TCH").is_none() {
@@ -33,9 +54,13 @@ fn link_libtorch() {
     }
     let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report its libtorch folder; no rpath set");
+        println!("cargo:rustc-env=FLOPSBENCH_LIBTORCH_VERSION=unknown");
         return;
     };
     let lib = std::path::PathBuf::from(lib);
+    // The version recorded in every tch row is the one of the libtorch linked here.
+    let version = libtorch_version(&lib).unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=FLOPSBENCH_LIBTORCH_VERSION={version}");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     // The CPU-minimum install has libtorch_cuda.so but not the CUDA libraries it needs
     // (cuDNN, cuBLAS, ...): link it only when those are installed beside torch, or when

@@ -86,8 +86,8 @@ pub enum Command {
     Bench(Box<BenchCommand>),
     /// `flopsbench export`.
     Export(Box<ExportConfig>),
-    /// `flopsbench list`.
-    List,
+    /// `flopsbench list`, with the devices file to list (default `./devices.toml`).
+    List(Option<PathBuf>),
     /// `flopsbench report`.
     Report(Box<crate::report::ReportConfig>),
     /// `flopsbench paper`.
@@ -157,19 +157,24 @@ pub fn run(
         threads: threads.unwrap_or(1),
         ort_library: invocation.ort_lib.clone(),
     };
-    crate::backend::configure(&global(None));
+    // Backends are configured only by the commands that load them.
     match &invocation.command {
         Command::Export(config) => write_all(out, &crate::export::export(config)?)?,
         Command::Count(config) => write_all(
             out,
             &render_counts(&counts(config)?, config.format, config.per_layer)?,
         )?,
-        Command::List => write_all(out, &crate::list::render()?)?,
+        Command::List(devices) => {
+            crate::backend::configure(&global(None));
+            write_all(out, &crate::list::render(devices.as_deref())?)?
+        }
         Command::Worker => {
+            crate::backend::configure(&global(None));
             let sent = crate::fleet::worker::run(&mut std::io::stdin().lock(), out, log)?;
             return Ok(finished(sent.failed));
         }
         Command::Paper(config) => {
+            crate::backend::configure(&global(None));
             let study = crate::study::run(config, log)?;
             write_all(out, &study.summary)?;
             let failed = study

@@ -6,7 +6,8 @@
 //! GConv, DWConv, PConv, PWConv) and of a network zoo whose counts equal the reference
 //! PyTorch models (timm `fasternet_*`, torchvision) to the integer.
 //!
-//! Data flow, one way (no module imports one above it; `scripts/modgraph` checks it):
+//! Data flow, one way (no import cycle between the top-level modules; `scripts/modgraph`
+//! checks it in the test command):
 //!
 //! ```text
 //! main → cli (clap → a plain app::Command)

@@ -11,8 +11,8 @@ use crate::output::units::si;
 use crate::spec::OpKind;
 use crate::zoo;
 
-/// The text `list` prints.
-pub fn render() -> Result<String> {
+/// The text `list` prints; named devices from `devices` (default `./devices.toml`).
+pub fn render(devices: Option<&std::path::Path>) -> Result<String> {
     let mut out = String::from("Operators (--kind, comma lists allowed):\n");
     for kind in OpKind::ALL {
         out += &format!("  {:<8} {}\n", kind.as_str(), kind.describe());
@@ -43,7 +43,11 @@ pub fn render() -> Result<String> {
     }
     out += "\nDevices (--device):\n";
     out += &format!("  cpu      {}\n", host_cpu());
-    let file = crate::fleet::devices::load(None);
+    let file = match (devices, crate::fleet::devices::load(devices)) {
+        // A file named on the command line must be readable.
+        (Some(_), Err(e)) => return Err(e),
+        (_, file) => file,
+    };
     let arm_entry = match &file {
         Ok(Some(f)) => f.get("arm").cloned(),
         _ => None,

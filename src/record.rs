@@ -124,15 +124,18 @@ pub struct Record {
     /// Achieved memory traffic, G bytes per second: analytic `mem_bytes` / median.
     #[serde(default)]
     pub gbytes_per_s: Option<f64>,
+    /// Memory traffic of one pass of the batch through the graph the backend ran (every
+    /// node's inputs, weights and outputs; differs from `mem_bytes` for PConv, whose
+    /// paper formula leaves out the untouched channels the graph copies).
+    #[serde(default)]
+    pub mem_bytes_graph: Option<u64>,
 }
 
-/// The identity of a measured row: the case on one host's device and backend, with one
-/// dtype, batch and thread count. A run folder holds each key once (`--resume` relies on
-/// it); `report` deduplicates by the run and this key.
+/// The identity of a measured row within a run: the case on one device and backend, with
+/// one dtype, batch and thread count. A run folder holds each key once (`--resume` relies
+/// on it); `report` deduplicates by the run id and this key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowKey {
-    /// Host name.
-    pub host: String,
     /// Case id.
     pub case: String,
     /// Device.
@@ -151,7 +154,6 @@ impl RowKey {
     /// The key of `r`.
     pub fn of(r: &Record) -> RowKey {
         RowKey {
-            host: r.host.clone(),
             case: r.case.clone(),
             device: r.device.clone(),
             backend: r.backend.clone(),
@@ -212,9 +214,16 @@ impl OutputDigest {
     }
 
     /// The largest relative difference from `other` (sums relative to `sum_abs`, head
-    /// values relative to the largest head magnitude); infinite when lengths differ.
+    /// values relative to the largest head magnitude); infinite when lengths differ or
+    /// either output has a NaN or infinity (a NaN never compares as "close").
     pub fn relative_difference(&self, other: &OutputDigest) -> f64 {
         if self.len != other.len || self.head.len() != other.head.len() {
+            return f64::INFINITY;
+        }
+        let finite = |d: &OutputDigest| {
+            d.sum.is_finite() && d.sum_abs.is_finite() && d.head.iter().all(|v| v.is_finite())
+        };
+        if !finite(self) || !finite(other) {
             return f64::INFINITY;
         }
         let scale = self.sum_abs.max(other.sum_abs).max(f64::MIN_POSITIVE);
@@ -233,5 +242,29 @@ impl OutputDigest {
         ((self.sum - other.sum).abs() / scale)
             .max((self.sum_abs - other.sum_abs).abs() / scale)
             .max(head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_output_never_matches() {
+        let good = OutputDigest::of(&[1.0, 2.0, 3.0]);
+        let nan = OutputDigest::of(&[1.0, f32::NAN, 3.0]);
+        let late_nan = OutputDigest::of(
+            &(0..40)
+                .map(|i| if i == 30 { f32::NAN } else { i as f32 })
+                .collect::<Vec<_>>(),
+        );
+        let late_good = OutputDigest::of(&(0..40).map(|i| i as f32).collect::<Vec<_>>());
+        assert_eq!(good.relative_difference(&good), 0.0);
+        assert_eq!(good.relative_difference(&nan), f64::INFINITY);
+        assert_eq!(nan.relative_difference(&good), f64::INFINITY);
+        assert_eq!(nan.relative_difference(&nan), f64::INFINITY);
+        // A NaN past the head still reaches the sums.
+        assert_eq!(late_good.relative_difference(&late_nan), f64::INFINITY);
+        assert!(OutputDigest::of(&[1.0, 2.0, 3.5]).relative_difference(&good) > 0.0);
     }
 }

@@ -41,6 +41,35 @@ fn on(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
     }
 }
 
+/// Creates a new folder `reports/<name>` for a run that was given no `--out`: `<name>`,
+/// or `<name>-2`, `<name>-3`, … when another run (started in the same second) has it.
+/// The folder is created here, atomically, so two runs never share one.
+pub fn new_default_dir(name: &str) -> Result<PathBuf> {
+    let reports = Path::new("reports");
+    let fail = |dir: &Path, e: std::io::Error| {
+        Error::Usage(format!(
+            "cannot create the result folder {} in the current folder ({e}); choose one with --out",
+            dir.display()
+        ))
+    };
+    fs::create_dir_all(reports).map_err(|e| fail(reports, e))?;
+    for n in 1..1000 {
+        let dir = if n == 1 {
+            reports.join(name)
+        } else {
+            reports.join(format!("{name}-{n}"))
+        };
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail(&dir, e)),
+        }
+    }
+    Err(Error::Usage(format!(
+        "reports/{name}-2 … -999 all exist; choose a folder with --out"
+    )))
+}
+
 /// Creates `dir` (and parents) or explains, naming `--out`, why it cannot.
 pub fn prepare_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir)

@@ -59,6 +59,23 @@ fn sampler(suite: &crate::suite::Suite, quick: bool) -> SamplerConfig {
     suite.sampler.resolve()
 }
 
+/// The help of `paper --quick`, with the sampling times of the embedded suites.
+pub fn quick_help() -> String {
+    let min_time = |name: &str| {
+        crate::suite::embedded(name)
+            .ok()
+            .and_then(|s| s.sampler.min_time)
+            .map_or("its default".into(), |d| format!("{} s", d.as_secs_f64()))
+    };
+    format!(
+        "Trade precision for time: 0.1 s of samples per case (0.05 s warm-up) instead of the \
+         suites' own ({} per case for Table 1, {} for Table 3, after their warm-up); \
+         confidence intervals get wider",
+        min_time("paper-table1"),
+        min_time("paper-table3")
+    )
+}
+
 fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> String {
     let rows: Vec<&Record> = records
         .iter()
@@ -161,16 +178,27 @@ fn options(config: &PaperConfig, out: PathBuf) -> RunOptions {
 /// Runs the study; the summary is in the result.
 pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> {
     let started = Instant::now();
-    let dir = config.out.clone().unwrap_or_else(|| {
-        let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect();
-        PathBuf::from("reports").join(format!("paper-{stamp}"))
-    });
-    // Every device must resolve (devices.toml) before anything is written.
-    crate::fleet::place(&config.devices, &config.fleet)?;
+    // Every device must resolve (devices.toml), and some selected backend must run on
+    // each of this host's devices, before anything is written.
+    let places = crate::fleet::place(&config.devices, &config.fleet)?;
+    let local: Vec<DeviceSpec> = places
+        .iter()
+        .filter_map(|p| match p {
+            crate::fleet::Place::Local(d) => Some(d.clone()),
+            crate::fleet::Place::Remote(_) => None,
+        })
+        .collect();
+    if !local.is_empty() {
+        let any = experiment(config, Target::Peak, SamplerConfig::default(), 0);
+        crate::bench::plan(&any, &local, &mut std::io::sink())?;
+    }
+    let dir = match &config.out {
+        Some(out) => out.clone(),
+        None => crate::results::new_default_dir(&format!(
+            "paper-{}",
+            crate::bench::stamp(&crate::bench::now())
+        ))?,
+    };
     crate::results::prepare_dir(&dir)?;
     let mut records = Vec::new();
     let mut inputs = Vec::new();

@@ -158,7 +158,9 @@ pub fn host_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn peak_cases() -> Result<Vec<Case>> {
+/// The ceilings' cases; a batch given for them is part of their ids.
+fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
+    let in_id = batch.map_or(String::new(), |b| format!("-b{b}"));
     let mut gemm = OpCase::paper(OpKind::Pwconv, PEAK_GEMM);
     gemm.layers = 1;
     let mut threads = vec![1];
@@ -168,28 +170,28 @@ fn peak_cases() -> Result<Vec<Case>> {
     let mut out = Vec::new();
     for t in threads {
         out.push(Case {
-            id: format!("peak-gemm-{PEAK_GEMM}-t{t}"),
+            id: format!("peak-gemm-{PEAK_GEMM}{in_id}-t{t}"),
             kind: CaseKind::Peak,
             name: "gemm".into(),
             net: gemm.to_net()?,
             op: Some(gemm),
             resolution: None,
             threads: Some(t),
-            batch: None,
+            batch,
         });
     }
     let mut b = NetBuilder::new("stream", PEAK_STREAM, "peak");
     let x = b.input();
     b.push("relu", Layer::Act(Activation::Relu), &[x])?;
     out.push(Case {
-        id: format!("peak-stream-{PEAK_STREAM}-t{}", host_cores()),
+        id: format!("peak-stream-{PEAK_STREAM}{in_id}-t{}", host_cores()),
         kind: CaseKind::Peak,
         name: "stream".into(),
         net: b.finish(),
         op: None,
         resolution: None,
         threads: Some(host_cores()),
-        batch: None,
+        batch,
     });
     Ok(out)
 }
@@ -197,6 +199,11 @@ fn peak_cases() -> Result<Vec<Case>> {
 impl Target {
     /// Every case, in run order; networks at input resolution `resolution`.
     pub fn cases(&self, resolution: usize) -> Result<Vec<Case>> {
+        self.cases_with(resolution, None)
+    }
+
+    /// [`Target::cases`], with the ceilings run at `peak_batch` when given.
+    pub fn cases_with(&self, resolution: usize, peak_batch: Option<usize>) -> Result<Vec<Case>> {
         match self {
             Target::Ops(sweep) => sweep
                 .expand()?
@@ -207,7 +214,7 @@ impl Target {
                 .iter()
                 .map(|n| n.case(resolution, None, None))
                 .collect(),
-            Target::Peak => peak_cases(),
+            Target::Peak => peak_cases(peak_batch),
             Target::Cases(cases) => Ok(cases.clone()),
         }
     }

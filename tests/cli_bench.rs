@@ -296,3 +296,108 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
         "both rows were written"
     );
 }
+
+/// Calls of `run` on [`WrongOutput`]'s prepared models.
+static WRONG_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A real backend (tract) whose output is made wrong after it ran: one value off by 1.
+struct WrongOutput;
+
+struct Perturbed(Box<dyn Prepared>);
+
+impl Prepared for Perturbed {
+    fn run(&mut self) -> flopsbench::Result<()> {
+        WRONG_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.run()
+    }
+    fn sync(&mut self) -> flopsbench::Result<()> {
+        self.0.sync()
+    }
+    fn output(&mut self) -> flopsbench::Result<Vec<f32>> {
+        let mut v = self.0.output()?;
+        v[0] += 1.0;
+        Ok(v)
+    }
+    fn detail(&self) -> String {
+        self.0.detail()
+    }
+    fn pconv_impl(&self) -> flopsbench::backend::PconvImpl {
+        self.0.pconv_impl()
+    }
+}
+
+impl Backend for WrongOutput {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+    fn version(&self) -> String {
+        backend::by_name("tract").unwrap().version()
+    }
+    fn probe(&self, d: &DeviceSpec) -> Result<(), String> {
+        backend::by_name("tract").unwrap().probe(d)
+    }
+    fn prepare(
+        &self,
+        m: &Model,
+        d: &DeviceSpec,
+        s: &Settings,
+    ) -> flopsbench::Result<Box<dyn Prepared>> {
+        let inner = backend::by_name("tract").unwrap().prepare(m, d, s)?;
+        Ok(Box::new(Perturbed(inner)))
+    }
+}
+
+#[test]
+fn a_wrong_output_is_an_error_row_and_nothing_is_timed() {
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = Experiment {
+        target: Target::Ops(OpSweep {
+            kinds: vec![OpKind::Conv],
+            shapes: vec![Shape::new(8, 6, 6)],
+            layers: Some(2),
+            ..OpSweep::default()
+        }),
+        sampler: SamplerConfig {
+            warmup: std::time::Duration::ZERO,
+            runs: Some(3),
+            ..SamplerConfig::default()
+        },
+        ..Experiment::new(Target::Peak)
+    };
+    let options = RunOptions {
+        out: Some(dir.path().join("run")),
+        ..RunOptions::default()
+    };
+    let wrong = WrongOutput;
+    let plan = vec![(DeviceSpec::Cpu, vec![&wrong as &dyn Backend])];
+    let outcome = run_on(&experiment, &options, &plan, &mut std::io::sink()).unwrap();
+    let [r] = outcome.records.as_slice() else {
+        panic!("one row: {:?}", outcome.records)
+    };
+    assert_eq!(r.status, Status::Error);
+    assert!(
+        r.error
+            .contains("output differs from the f64 direct convolution reference"),
+        "{}",
+        r.error
+    );
+    assert!(
+        r.max_abs_err.is_some_and(|e| e > 0.5),
+        "{:?}",
+        r.max_abs_err
+    );
+    assert_eq!(
+        (r.median_ms, r.samples, r.warmup_iters, r.gmacs_per_s),
+        (None, None, None, None),
+        "nothing was timed"
+    );
+    assert_eq!(
+        WRONG_RUNS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the model ran once, for the check, and never in a timed loop"
+    );
+    let line = std::fs::read_to_string(dir.path().join("run/results.jsonl")).unwrap();
+    let row: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(row["status"], "error");
+    assert_eq!(row["samples_ms"].as_array().map(Vec::len), Some(0));
+}

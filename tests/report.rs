@@ -115,3 +115,108 @@ fn strings_from_result_files_are_escaped_in_html() {
     assert!(!html.contains("<script>"), "unescaped host in report.html");
     assert!(html.contains("&lt;script&gt;"));
 }
+
+/// A real `op` run of one Table-1 case on tract with `extra` flags, into `out`.
+fn measure_conv(out: &Path, extra: &[&str]) {
+    let run = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args([
+            "op",
+            "--kind",
+            "conv",
+            "--shape",
+            "192x28x28",
+            "--backend",
+            "tract",
+        ])
+        .args([
+            "--warmup",
+            "0",
+            "--min-time",
+            "0",
+            "--runs",
+            "3",
+            "-q",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// The Table-1 cell (ms) of the first column whose header starts with `column` in the
+/// "Conv 3×3" 192×28×28 row of report.md.
+fn conv_cell(md: &str, column: &str) -> Option<String> {
+    let lines: Vec<&str> = md.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("## Table 1: operators"))?;
+    let header: Vec<&str> = lines[start..]
+        .iter()
+        .find(|l| l.starts_with("| Operator"))?
+        .split(" | ")
+        .collect();
+    let i = header.iter().position(|h| *h == format!("{column} ms"))?;
+    let row: Vec<&str> = lines[start..]
+        .iter()
+        .find(|l| l.starts_with("| Conv 3×3 | 192×28×28"))?
+        .split(" | ")
+        .collect();
+    row.get(i).map(|s| s.to_string())
+}
+
+#[test]
+fn tables_follow_the_paper_protocol_whatever_the_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("t1");
+    let two = dir.path().join("t2");
+    measure_conv(&one, &["--threads", "1"]);
+    measure_conv(&two, &["--threads", "2"]);
+    let (a, b) = (dir.path().join("ab"), dir.path().join("ba"));
+    report(&[one.to_str().unwrap(), two.to_str().unwrap()], &a);
+    report(&[two.to_str().unwrap(), one.to_str().unwrap()], &b);
+    let md = read(a.join("report.md"));
+    assert_eq!(
+        md,
+        read(b.join("report.md")),
+        "report.md depends on input order"
+    );
+    let svgs: Vec<PathBuf> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    assert!(!svgs.is_empty());
+    for svg in svgs {
+        let name = svg.file_name().unwrap();
+        assert_eq!(
+            read(svg.clone()),
+            read(b.join(name)),
+            "{name:?} depends on input order"
+        );
+    }
+    let host = flopsbench::meta::host_name();
+    let median = |dir: &Path| {
+        let mut r = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+        let row: std::collections::HashMap<String, String> =
+            r.deserialize().next().unwrap().unwrap();
+        format!("{:.2}", row["median_ms"].parse::<f64>().unwrap())
+    };
+    let paper = format!("tract · cpu @ {host}");
+    assert_eq!(
+        conv_cell(&md, &paper),
+        Some(median(&one)),
+        "the paper-protocol column holds the 1-thread row:\n{md}"
+    );
+    assert_eq!(
+        conv_cell(&md, &format!("{paper} (2 threads)")),
+        Some(median(&two)),
+        "the 2-thread row has its own labelled column:\n{md}"
+    );
+}

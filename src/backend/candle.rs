@@ -46,7 +46,9 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
 fn set_threads(threads: usize) {
     if std::env::var("RAYON_NUM_THREADS").ok() != Some(threads.to_string()) {
         // SAFETY: flopsbench prepares and runs backends from one thread, one case at a
-        // time; between cases no backend thread is working or reading the environment.
+        // time; between cases no backend thread is working or reading the environment. In
+        // a fleet run, the threads that talk to remote devices use only std (process
+        // spawning, pipes), which reads the environment under the same lock set_var takes.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", threads.to_string()) };
     }
 }
@@ -304,7 +306,7 @@ impl Backend for Candle {
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
         probe_host_cpu(
             device,
-            "this build of candle has no CUDA support (its `cuda` feature needs nvcc; see the GPU issue)",
+            "this build of candle has no CUDA support (candle's `cuda` feature, which needs nvcc and the CUDA toolkit, is not enabled in flopsbench); use --backend ort or tch on a GPU",
         )
     }
 

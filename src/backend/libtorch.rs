@@ -13,8 +13,9 @@ use crate::spec::{Activation, Dtype, Layer, PoolKind};
 
 /// The tch version this build links (checked against Cargo.lock by a test).
 pub const VERSION: &str = "0.26.0";
-/// The PyTorch release tch 0.26 is made for (scripts/setup-libtorch installs it).
-pub const LIBTORCH_VERSION: &str = "2.13.0";
+/// The version of the libtorch this build links, read by build.rs from that libtorch's
+/// files (`torch/version.py`); a test checks it is the one scripts/setup-libtorch installs.
+pub const LIBTORCH_VERSION: &str = env!("FLOPSBENCH_LIBTORCH_VERSION");
 
 /// The libtorch backend.
 #[derive(Debug, Clone, Copy)]
@@ -241,7 +242,10 @@ impl Prepared for TchPrepared {
 
     fn detail(&self) -> String {
         let where_ = match self.device {
-            Device::Cuda(_) => ", cudnn.benchmark",
+            Device::Cuda(_) => {
+                ", cudnn.benchmark; input, weights and activations stay on the device (no \
+                 host↔device copy in a timed run)"
+            }
             _ => "",
         };
         format!("eager, no_grad, {} ATen ops{where_}", self.steps.len())
@@ -286,7 +290,7 @@ impl Backend for Tch {
             }
             d if d.is_host_cpu() => Ok(()),
             d => Err(format!(
-                "{d} is not this host's CPU; remote devices are not supported yet"
+                "{d} is not this host's CPU; a device of devices.toml runs its own worker"
             )),
         }
     }

@@ -18,6 +18,20 @@ pub(super) static TCH: Missing = Missing {
           `cargo build --release --features tch` and the LIBTORCH it prints",
 };
 
+impl Missing {
+    /// Why it cannot run, for this binary's architecture.
+    fn why(&self) -> String {
+        match std::env::consts::ARCH {
+            "x86_64" => self.how.to_string(),
+            arch => format!(
+                "not compiled into this {arch} binary: the {arch} build (cross-built for \
+                 devices) leaves it out, and the library scripts/setup-libtorch installs is \
+                 for the machine that runs the script"
+            ),
+        }
+    }
+}
+
 impl Backend for Missing {
     fn name(&self) -> &'static str {
         self.name
@@ -26,12 +40,12 @@ impl Backend for Missing {
         String::new()
     }
     fn probe(&self, _: &DeviceSpec) -> std::result::Result<(), String> {
-        Err(self.how.to_string())
+        Err(self.why())
     }
     fn prepare(&self, _: &Model, _: &DeviceSpec, _: &Settings) -> Result<Box<dyn Prepared>> {
         Err(Error::Backend {
             backend: self.name.into(),
-            message: self.how.to_string(),
+            message: self.why(),
         })
     }
 }

@@ -115,6 +115,25 @@ pub fn find_library() -> std::result::Result<PathBuf, String> {
         .ok_or_else(|| format!("ONNX Runtime library not found; {HOW_TO_FIX}"))
 }
 
+/// The architecture a shared library is built for, from its ELF header (`e_machine`).
+fn elf_arch(path: &Path) -> Option<&'static str> {
+    use std::io::Read;
+    let mut head = [0u8; 20];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    if &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    // Little-endian e_machine at offset 18 (every target flopsbench runs on).
+    match u16::from_le_bytes([head[18], head[19]]) {
+        0x3e => Some("x86_64"),
+        0xb7 => Some("aarch64"),
+        0x03 => Some("x86"),
+        0x28 => Some("arm"),
+        0xf3 => Some("riscv64"),
+        _ => None,
+    }
+}
+
 fn version_of(path: &Path) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.strip_prefix("libonnxruntime.so.")
@@ -137,7 +156,17 @@ fn load() -> std::result::Result<Loaded, String> {
             path,
             environment,
         }),
-        Ok(Err(e)) => Err(format!("cannot load {}: {e}; {HOW_TO_FIX}", path.display())),
+        Ok(Err(e)) => Err(match elf_arch(&path) {
+            Some(arch) if arch != std::env::consts::ARCH => format!(
+                "{} is built for {arch}, not for this {} binary: give an ONNX Runtime library \
+                 for {} with --ort-lib or ORT_DYLIB_PATH (scripts/setup-ort installs one for the \
+                 machine it runs on)",
+                path.display(),
+                std::env::consts::ARCH,
+                std::env::consts::ARCH
+            ),
+            _ => format!("cannot load {}: {e}; {HOW_TO_FIX}", path.display()),
+        }),
         Err(_) => Err(format!(
             "loading {} panicked inside ort; {HOW_TO_FIX}",
             path.display()
@@ -166,11 +195,20 @@ struct OrtPrepared {
     input: Tensor<f32>,
     threads: usize,
     cuda: Option<usize>,
+    /// Whether `run` keeps a copy of its output: until the output was read once (the check
+    /// before timing), so that timed runs copy nothing.
+    keep: bool,
+    /// The output of the last run made while `keep` was set.
+    last: Option<Vec<f32>>,
 }
 
 impl Prepared for OrtPrepared {
     fn run(&mut self) -> Result<()> {
-        self.session.run(ort::inputs![&self.input]).map_err(err)?;
+        let outputs = self.session.run(ort::inputs![&self.input]).map_err(err)?;
+        if self.keep {
+            let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
+            self.last = Some(data.to_vec());
+        }
         Ok(())
     }
 
@@ -179,16 +217,24 @@ impl Prepared for OrtPrepared {
     }
 
     fn output(&mut self) -> Result<Vec<f32>> {
-        let outputs = self.session.run(ort::inputs![&self.input]).map_err(err)?;
-        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
-        Ok(data.to_vec())
+        if self.last.is_none() {
+            // Nothing kept (no run since the output was last read): run once, keeping it.
+            self.keep = true;
+            self.run()?;
+        }
+        self.keep = false;
+        self.last
+            .take()
+            .ok_or_else(|| err("the session returned no output"))
     }
 
     fn detail(&self) -> String {
         let provider = match self.cuda {
-            Some(n) => {
-                format!("CUDA execution provider (device {n}, input copied from host each run)")
-            }
+            Some(n) => format!(
+                "CUDA execution provider (device {n}); each timed run includes host↔device \
+                 copies (input to the GPU, output back), which the paper's GPU throughput \
+                 does not"
+            ),
             None => "CPU execution provider".into(),
         };
         format!(
@@ -236,7 +282,7 @@ impl Backend for Ort {
             }
             d if d.is_host_cpu() => loaded().map(|_| ()),
             d => Err(format!(
-                "{d} is not this host's CPU; remote devices are not supported yet"
+                "{d} is not this host's CPU; a device of devices.toml runs its own worker"
             )),
         }
     }
@@ -278,6 +324,8 @@ impl Backend for Ort {
             input,
             threads: settings.threads,
             cuda,
+            keep: true,
+            last: None,
         }))
     }
 }

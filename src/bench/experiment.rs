@@ -58,8 +58,19 @@ impl Experiment {
         }
     }
 
+    /// Every case of the experiment, in run order.
+    pub fn cases(&self) -> Result<Vec<crate::target::Case>> {
+        self.target.cases_with(self.resolution, self.batch)
+    }
+
     /// Checks the options that apply to every case, naming the flag at fault.
     pub fn validate(&self) -> Result<()> {
+        self.validate_protocol()?;
+        self.validate_sampler()
+    }
+
+    /// Checks `--threads` and `--batch`.
+    pub fn validate_protocol(&self) -> Result<()> {
         if let Some(t) = self.threads
             && !(1..=1024).contains(&t)
         {
@@ -73,6 +84,11 @@ impl Experiment {
                 format!("{b} is outside 1..={}", crate::spec::shape::MAX_BATCH),
             ));
         }
+        Ok(())
+    }
+
+    /// Checks the sampler's settings.
+    pub fn validate_sampler(&self) -> Result<()> {
         let sampler = &self.sampler;
         if let Some(t) = sampler.target_ci
             && !(t > 0.0 && t < 1.0)

@@ -15,6 +15,7 @@ mod row;
 use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
 
 use crate::backend::{Backend, Settings};
+use crate::count::{CountOptions, PconvGraph, graph_mem_bytes};
 use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::meta;
@@ -112,7 +113,6 @@ pub fn measure_cases(
             for backend in backends {
                 index += 1;
                 let key = RowKey {
-                    host: host.clone(),
                     case: case.id.clone(),
                     device: device.clone(),
                     backend: backend.name().to_string(),
@@ -188,6 +188,16 @@ fn measure_one(
     let (samples, output) = match result {
         Ok(checked) => {
             fill(&mut record, &checked, experiment.seed, job.case.has_pconv());
+            if record.pconv_impl == "slicing" {
+                let opts = CountOptions {
+                    batch: job.batch,
+                    dtype: experiment.dtype,
+                    fuse_bn: experiment.fuse_bn,
+                    convention: experiment.convention,
+                };
+                record.mem_bytes_graph =
+                    Some(graph_mem_bytes(&job.case.net, &opts, PconvGraph::Slicing));
+            }
             (checked.measurement.samples_ms, Some(checked.output))
         }
         Err(e) => {

@@ -2,7 +2,7 @@
 //! measured field empty; and the run's id and clock.
 
 use crate::bench::Experiment;
-use crate::count::{CountOptions, count_net};
+use crate::count::{CountOptions, PconvGraph, count_net, graph_mem_bytes};
 use crate::device::DeviceSpec;
 use crate::meta;
 use crate::record::{Record, Status};
@@ -116,5 +116,7 @@ pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Reco
         detail: String::new(),
         overhead_ns: row.overhead_ns,
         gbytes_per_s: None,
+        // The authors' split-cat until the run says otherwise.
+        mem_bytes_graph: Some(graph_mem_bytes(&case.net, &opts, PconvGraph::SplitCat)),
     }
 }

@@ -38,6 +38,9 @@ pub(super) struct BenchArgs {
     #[command(flatten)]
     pub(super) fleet: FleetArgs,
 
+    #[command(flatten)]
+    pub(super) ort: OrtArgs,
+
     /// Batch size [default: the paper's protocol: 1 on CPU/ARM, 32 on GPU]
     #[arg(long, help_heading = "Measurement")]
     pub(super) batch: Option<usize>,
@@ -112,9 +115,18 @@ pub(super) struct BenchArgs {
     #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
     pub(super) format: FormatArg,
 
-    /// No per-case lines on stderr
+    /// No per-case lines or progress bar on stderr
     #[arg(long, short, help_heading = "Output")]
     pub(super) quiet: bool,
+}
+
+/// The ONNX Runtime library (for the commands that load backends).
+#[derive(Debug, Args)]
+pub(super) struct OrtArgs {
+    /// ONNX Runtime library to load [default: ORT_DYLIB_PATH, then .deps/ (scripts/setup-ort),
+    /// then the system]
+    #[arg(long, value_name = "PATH", help_heading = "Backends")]
+    pub(super) ort_lib: Option<PathBuf>,
 }
 
 /// Where named devices come from (shared by the measuring commands).

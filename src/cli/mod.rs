@@ -18,7 +18,8 @@ use crate::target::Target;
 mod measure;
 
 use measure::{
-    BenchArgs, ConventionArg, DtypeArg, FleetArgs, FormatArg, KindArg, parse_backends, parse_device,
+    BenchArgs, ConventionArg, DtypeArg, FleetArgs, FormatArg, KindArg, OrtArgs, parse_backends,
+    parse_device,
 };
 
 /// Do fewer FLOPs make a network faster here? Exact analytic counts (MACs, FLOPs,
@@ -27,11 +28,6 @@ use measure::{
 #[derive(Debug, Parser)]
 #[command(name = "flopsbench", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// ONNX Runtime library to load [default: ORT_DYLIB_PATH, then .deps/ (scripts/setup-ort),
-    /// then the system]
-    #[arg(long, global = true, value_name = "PATH")]
-    ort_lib: Option<PathBuf>,
-
     #[command(subcommand)]
     command: Commands,
 }
@@ -87,7 +83,11 @@ enum Commands {
         written). Written like any other result (kind = peak); `report` draws them as the \
         roofline's roof (MAC/s) and slope (bytes/s).",
         after_help = "Examples:\n  flopsbench peak\n  flopsbench peak --backend tract,ort --min-time 1s",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        // Peak runs one thread and all threads itself, and has no BN or PConv layer.
+        mut_arg("threads", |a| a.hide(true)),
+        mut_arg("pconv_impl", |a| a.hide(true)),
+        mut_arg("no_fuse_bn", |a| a.hide(true))
     )]
     Peak(Box<PeakCommand>),
     /// Merge result folders/CSVs into tables beside the paper's, SVG charts and one HTML page
@@ -100,11 +100,14 @@ enum Commands {
     #[command(
         after_help = "Examples:\n  flopsbench export fasternet-t0 -o t0.onnx\n  \
         flopsbench export --kind pconv --shape 96x56x56 -o pconv.onnx",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        mut_arg("nets", |a| a.help("One zoo network (see `flopsbench list`)")),
+        mut_arg("kind", |a| a.help("An operator kind instead of a network (one case: one \
+            --kind, one --shape, one --ratio)"))
     )]
     Export(Box<ExportCommand>),
     /// List operator kinds, zoo networks, backends and devices
-    List,
+    List(Box<ListCommand>),
     /// Run one job read on stdin and stream JSON lines (what remote devices run)
     #[command(hide = true)]
     Worker,
@@ -191,10 +194,10 @@ struct PaperCommand {
     #[command(flatten)]
     fleet: FleetArgs,
 
-    /// Trade precision for time: 0.1 s of samples per case (0.05 s warm-up) instead of the
-    /// suites' 0.4 s (Table 1) and 1 s (Table 3): about 3× faster, confidence intervals
-    /// about twice as wide
-    #[arg(long)]
+    #[command(flatten)]
+    ort: OrtArgs,
+
+    #[arg(long, help = crate::study::quick_help())]
     quick: bool,
 
     /// Folder for the two runs and the report [default: reports/paper-<UTC timestamp>/]
@@ -220,7 +223,8 @@ struct ReportCommand {
     #[arg(long, value_enum, value_delimiter = ',')]
     format: Vec<ReportFormatArg>,
 
-    /// Draw rows measured under an emulator (qemu) in the charts too
+    /// Include rows measured under an emulator (qemu) in the tables and charts, in columns
+    /// labelled "(emulated)" [default: listed apart, in "Left out: emulated devices"]
     #[arg(long)]
     include_emulated: bool,
 }
@@ -423,8 +427,27 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
-    let ort_lib = cli.ort_lib;
+    let ort_lib = match &cli.command {
+        Commands::Op(c) => c.bench.ort.ort_lib.clone(),
+        Commands::Net(c) => c.bench.ort.ort_lib.clone(),
+        Commands::Suite(c) => c.bench.ort.ort_lib.clone(),
+        Commands::Peak(c) => c.bench.ort.ort_lib.clone(),
+        Commands::Paper(c) => c.ort.ort_lib.clone(),
+        Commands::List(c) => c.ort.ort_lib.clone(),
+        _ => None,
+    };
     Ok(command(cli.command).map(|command| Invocation { command, ort_lib }))
+}
+
+/// `flopsbench list`.
+#[derive(Debug, Args)]
+struct ListCommand {
+    /// The devices file to list [default: ./devices.toml]
+    #[arg(long, value_name = "FILE")]
+    devices: Option<PathBuf>,
+
+    #[command(flatten)]
+    ort: OrtArgs,
 }
 
 fn command(commands: Commands) -> Result<Command> {
@@ -501,7 +524,7 @@ fn command(commands: Commands) -> Result<Command> {
                 output: cmd.output,
             })))
         }
-        Commands::List => Ok(Command::List),
+        Commands::List(cmd) => Ok(Command::List(cmd.devices)),
         Commands::Worker => Ok(Command::Worker),
     }
 }

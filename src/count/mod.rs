@@ -169,6 +169,51 @@ fn mem_elements(cost: &Cost, batch: usize) -> u64 {
     (cost.input_elements + cost.output_elements) * batch as u64 + cost.weight_elements
 }
 
+/// How the graph a backend runs implements PConv (the paper's count covers only the
+/// convolved channels; the graph moves the untouched ones too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PconvGraph {
+    /// Split → conv → concat (the authors' forward; what ONNX backends are given).
+    SplitCat,
+    /// The input copied, the convolved part written into the copy.
+    Slicing,
+}
+
+/// Memory traffic, in bytes of one pass of the batch, of the graph handed to the backends:
+/// every node's inputs, weights and outputs. It equals the paper's count (`mem_bytes`)
+/// except for PConv, where the paper leaves out the untouched channels the graph copies:
+/// split-cat reads and writes all `c` channels in the split and again in the concat;
+/// slicing copies them once. A runtime may optimise the copies away (tract merges split
+/// and concat); then the row sits above the roofline, which is the point.
+pub fn graph_mem_bytes(net: &Net, opts: &CountOptions, pconv: PconvGraph) -> u64 {
+    let net = if opts.fuse_bn {
+        net.fuse_bn()
+    } else {
+        net.clone()
+    };
+    let elements: u64 = net
+        .nodes
+        .iter()
+        .map(|node| {
+            let mut c = layer::cost(&node.layer, &net.input_shapes(node), node.out);
+            if let crate::spec::Layer::PConv(p) = node.layer
+                && p.partial < p.channels
+            {
+                let map = (p.channels * node.out.h * node.out.w) as u64;
+                let part = (p.partial * node.out.h * node.out.w) as u64;
+                let copies = match pconv {
+                    PconvGraph::SplitCat => 2,
+                    PconvGraph::Slicing => 1,
+                };
+                c.input_elements = part + copies * map;
+                c.output_elements = part + copies * map;
+            }
+            mem_elements(&c, opts.batch)
+        })
+        .sum();
+    elements * opts.dtype.size_bytes()
+}
+
 /// Costs of every node of `net` (unfused or fused as given), in order.
 pub fn layer_costs(net: &Net) -> Vec<Cost> {
     net.nodes

@@ -101,11 +101,23 @@ fn last_error(tail: &Tail) -> String {
         .unwrap_or_default()
 }
 
-/// The device's meta.json: the worker's own, or this host's when none came back.
+/// The device's meta.json: the worker's own, or, when none came back (the device was not
+/// reached), only what is known of the device: its name, architecture and how it was
+/// reached, never this host's CPU or memory.
 fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
     let mut meta = meta.unwrap_or_else(|| {
         let started = now();
-        meta::collect(&new_run_id(&started), &started, Vec::new(), 0.0)
+        let mut m = meta::collect(&new_run_id(&started), &started, Vec::new(), 0.0);
+        m.host = device.host();
+        m.arch = device.arch.clone();
+        m.os = String::new();
+        m.cpu_model = "unknown (the device was not reached)".into();
+        m.logical_cores = 0;
+        m.physical_cores = None;
+        m.memory_bytes = 0;
+        m.gpus = Vec::new();
+        m.overhead_ns = 0.0;
+        m
     });
     meta.via = Some(device.via());
     meta.emulated = device.emulated;
@@ -114,8 +126,11 @@ fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
 
 /// The device a row of the named device `name` records (`arm` reads back as `arm`).
 fn named(name: &str) -> DeviceSpec {
-    name.parse()
-        .unwrap_or_else(|_| DeviceSpec::Named(name.to_string()))
+    if name == "arm" {
+        DeviceSpec::Arm
+    } else {
+        DeviceSpec::Named(name.to_string())
+    }
 }
 
 /// A received row, as this run records it: the device's name, emulated or not.
@@ -215,7 +230,13 @@ fn read_messages(
                 break;
             }
             Message::Error { message } => {
-                got.failure = Some(message);
+                // A worker of another version cannot read this job.
+                let hint = if message.contains("protocol") && !message.contains("--build") {
+                    "; rebuild the worker binary from this checkout (--build)"
+                } else {
+                    ""
+                };
+                got.failure = Some(format!("{message}{hint}"));
                 break;
             }
             other => {
@@ -231,7 +252,7 @@ fn read_messages(
 }
 
 /// Runs the device's job; `Err` only when its folder cannot be written.
-pub fn run(run: &RemoteRun<'_>, log: &mut (dyn Write + Send)) -> Result<Vec<Record>> {
+pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<Record>> {
     prepare_dir(&run.dir)?;
     let mut got = Received {
         writer: None,
@@ -248,7 +269,8 @@ pub fn run(run: &RemoteRun<'_>, log: &mut (dyn Write + Send)) -> Result<Vec<Reco
         Err(why) => got.failure = Some(why),
         Ok(mut child) => {
             let stderr = child.stderr.take();
-            let shared = Mutex::new(&mut *log);
+            // The log, shared with the thread forwarding the worker's stderr; given back below.
+            let shared = Mutex::new(log);
             let read = std::thread::scope(|s| {
                 let forward = stderr.map(|e| {
                     let (tail, shared) = (&tail, &shared);
@@ -273,6 +295,7 @@ pub fn run(run: &RemoteRun<'_>, log: &mut (dyn Write + Send)) -> Result<Vec<Reco
                 }
                 read
             });
+            log = shared.into_inner().unwrap_or_else(|p| p.into_inner());
             read?;
         }
     }

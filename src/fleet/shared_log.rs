@@ -1,5 +1,6 @@
-//! One log written from several threads: each handle keeps its text until a line is
-//! complete, then writes whole lines under the lock, so lines never interleave.
+//! One log written from several threads: each handle keeps its text until what it holds
+//! ends with a newline, then writes it under the lock, so lines, and the blocks of lines a
+//! `writeln!` writes in several calls, never interleave.
 
 use std::io::{self, Write};
 use std::sync::Mutex;
@@ -20,18 +21,10 @@ impl<'a, 'l> SharedLog<'a, 'l> {
     }
 
     fn write_lines(&mut self, all: bool) -> io::Result<()> {
-        let end = if all {
-            self.pending.len()
-        } else {
-            match self.pending.iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => return Ok(()),
-            }
-        };
-        if end == 0 {
+        if self.pending.is_empty() || (!all && self.pending.last() != Some(&b'\n')) {
             return Ok(());
         }
-        let lines: Vec<u8> = self.pending.drain(..end).collect();
+        let lines = std::mem::take(&mut self.pending);
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         log.write_all(&lines)?;
         log.flush()
@@ -74,17 +67,32 @@ mod tests {
                         for i in 0..50 {
                             write!(log, "thread {t} ").unwrap();
                             writeln!(log, "line {i}").unwrap();
+                            // One writeln! of a block: its text, then "\n", in two writes.
+                            let block = format!("head {t} {i}\n    body {t} {i}");
+                            writeln!(log, "{block}").unwrap();
                         }
                     });
                 }
             });
         }
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 200);
-        for line in text.lines() {
-            let words: Vec<&str> = line.split(' ').collect();
-            assert_eq!(words.len(), 4, "{line:?}");
-            assert_eq!((words[0], words[2]), ("thread", "line"), "{line:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 600);
+        let mut i = 0;
+        while i < lines.len() {
+            let words: Vec<&str> = lines[i].split(' ').collect();
+            match words[0] {
+                "thread" => {
+                    assert_eq!((words.len(), words[2]), (4, "line"), "{:?}", lines[i]);
+                    i += 1;
+                }
+                "head" => {
+                    let body = format!("    body {} {}", words[1], words[2]);
+                    assert_eq!(lines.get(i + 1), Some(&body.as_str()), "a block was split");
+                    i += 2;
+                }
+                _ => panic!("interleaved: {:?}", lines[i]),
+            }
         }
     }
 }

@@ -93,6 +93,23 @@ fn start(
             false,
         )
     })?;
+    // The protocol first: a job of another version is refused as such, not as a job
+    // with unknown fields.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        protocol: u32,
+    }
+    if let Ok(Version { protocol }) = serde_json::from_str::<Version>(&text)
+        && protocol != PROTOCOL
+    {
+        return Err((
+            Error::Usage(format!(
+                "worker: the job is protocol {protocol}, this worker speaks {PROTOCOL}: \
+                 rebuild the worker binary from the orchestrator's checkout (--build)"
+            )),
+            false,
+        ));
+    }
     let job: Job = serde_json::from_str(&text).map_err(|e| {
         (
             Error::Usage(format!(
@@ -101,25 +118,13 @@ fn start(
             false,
         )
     })?;
-    if job.protocol != PROTOCOL {
-        return Err((
-            Error::Usage(format!(
-                "worker: the job is protocol {}, this worker speaks {PROTOCOL}",
-                job.protocol
-            )),
-            false,
-        ));
-    }
     let experiment = &job.experiment;
     experiment.validate().map_err(|e| (e, false))?;
     crate::backend::configure(&Global {
         threads: experiment.threads.unwrap_or(1),
         ..Global::default()
     });
-    let cases = experiment
-        .target
-        .cases(experiment.resolution)
-        .map_err(|e| (e, false))?;
+    let cases = experiment.cases().map_err(|e| (e, false))?;
     let plan = plan(experiment, std::slice::from_ref(&job.device), log).map_err(|e| (e, false))?;
     let started = now();
     let run_id = new_run_id(&started);

@@ -27,6 +27,14 @@ pub fn duration_ms(ms: f64) -> String {
     }
 }
 
+/// The achieved multiply-add rate of a row, `–` where it has none (the stream ceiling).
+pub fn mac_rate(r: &Record) -> String {
+    match r.gmacs_per_s {
+        Some(g) if r.macs > 0 => format!("{}MAC/s", si(g * 1e9)),
+        _ => "–".into(),
+    }
+}
+
 /// Writes the line for `record` (case `index` of `total`) and any warnings.
 pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
     let head = format!(
@@ -35,14 +43,18 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
     );
     let text = match (r.status, r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
         (Status::Ok, Some(median), Some(lo), Some(hi)) => {
+            let interval = if r.samples == Some(1) {
+                "one sample: no interval".to_string()
+            } else {
+                format!("95% CI {} … {}", duration_ms(lo), duration_ms(hi))
+            };
             let mut s = format!(
-                "{head}\n    {} (95% CI {} … {}), range {} … {}, {}MAC/s, {}B/s, {} samples × {} iters, max abs err {:.1e}",
+                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}B/s, {} samples, each the mean of {} calls, max abs err {:.1e}",
+                if r.emulated { " (emulated)" } else { "" },
                 duration_ms(median),
-                duration_ms(lo),
-                duration_ms(hi),
                 duration_ms(r.min_ms.unwrap_or(median)),
                 duration_ms(r.max_ms.unwrap_or(median)),
-                si(r.gmacs_per_s.unwrap_or(0.0) * 1e9),
+                mac_rate(r),
                 si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
                 r.samples.unwrap_or(0),
                 r.iters_per_sample.unwrap_or(0),

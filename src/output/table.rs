@@ -137,9 +137,16 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
             match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
                 (Some(m), Some(lo), Some(hi)) => (
                     duration_ms(m),
-                    format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0),
+                    if r.samples == Some(1) {
+                        "–".to_string()
+                    } else {
+                        format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0)
+                    },
                     format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
-                    si(r.gmacs_per_s.unwrap_or(0.0) * 1e9),
+                    match r.gmacs_per_s {
+                        Some(g) if r.macs > 0 => si(g * 1e9),
+                        _ => "–".to_string(),
+                    },
                     si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
                 ),
                 _ => Default::default(),
@@ -157,7 +164,11 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
         t.add_row(vec![
             r.case.clone(),
             r.backend.clone(),
-            r.device.to_string(),
+            if r.emulated {
+                format!("{} (emulated)", r.device)
+            } else {
+                r.device.to_string()
+            },
             r.batch.to_string(),
             r.threads.to_string(),
             median,

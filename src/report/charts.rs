@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
-use super::select::{is_table1, paper_network};
+use super::select::{is_table1, paper_network, pick};
 use super::{Column, columns, usable};
 use crate::error::{Error, Result};
 use crate::paper;
@@ -123,11 +123,12 @@ fn table1_chart(rows: &[&Record]) -> Result<Option<Chart>> {
             }
         }
     }
+    let picked = pick(&t1);
     let value = |c: &Column, (kind, shape): &(OpKind, String)| {
-        t1.iter()
-            .rev()
-            .find(|r| r.kind == *kind && &r.shape == shape && &Column::of(r) == c)
-            .and_then(|r| r.gmacs_per_s)
+        picked
+            .iter()
+            .find(|((col, _), r)| col == c && r.kind == *kind && &r.shape == shape)
+            .and_then(|(_, r)| r.gmacs_per_s)
     };
     let y = decades(t1.iter().filter_map(|r| r.gmacs_per_s));
     let devices: Vec<String> = cols.iter().map(|c| c.device.to_string()).collect();
@@ -213,6 +214,15 @@ fn paper_points(device: &str) -> Vec<(f64, f64, String)> {
         .collect()
 }
 
+/// Throughput (GPU) or latency per image (the batch's latency / batch) of a row.
+fn speed_of(r: &Record, gpu: bool) -> f64 {
+    if gpu {
+        r.throughput_per_s.unwrap_or(0.0)
+    } else {
+        r.median_ms.unwrap_or(0.0) / r.batch.max(1) as f64
+    }
+}
+
 /// Chart 2 (one per paper device present): latency or throughput against FLOPs.
 fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let nets: Vec<&Record> = rows
@@ -230,15 +240,10 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
     for (device, rows) in by_device {
         let gpu = device == "GPU";
-        let measure = |r: &Record| {
-            if gpu {
-                r.throughput_per_s.unwrap_or(0.0)
-            } else {
-                r.median_ms.unwrap_or(0.0)
-            }
-        };
+        let measure = |r: &Record| speed_of(r, gpu);
         let paper_points = paper_points(device);
         let cols = columns(&rows);
+        let picked = pick(&rows);
         let xmax = rows
             .iter()
             .map(|r| r.macs as f64 / 1e9)
@@ -287,7 +292,11 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, grey.stroke_width(1)));
             for (ci, c) in cols.iter().enumerate() {
                 let col = color(ci);
-                let mine: Vec<&&Record> = rows.iter().filter(|r| Column::of(r) == *c).collect();
+                let mine: Vec<&&Record> = picked
+                    .iter()
+                    .filter(|((col, _), _)| col == c)
+                    .map(|(_, r)| r)
+                    .collect();
                 chart
                     .draw_series(
                         mine.iter().map(|r| {
@@ -314,7 +323,7 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
             }
             // One label per network, at its first column's point (more would overlap).
             let mut labelled: Vec<&str> = Vec::new();
-            for r in &rows {
+            for r in picked.values() {
                 if labelled.contains(&r.name.as_str()) || Column::of(r) != cols[0] {
                     continue;
                 }
@@ -362,7 +371,11 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
         let gemm1 = best("gemm", true, |r| r.gmacs_per_s);
         let gemm_all = best("gemm", false, |r| r.gmacs_per_s);
         let stream = best("stream", false, |r| r.gbytes_per_s);
-        let intensity = |r: &Record| r.macs as f64 * r.batch as f64 / r.mem_bytes as f64;
+        // The traffic of the graph the backend ran (the paper's count where a row has no
+        // graph figure, e.g. from an older file).
+        let intensity = |r: &Record| {
+            r.macs as f64 * r.batch as f64 / r.mem_bytes_graph.unwrap_or(r.mem_bytes) as f64
+        };
         let x = decades(points.iter().map(|r| intensity(r)).chain([0.1, 1000.0]));
         let y = decades(
             points
@@ -384,7 +397,9 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 .map_err(err)?;
             chart
                 .configure_mesh()
-                .x_desc("arithmetic intensity (multiply-adds per byte moved, analytic, log)")
+                .x_desc(
+                    "arithmetic intensity (multiply-adds per byte the graph moves, analytic, log)",
+                )
                 .y_desc("achieved G multiply-adds / s (log)")
                 .axis_desc_style((FONT, 14))
                 .draw()

@@ -10,23 +10,39 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::record::{Record, RowKey};
 
-/// The columns a row needs for `report` (the results.csv contract's identifying and measured
-/// columns); newer columns may be absent in files from older versions.
-pub const REQUIRED_COLUMNS: [&str; 14] = [
+/// The columns a row needs for `report`: every column a table or chart reads (a file
+/// without one is refused, naming it, rather than showing empty cells). `gbytes_per_s`,
+/// newer than the rest, is computed from `mem_bytes` and `median_ms` where absent.
+pub const REQUIRED_COLUMNS: [&str; 29] = [
     "run_id",
+    "timestamp",
     "host",
     "device",
+    "arch",
+    "emulated",
     "backend",
+    "backend_version",
     "case",
     "kind",
     "name",
     "shape",
+    "layers",
+    "ratio",
+    "groups",
+    "kernel",
+    "stride",
     "batch",
     "dtype",
     "threads",
     "macs",
     "mem_bytes",
+    "median_ms",
+    "ci95_low_ms",
+    "ci95_high_ms",
+    "throughput_per_s",
+    "gmacs_per_s",
     "status",
+    "pconv_impl",
 ];
 
 /// What `meta.json` says about a run (the fields the report shows).
@@ -167,22 +183,37 @@ fn read_rows(path: &Path) -> Result<Vec<Record>> {
     }
     let mut rows = Vec::new();
     for result in reader.records() {
-        // csv counts the line a record starts after (the previous newline): + 1 is the
-        // line a person sees in an editor.
-        let raw = result.map_err(|e| bad(path, e.position().map(|p| p.line()), e.to_string()))?;
-        let line = raw.position().map(|p| p.line() + 1);
+        // The line a person sees in an editor, from the byte offset (csv's own line count
+        // depends on whether lines end in CRLF or LF; after a CRLF, the offset it gives is
+        // the LF's, hence the byte at it is counted too).
+        let line_at = |p: &csv::Position| {
+            let end = (p.byte() as usize + 1).min(text.len());
+            text.as_bytes()[..end]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
+                + 1
+        };
+        let raw = result.map_err(|e| bad(path, e.position().map(line_at), e.to_string()))?;
+        let line = raw.position().map(line_at);
         let record = raw.deserialize::<Record>(Some(&header)).map_err(|e| {
             let message = match e.kind() {
                 csv::ErrorKind::Deserialize { err, .. } => {
-                    // serde names the field for most errors; for an unknown enum value it
-                    // does not, so find the column holding the value it quotes.
+                    // serde names the field for most errors; for an unknown enum value or a
+                    // name flopsbench does not know it does not, so find the column holding
+                    // the value the message quotes (`v` or 'v', in any case).
                     let column = err
                         .field()
                         .and_then(|i| header.get(i as usize))
                         .or_else(|| {
-                            let text = err.kind().to_string();
+                            let text = err.kind().to_string().to_lowercase();
                             raw.iter()
-                                .position(|v| !v.is_empty() && text.contains(&format!("`{v}`")))
+                                .position(|v| {
+                                    let v = v.to_lowercase();
+                                    !v.is_empty()
+                                        && (text.contains(&format!("`{v}`"))
+                                            || text.contains(&format!("'{v}'")))
+                                })
                                 .and_then(|i| header.get(i))
                         })
                         .unwrap_or("?");
@@ -193,6 +224,11 @@ fn read_rows(path: &Path) -> Result<Vec<Record>> {
             bad(path, line, message)
         })?;
         rows.push(record);
+    }
+    if !header.iter().any(|h| h == "gbytes_per_s") {
+        for r in &mut rows {
+            r.gbytes_per_s = r.median_ms.map(|m| r.mem_bytes as f64 / (m / 1e3) / 1e9);
+        }
     }
     if rows.is_empty() {
         return Err(bad(path, Some(2), "has a header but no rows"));

@@ -49,8 +49,11 @@ pub struct ReportConfig {
     pub include_emulated: bool,
 }
 
-/// Where the rows of one column of a table come from: a backend on a device of a host.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Where the rows of one column of a table come from: a backend on a device of a host,
+/// under one protocol. Rows measured under the paper's protocol for their device (CPU/ARM:
+/// 1 thread, batch 1; GPU: batch 32; the authors' split-cat PConv; f32) share the plain
+/// column; any other thread count, batch, PConv forward or dtype gets its own, labelled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Column {
     /// Host name.
     pub host: String,
@@ -64,11 +67,20 @@ pub struct Column {
     pub arch: String,
     /// Measured under an emulator.
     pub emulated: bool,
+    /// Threads, when not the paper's for the device.
+    pub threads: Option<usize>,
+    /// Batch, when not the paper's for the device.
+    pub batch: Option<usize>,
+    /// PConv run by slicing instead of the authors' split-cat.
+    pub slicing: bool,
+    /// The timed runs include host↔device copies (ort on a GPU), which the paper's do not.
+    pub copies: bool,
 }
 
 impl Column {
     /// The column of a row.
     pub fn of(r: &Record) -> Column {
+        let (paper_batch, paper_threads) = r.device.paper_protocol();
         Column {
             host: r.host.clone(),
             device: r.device.clone(),
@@ -76,7 +88,32 @@ impl Column {
             dtype: r.dtype,
             arch: r.arch.clone(),
             emulated: r.emulated,
+            threads: (r.threads != paper_threads).then_some(r.threads),
+            batch: (r.batch != paper_batch).then_some(r.batch),
+            slicing: r.pconv_impl == "slicing",
+            copies: r.detail.contains("host↔device copies"),
         }
+    }
+
+    /// The column of a row without its protocol: the backend on the device, for cases
+    /// whose ids already say their threads and batch (`peak`).
+    pub fn device_of(r: &Record) -> Column {
+        Column {
+            threads: None,
+            batch: None,
+            slicing: false,
+            copies: false,
+            ..Column::of(r)
+        }
+    }
+
+    /// Whether the column's rows follow the paper's protocol for their device.
+    pub fn is_paper_protocol(&self) -> bool {
+        self.threads.is_none()
+            && self.batch.is_none()
+            && !self.slicing
+            && !self.copies
+            && self.dtype == Dtype::F32
     }
 
     /// Whether this column is a GPU (reported as throughput, like the paper).
@@ -96,11 +133,70 @@ impl Column {
     }
 }
 
+impl Column {
+    /// What columns sort by: the names as written in files (so `arm` < `cpu`, `bf16` <
+    /// `f32`), then the protocol (the paper's first).
+    #[allow(clippy::type_complexity)]
+    fn sort_key(
+        &self,
+    ) -> (
+        &str,
+        String,
+        &str,
+        &str,
+        &str,
+        bool,
+        Option<usize>,
+        Option<usize>,
+        bool,
+        bool,
+    ) {
+        (
+            &self.host,
+            self.device.to_string(),
+            &self.backend,
+            self.dtype.as_str(),
+            &self.arch,
+            self.emulated,
+            self.threads,
+            self.batch,
+            self.slicing,
+            self.copies,
+        )
+    }
+}
+
+impl PartialOrd for Column {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Column {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.sort_key().cmp(&other.sort_key())
+    }
+}
+
 impl fmt::Display for Column {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} · {} @ {}", self.backend, self.device, self.host)?;
         if self.dtype != Dtype::F32 {
             write!(f, " ({})", self.dtype)?;
+        }
+        match self.threads {
+            Some(1) => f.write_str(" (1 thread)")?,
+            Some(t) => write!(f, " ({t} threads)")?,
+            None => {}
+        }
+        if let Some(b) = self.batch {
+            write!(f, " (batch {b})")?;
+        }
+        if self.slicing {
+            f.write_str(" (PConv slicing)")?;
+        }
+        if self.copies {
+            f.write_str(" (incl. host↔device copies)")?;
         }
         if self.emulated {
             f.write_str(" (emulated)")?;
@@ -165,7 +261,8 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
         written.push(write_file(
             &config.out,
             "report.md",
-            &markdown::markdown(&tables, &charts),
+            // Chart links only where the charts are written too.
+            &markdown::markdown(&tables, if all(ReportFormat::Svg) { &charts } else { &[] }),
         )?);
     }
     if all(ReportFormat::Svg) {

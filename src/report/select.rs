@@ -1,6 +1,10 @@
 //! Which rows belong to the paper's tables: the 16 Table-1 cases and the Table-3
-//! networks, shared by the tables and the charts so that both pick the same rows.
+//! networks, and which row stands for each (column, case); shared by the tables and the
+//! charts so that both show the same rows, whatever order the inputs came in.
 
+use std::collections::BTreeMap;
+
+use super::Column;
 use crate::record::Record;
 use crate::spec::{CaseKind, OpKind, PAPER_SHAPES};
 
@@ -42,4 +46,37 @@ pub fn is_table1(r: &Record) -> bool {
         && r.layers == Some(10)
         && r.kernel == Some(3)
         && r.stride == Some(1)
+}
+
+/// The row that stands for each (column, case): the most recent one (by its timestamp,
+/// then run id), so the choice does not depend on the order of the inputs.
+pub fn pick<'a>(rows: &[&'a Record]) -> BTreeMap<(Column, String), &'a Record> {
+    let mut out: BTreeMap<(Column, String), &'a Record> = BTreeMap::new();
+    for r in rows {
+        let key = (Column::of(r), r.case.clone());
+        match out.get(&key) {
+            Some(kept) if (&kept.timestamp, &kept.run_id) >= (&r.timestamp, &r.run_id) => {}
+            _ => {
+                out.insert(key, r);
+            }
+        }
+    }
+    out
+}
+
+/// The rows of `rows` that [`pick`] did not choose: earlier measurements of the same
+/// configuration.
+pub fn superseded<'a>(rows: &[&'a Record]) -> Vec<&'a Record> {
+    let picked = pick(rows);
+    let mut out: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| {
+            picked
+                .get(&(Column::of(r), r.case.clone()))
+                .is_some_and(|p| !std::ptr::eq(*p, *r))
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.case, &a.timestamp, &a.run_id).cmp(&(&b.case, &b.timestamp, &b.run_id)));
+    out
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::load::Loaded;
-use super::select::{TABLE1_KINDS, is_table1, paper_network};
+use super::select::{TABLE1_KINDS, is_table1, paper_network, pick, superseded};
 use super::{Column, columns, usable};
 use crate::device::DeviceSpec;
 use crate::paper;
@@ -30,24 +30,18 @@ fn f(x: f64, digits: usize) -> String {
     format!("{x:.digits$}")
 }
 
-/// Latency (CPU/ARM) or throughput (GPU) of a row, as the paper reports it.
+/// Latency per item (CPU/ARM: the batch's median latency / batch, which at the paper's
+/// batch 1 is the latency) or throughput (GPU), as the paper reports it.
 fn speed(c: &Column, r: &Record) -> String {
     if c.is_gpu() {
         f(r.throughput_per_s.unwrap_or(0.0), 0)
     } else {
-        f(r.median_ms.unwrap_or(0.0), 2)
+        f(r.median_ms.unwrap_or(0.0) / r.batch.max(1) as f64, 2)
     }
 }
 
 fn speed_unit(c: &Column) -> &'static str {
     if c.is_gpu() { "fps" } else { "ms" }
-}
-
-/// The last usable row of each (column, case).
-fn latest<'a>(rows: &[&'a Record]) -> BTreeMap<(Column, String), &'a Record> {
-    rows.iter()
-        .map(|r| ((Column::of(r), r.case.clone()), *r))
-        .collect()
 }
 
 fn mean(xs: &[f64]) -> Option<f64> {
@@ -60,7 +54,7 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
         return Vec::new();
     }
     let cols = columns(&t1);
-    let by = latest(&t1);
+    let by = pick(&t1);
     let mut header = vec!["Operator".into(), "Feature map".into(), "FLOPs (M)".into()];
     for c in &cols {
         header.push(format!("{c} {}", speed_unit(c)));
@@ -109,7 +103,11 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
         title: "Table 1: operators on the four stage feature maps (measured)".into(),
         intro: "Ten stacked 3×3 layers per case, as the paper. FLOPs counted as \
                 multiply-adds (the paper's convention), per item; GFLOPS = achieved G \
-                multiply-adds per second. Latency (ms) on CPU/ARM, throughput (fps) on GPU."
+                multiply-adds per second. Latency per item (ms) on CPU/ARM, throughput (fps) \
+                on GPU. Unlabelled columns follow the paper's protocol (CPU/ARM: 1 thread, \
+                batch 1; GPU: batch 32; split-cat PConv; f32); any other protocol is its own \
+                column, labelled with its threads, batch, PConv forward or dtype. Each cell \
+                is the most recent run of that configuration."
             .into(),
         header,
         rows: out_rows,
@@ -192,7 +190,7 @@ fn paper_table1() -> Table {
         .collect();
     Table {
         title: "Table 1 as printed in the paper".into(),
-        intro: "GPU: GTX 1080Ti, batch 32; CPU: Intel i9-9900X, 1 thread; ARM: Cortex-A72, \
+        intro: "GPU: RTX 2080Ti, batch 32; CPU: Intel i9-9900X, 1 thread; ARM: Cortex-A72, \
                 1 thread; PyTorch, fp32 (data/paper/table1.csv)."
             .into(),
         header: [
@@ -222,7 +220,7 @@ fn table3(rows: &[&Record]) -> Option<Table> {
         return None;
     }
     let cols = columns(&nets);
-    let by = latest(&nets);
+    let by = pick(&nets);
     let paper = paper::table3();
     let mut header = vec!["Network".into(), "Params (M)".into(), "FLOPs (G)".into()];
     for c in &cols {
@@ -272,9 +270,11 @@ fn table3(rows: &[&Record]) -> Option<Table> {
         .collect();
     Some(Table {
         title: "Table 3: networks (measured, the paper's values beside them)".into(),
-        intro: "Latency per image at batch 1 on CPU/ARM, throughput at the run's batch on \
-                GPU; FLOPs as multiply-adds at the case's resolution. The paper: GTX 1080Ti \
-                batch 32 fps, i9-9900X and Cortex-A72 latency, 1 thread (data/paper/table3.csv)."
+        intro: "Latency per image on CPU/ARM (at the paper's batch 1, the latency; a column \
+                labelled with another batch gives the batch's latency / batch), throughput at \
+                the column's batch on GPU; FLOPs as multiply-adds at the case's resolution. \
+                Unlabelled columns follow the paper's protocol. The paper: RTX 2080Ti batch \
+                32 fps, i9-9900X and Cortex-A72 latency, 1 thread (data/paper/table3.csv)."
             .into(),
         header,
         rows: out_rows,
@@ -291,8 +291,11 @@ fn peaks(rows: &[&Record]) -> Option<Table> {
         return None;
     }
     let mut out_rows = Vec::new();
-    for c in columns(&peak) {
-        let mine: Vec<&&Record> = peak.iter().filter(|r| Column::of(r) == c).collect();
+    let mut cols: Vec<Column> = peak.iter().map(|r| Column::device_of(r)).collect();
+    cols.sort();
+    cols.dedup();
+    for c in cols {
+        let mine: Vec<&&Record> = peak.iter().filter(|r| Column::device_of(r) == c).collect();
         let best = |name: &str, one: bool, pick: fn(&Record) -> f64| {
             mine.iter()
                 .filter(|r| r.name == name && (r.threads == 1) == one)
@@ -326,12 +329,37 @@ fn peaks(rows: &[&Record]) -> Option<Table> {
     })
 }
 
+/// A reading order of rows that does not depend on the order of the inputs: by column,
+/// then the case's parameters (numbers as numbers), then when it ran.
+fn in_order(rows: &mut [&Record]) {
+    let key = |r: &Record| {
+        let channels: u64 = r
+            .shape
+            .split('x')
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (
+            Column::of(r),
+            r.kind,
+            channels,
+            r.ratio.map(|x| (x * 1e9) as i64),
+            (r.groups, r.kernel, r.stride, r.layers),
+            r.case.clone(),
+            r.timestamp.clone(),
+            r.run_id.clone(),
+        )
+    };
+    rows.sort_by_cached_key(|r| key(r));
+}
+
 fn other_ops(rows: &[&Record]) -> Option<Table> {
-    let ops: Vec<&Record> = rows
+    let mut ops: Vec<&Record> = rows
         .iter()
         .copied()
         .filter(|r| r.layers.is_some() && r.kind != CaseKind::Peak && !is_table1(r))
         .collect();
+    in_order(&mut ops);
     if ops.is_empty() {
         return None;
     }
@@ -366,7 +394,8 @@ fn other_ops(rows: &[&Record]) -> Option<Table> {
 }
 
 fn failures(records: &[Record]) -> Option<Table> {
-    let failed: Vec<&Record> = records.iter().filter(|r| r.status != Status::Ok).collect();
+    let mut failed: Vec<&Record> = records.iter().filter(|r| r.status != Status::Ok).collect();
+    in_order(&mut failed);
     if failed.is_empty() {
         return None;
     }
@@ -397,6 +426,7 @@ fn provenance(loaded: &Loaded) -> Table {
             runs.push(r);
         }
     }
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     let rows = runs
         .iter()
         .map(|r| {
@@ -445,6 +475,7 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     let rows = usable(&loaded.records, include_emulated);
     let mut out = table1(&rows);
     out.extend(table3(&rows));
+    out.extend(earlier(&rows));
     out.extend(peaks(&rows));
     out.extend(other_ops(&rows));
     out.extend(failures(&loaded.records));
@@ -453,6 +484,43 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     }
     out.push(provenance(loaded));
     out
+}
+
+/// Table-1 and Table-3 rows that a more recent run of the same configuration replaced, so
+/// that every measured row appears somewhere.
+fn earlier(rows: &[&Record]) -> Option<Table> {
+    let paper_rows: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| is_table1(r) || r.kind == CaseKind::Net)
+        .collect();
+    let old = superseded(&paper_rows);
+    if old.is_empty() {
+        return None;
+    }
+    Some(Table {
+        title: "Earlier runs of the same configuration".into(),
+        intro: "Table 1 and Table 3 show the most recent run of each case in each column; \
+                these are the earlier ones."
+            .into(),
+        header: ["Case", "Column", "Speed", "G MAC/s", "Run", "Finished"]
+            .map(String::from)
+            .to_vec(),
+        rows: old
+            .iter()
+            .map(|r| {
+                let c = Column::of(r);
+                vec![
+                    r.case.clone(),
+                    c.to_string(),
+                    format!("{} {}", speed(&c, r), speed_unit(&c)),
+                    f(r.gmacs_per_s.unwrap_or(0.0), 2),
+                    r.run_id.clone(),
+                    r.timestamp.clone(),
+                ]
+            })
+            .collect(),
+    })
 }
 
 /// The emulated devices whose rows the tables and charts leave out.
@@ -470,6 +538,7 @@ fn left_out(records: &[Record]) -> Option<Table> {
             None => counts.push((r.device.clone(), r.host.clone(), 1)),
         }
     }
+    counts.sort();
     if counts.is_empty() {
         return None;
     }

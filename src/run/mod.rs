@@ -16,7 +16,7 @@ use crate::measure::calibrate_overhead;
 use crate::meta;
 use crate::output::progress::Progress;
 use crate::record::Record;
-use crate::results::{DirLock, ResultsWriter, prepare_dir};
+use crate::results::{DirLock, ResultsWriter, new_default_dir, prepare_dir};
 use crate::target::Case;
 
 /// How this invocation runs an experiment: where, into which folder, how loudly.
@@ -60,9 +60,10 @@ pub struct Outcome {
     pub dir: PathBuf,
 }
 
-/// Checks the experiment's options and the run's, naming the flag at fault.
+/// Checks the experiment's options and the run's, naming the flag at fault (in the order
+/// the flags are listed: protocol, `--resume`, sampling).
 pub fn validate(experiment: &Experiment, options: &RunOptions) -> Result<()> {
-    experiment.validate()?;
+    experiment.validate_protocol()?;
     if options.resume {
         let dir = options.out.as_deref().unwrap_or(Path::new("."));
         if !dir.join("results.csv").is_file() {
@@ -72,14 +73,16 @@ pub fn validate(experiment: &Experiment, options: &RunOptions) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    experiment.validate_sampler()
 }
 
-/// The run folder: `--out`, or `reports/<UTC timestamp>-<host>/`.
-pub fn run_dir(options: &RunOptions, started: &str) -> PathBuf {
-    options.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("{}-{}", stamp(started), meta::host_name()))
-    })
+/// The run folder: `--out`, or a new `reports/<UTC timestamp>-<host>/` (with `-2`, `-3`, …
+/// when another run started in the same second).
+pub fn run_dir(options: &RunOptions, started: &str) -> Result<PathBuf> {
+    match &options.out {
+        Some(out) => Ok(out.clone()),
+        None => new_default_dir(&format!("{}-{}", stamp(started), meta::host_name())),
+    }
 }
 
 /// Runs every case on every device: rows are appended to the run's files as they
@@ -95,9 +98,9 @@ pub fn run(
     if places.iter().any(|p| matches!(p, Place::Remote(_))) {
         return run_fleet(experiment, options, &places, log);
     }
-    let cases = experiment.target.cases(experiment.resolution)?;
+    let cases = experiment.cases()?;
     let plan = plan(experiment, &options.devices, log)?;
-    let dir = run_dir(options, &now());
+    let dir = run_dir(options, &now())?;
     let records = run_local(experiment, options, &cases, &plan, &dir, log)?;
     Ok(Outcome { records, dir })
 }
@@ -111,8 +114,8 @@ pub fn run_on(
     log: &mut dyn Write,
 ) -> Result<Outcome> {
     validate(experiment, options)?;
-    let cases = experiment.target.cases(experiment.resolution)?;
-    let dir = run_dir(options, &now());
+    let cases = experiment.cases()?;
+    let dir = run_dir(options, &now())?;
     let records = run_local(experiment, options, &cases, plan, &dir, log)?;
     Ok(Outcome { records, dir })
 }
@@ -180,14 +183,14 @@ fn run_fleet(
             Place::Local(d) => local.push(d.clone()),
         }
     }
-    let cases = experiment.target.cases(experiment.resolution)?;
+    let cases = experiment.cases()?;
     let local_plan = if local.is_empty() {
         Vec::new()
     } else {
         plan(experiment, &local, log)?
     };
     let binaries = fleet::binaries(&remote, options.fleet.build, log)?;
-    let root = run_dir(options, &now());
+    let root = run_dir(options, &now())?;
     prepare_dir(&root)?;
     let _lock = DirLock::take(&root, "--out")?;
     let local_dir = fleet::local_dir(&root, &remote);

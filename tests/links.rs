@@ -1,0 +1,132 @@
+//! The project stands alone: every relative link in its Markdown files resolves to a file
+//! inside the repository, and no file refers to a path outside it.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Folders that hold no project files: build output, installed dependencies, git.
+fn skipped(rel: &Path) -> bool {
+    let first = rel
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    matches!(first.as_deref(), Some("target" | ".deps" | ".git"))
+        // Generated runs under reports/ (ignored); its README and the sample are committed.
+        || (rel.starts_with("reports")
+            && rel.components().count() > 1
+            && !rel.starts_with("reports/sample")
+            && rel != Path::new("reports/README.md"))
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let rel = path.strip_prefix(root()).unwrap().to_path_buf();
+        if skipped(&rel) {
+            continue;
+        }
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn project_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    files(&root(), &mut out);
+    out.sort();
+    out
+}
+
+/// The targets of `[text](target)` and `![alt](target)` links in `text`.
+fn links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        rest = &rest[i + 2..];
+        if let Some(end) = rest.find(')') {
+            out.push(rest[..end].trim().to_string());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+#[test]
+fn every_relative_link_resolves_inside_the_repository() {
+    let root = root().canonicalize().unwrap();
+    let mut checked = 0;
+    for path in project_files()
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        for link in links(&text) {
+            let target = link.split('#').next().unwrap_or("");
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = path.parent().unwrap().join(target);
+            let shown = path
+                .strip_prefix(&root)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            let found = resolved
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{shown}: link ({link}) does not resolve: {e}"));
+            assert!(
+                found.starts_with(&root),
+                "{shown}: link ({link}) points outside the repository"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} links found: is the README there?"
+    );
+}
+
+#[test]
+fn no_file_refers_to_paths_outside_the_repository() {
+    // Spelled in pieces so that this file does not match itself.
+    let outside = [
+        ["..", "/shared"].concat(),
+        ["BACKENDS", ".md"].concat(),
+        ["DESIGN", ".md"].concat(),
+        ["STYLE", ".md"].concat(),
+        ["/work", "/"].concat(),
+    ];
+    let mut read = 0;
+    for path in project_files() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // binary files
+        };
+        read += 1;
+        for o in &outside {
+            assert!(
+                !text.contains(o.as_str()),
+                "{} refers to {o}, which is not part of this repository",
+                path.display()
+            );
+        }
+    }
+    assert!(read > 50, "only {read} files read");
+}
+
+#[test]
+fn the_link_parser_finds_links_and_images() {
+    assert_eq!(
+        links("see [a](x/y.md) and ![c](d.svg#top) [e](https://e.org)"),
+        ["x/y.md", "d.svg#top", "https://e.org"]
+    );
+}
