@@ -22,6 +22,12 @@ fn main() {
         .is_some_and(|o| !o.stdout.is_empty());
     let suffix = if dirty { "-dirty" } else { "" };
     println!("cargo:rustc-env=FLOPSBENCH_GIT_COMMIT={commit}{suffix}");
+    // A build for another architecture than the build machine's (the devices' worker).
+    let cross = std::env::var("TARGET").ok() != std::env::var("HOST").ok();
+    println!(
+        "cargo:rustc-env=FLOPSBENCH_CROSS_BUILT={}",
+        if cross { "1" } else { "0" }
+    );
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/index");
     link_libtorch();

@@ -192,6 +192,9 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
         let any = experiment(config, Target::Peak, SamplerConfig::default(), 0);
         crate::bench::plan(&any, &local, &mut std::io::sink())?;
     }
+    // A folder this study creates is removed again if nothing could run (exit 2 leaves
+    // nothing behind, e.g. a named device without a worker binary).
+    let fresh = config.out.as_ref().is_none_or(|o| !o.exists());
     let dir = match &config.out {
         Some(out) => out.clone(),
         None => crate::results::new_default_dir(&format!(
@@ -219,7 +222,19 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
             )
             .ok();
         }
-        let outcome = crate::run::run(&run, &options(config, dir.join(sub)), log)?;
+        let outcome = match crate::run::run(&run, &options(config, dir.join(sub)), log) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if fresh && records.is_empty() {
+                    std::fs::remove_dir_all(&dir).ok();
+                    if config.out.is_none() {
+                        // reports/ too, when this left it empty (remove_dir keeps others').
+                        dir.parent().map(std::fs::remove_dir);
+                    }
+                }
+                return Err(e);
+            }
+        };
         records.extend(outcome.records);
         inputs.push(outcome.dir);
     }

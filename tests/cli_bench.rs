@@ -401,3 +401,37 @@ fn a_wrong_output_is_an_error_row_and_nothing_is_timed() {
     assert_eq!(row["status"], "error");
     assert_eq!(row["samples_ms"].as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn runs_started_together_without_out_get_their_own_folders() {
+    let scratch = tempfile::tempdir().unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+            .current_dir(scratch.path())
+            .args(["op", "--kind", "conv", "--shape", "4x6x6", "--layers", "1"])
+            .args(["--backend", "tract", "-q", "--runs", "1"])
+            .args(["--warmup", "0", "--min-time", "0"])
+            .output()
+    };
+    // Two runs at once: the same second, the same host, so the same default name.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(start);
+        let b = s.spawn(start);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    for run in [&a, &b] {
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let folders: Vec<_> = std::fs::read_dir(scratch.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    for f in folders {
+        assert_eq!(rows(&f).len(), 1, "{}", f.display());
+    }
+}

@@ -13,7 +13,8 @@ fn skipped(rel: &Path) -> bool {
         .components()
         .next()
         .map(|c| c.as_os_str().to_string_lossy().into_owned());
-    matches!(first.as_deref(), Some("target" | ".deps" | ".git"))
+    // (gpu/ holds the binary scripts/gpu-check builds)
+    matches!(first.as_deref(), Some("target" | ".deps" | ".git" | "gpu"))
         // Generated runs under reports/ (ignored); its README and the sample are committed.
         || (rel.starts_with("reports")
             && rel.components().count() > 1

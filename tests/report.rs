@@ -220,3 +220,26 @@ fn tables_follow_the_paper_protocol_whatever_the_input_order() {
         "the 2-thread row has its own labelled column:\n{md}"
     );
 }
+
+#[test]
+fn markdown_links_only_charts_that_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = fixtures();
+    let mut args: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let with = dir.path().join("with");
+    report(&args, &with);
+    assert!(read(with.join("report.md")).contains(".svg)"));
+    args.extend(["--format", "md,csv"]);
+    let without = dir.path().join("without");
+    report(&args, &without);
+    let md = read(without.join("report.md"));
+    assert!(
+        !md.contains(".svg"),
+        "report.md links charts it did not write"
+    );
+    assert!(
+        std::fs::read_dir(&without)
+            .unwrap()
+            .all(|e| { e.unwrap().path().extension().is_none_or(|x| x != "svg") })
+    );
+}

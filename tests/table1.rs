@@ -78,3 +78,58 @@ fn pconv_plus_pwconv_matches_its_formula() {
         count_op(&p, &opts, false).unwrap().macs + count_op(&pw, &opts, false).unwrap().macs;
     assert_eq!(total, 56 * 56 * (9 * 24 * 24 + 96 * 96));
 }
+
+/// The traffic of the graph a backend runs: the paper's count plus the untouched channels
+/// PConv's forward copies (twice for split-cat, once for slicing); nothing else differs.
+#[test]
+fn graph_traffic_adds_the_pconv_copies_and_nothing_else() {
+    use flopsbench::count::{PconvGraph, count_net, graph_mem_bytes};
+    let opts = CountOptions::default();
+    for shape in PAPER_SHAPES {
+        let (c, hw) = (shape.c as u64, (shape.h * shape.w) as u64);
+        let mut case = OpCase::paper(OpKind::Pconv, shape);
+        case.layers = 1;
+        let net = case.to_net().unwrap();
+        let paper = count_net(&net, &opts, false).mem_bytes;
+        let cp = c / 4;
+        // The paper's h·w·2c_p + k²·c_p², f32.
+        assert_eq!(paper, 4 * (hw * 2 * cp + 9 * cp * cp), "{shape}");
+        let split_cat = graph_mem_bytes(&net, &opts, PconvGraph::SplitCat);
+        let slicing = graph_mem_bytes(&net, &opts, PconvGraph::Slicing);
+        assert_eq!(
+            split_cat,
+            paper + 4 * 4 * c * hw,
+            "{shape}: split and concat copy c"
+        );
+        assert_eq!(
+            slicing,
+            paper + 4 * 2 * c * hw,
+            "{shape}: the copy of the input"
+        );
+    }
+    // 96×56×56 at r = 1/4, as the README says: 8.7× and 4.9× the paper's figure.
+    let net = OpCase::paper(OpKind::Pconv, PAPER_SHAPES[0])
+        .to_net()
+        .unwrap();
+    let paper = count_net(&net, &opts, false).mem_bytes as f64;
+    let ratio = |g| graph_mem_bytes(&net, &opts, g) as f64 / paper;
+    assert!((ratio(PconvGraph::SplitCat) - 8.73).abs() < 0.01);
+    assert!((ratio(PconvGraph::Slicing) - 4.87).abs() < 0.01);
+    // Other operators, and PConv with r = 1 (a plain conv), move what the paper counts.
+    for kind in [OpKind::Conv, OpKind::Gconv, OpKind::Dwconv, OpKind::Pwconv] {
+        let net = OpCase::paper(kind, PAPER_SHAPES[1]).to_net().unwrap();
+        let paper = count_net(&net, &opts, false).mem_bytes;
+        assert_eq!(
+            graph_mem_bytes(&net, &opts, PconvGraph::SplitCat),
+            paper,
+            "{kind}"
+        );
+    }
+    let mut whole = OpCase::paper(OpKind::Pconv, PAPER_SHAPES[2]);
+    whole.ratio = Some("1".parse().unwrap());
+    let net = whole.to_net().unwrap();
+    assert_eq!(
+        graph_mem_bytes(&net, &opts, PconvGraph::SplitCat),
+        count_net(&net, &opts, false).mem_bytes
+    );
+}

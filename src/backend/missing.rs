@@ -19,14 +19,15 @@ pub(super) static TCH: Missing = Missing {
 };
 
 impl Missing {
-    /// Why it cannot run, for this binary's architecture.
+    /// Why it cannot run: how to build it in, or, in a binary cross-built for devices, that
+    /// such builds leave it out.
     fn why(&self) -> String {
-        match std::env::consts::ARCH {
-            "x86_64" => self.how.to_string(),
-            arch => format!(
+        match (env!("FLOPSBENCH_CROSS_BUILT"), std::env::consts::ARCH) {
+            ("0", _) => self.how.to_string(),
+            (_, arch) => format!(
                 "not compiled into this {arch} binary: the {arch} build (cross-built for \
-                 devices) leaves it out, and the library scripts/setup-libtorch installs is \
-                 for the machine that runs the script"
+                 devices) is made without `--features tch`, and the libtorch \
+                 scripts/setup-libtorch installs is for the machine that runs the script"
             ),
         }
     }

@@ -74,7 +74,9 @@ pub trait Prepared {
     fn run(&mut self) -> Result<()>;
     /// Waits until submitted work has finished (a no-op on synchronous CPU backends).
     fn sync(&mut self) -> Result<()>;
-    /// The output of the last `run`, flattened (batch-major).
+    /// The output of a run, flattened (batch-major): the last `run`'s; a backend that
+    /// would have to copy its output in every timed run (ort) keeps only the first run's
+    /// after `prepare` (the one the check reads) and runs again when none is kept.
     fn output(&mut self) -> Result<Vec<f32>>;
     /// What actually ran, for the record (e.g. the optimised graph's size).
     fn detail(&self) -> String;
@@ -315,5 +317,9 @@ mod tests {
         let why = tch.probe(&DeviceSpec::Cpu).unwrap_err();
         assert!(why.contains("scripts/setup-libtorch"), "{why}");
         assert!(why.contains("--features tch"), "{why}");
+        if env!("FLOPSBENCH_CROSS_BUILT") == "1" {
+            // The worker cross-built for a device says it is that build.
+            assert!(why.contains(std::env::consts::ARCH), "{why}");
+        }
     }
 }

@@ -51,11 +51,25 @@ fn set_library(path: PathBuf) {
     }
 }
 
+/// Libraries built for another architecture that the search skipped (an emulated aarch64
+/// worker finds the x86_64 one in `.deps/`), for the message when none is left.
+static SKIPPED: Mutex<Vec<(PathBuf, &'static str)>> = Mutex::new(Vec::new());
+
+/// The newest library matching `pattern` that is built for this binary's architecture.
 fn newest(pattern: &str) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = glob::glob(pattern)
         .ok()?
         .filter_map(|p| p.ok())
         .filter(|p| p.is_file())
+        .filter(|p| match elf_arch(p) {
+            Some(arch) if arch != std::env::consts::ARCH => {
+                if let Ok(mut skipped) = SKIPPED.lock() {
+                    skipped.push((p.clone(), arch));
+                }
+                false
+            }
+            _ => true,
+        })
         .collect();
     found.sort();
     found.pop()
@@ -112,7 +126,19 @@ pub fn find_library() -> std::result::Result<PathBuf, String> {
     system
         .iter()
         .find_map(|d| newest(&format!("{d}/libonnxruntime.so*")))
-        .ok_or_else(|| format!("ONNX Runtime library not found; {HOW_TO_FIX}"))
+        .ok_or_else(|| {
+            let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
+            match skipped.first() {
+                Some((path, arch)) => format!(
+                    "no ONNX Runtime library for {} was found ({} is built for {arch}); \
+                     install ONNX Runtime for {} on this machine and point ORT_DYLIB_PATH at it",
+                    std::env::consts::ARCH,
+                    path.display(),
+                    std::env::consts::ARCH
+                ),
+                None => format!("ONNX Runtime library not found; {HOW_TO_FIX}"),
+            }
+        })
 }
 
 /// The architecture a shared library is built for, from its ELF header (`e_machine`).

@@ -49,7 +49,7 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 format!("95% CI {} … {}", duration_ms(lo), duration_ms(hi))
             };
             let mut s = format!(
-                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}B/s, {} samples, each the mean of {} calls, max abs err {:.1e}",
+                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}B/s, {} samples, each the mean of {}, max abs err {:.1e}",
                 if r.emulated { " (emulated)" } else { "" },
                 duration_ms(median),
                 duration_ms(r.min_ms.unwrap_or(median)),
@@ -57,7 +57,10 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 mac_rate(r),
                 si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
                 r.samples.unwrap_or(0),
-                r.iters_per_sample.unwrap_or(0),
+                match r.iters_per_sample.unwrap_or(0) {
+                    1 => "1 call".to_string(),
+                    n => format!("{n} calls"),
+                },
                 r.max_abs_err.unwrap_or(0.0),
             );
             let outliers = r.outliers.unwrap_or(0);

@@ -342,6 +342,25 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     Ok(out)
 }
 
+/// The rows a roofline places: every measured case with multiply-adds and traffic, in an
+/// order that does not depend on the order of the inputs.
+fn roofline_points<'a>(rows: &[&'a Record]) -> Vec<&'a Record> {
+    let mut points: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind != CaseKind::Peak && r.macs > 0 && r.mem_bytes > 0)
+        .collect();
+    points.sort_by_cached_key(|r| {
+        (
+            Column::of(r),
+            r.case.clone(),
+            r.timestamp.clone(),
+            r.run_id.clone(),
+        )
+    });
+    points
+}
+
 /// Chart 3 (one per device and host): the roofline.
 fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut by_device: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
@@ -354,10 +373,7 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
     for ((host, device), rows) in by_device {
         let peaks: Vec<&&Record> = rows.iter().filter(|r| r.kind == CaseKind::Peak).collect();
-        let points: Vec<&&Record> = rows
-            .iter()
-            .filter(|r| r.kind != CaseKind::Peak && r.macs > 0 && r.mem_bytes > 0)
-            .collect();
+        let points = roofline_points(&rows);
         if points.is_empty() {
             continue;
         }
@@ -466,7 +482,13 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
 /// Chart 4: achieved FLOPS against the PConv ratio r, when rows sweep it.
 fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
     let mut series: BTreeMap<(Column, String), Vec<(f64, f64)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind == OpKind::Pconv) {
+    let pconv: Vec<&Record> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.kind == OpKind::Pconv)
+        .collect();
+    // The row per (column, case) the tables show, in key order.
+    for r in pick(&pconv).into_values() {
         if let (Some(ratio), Some(g)) = (r.ratio, r.gmacs_per_s) {
             series
                 .entry((Column::of(r), r.shape.clone()))
@@ -475,7 +497,7 @@ fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
         }
     }
     series.retain(|_, pts| {
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         pts.dedup_by(|a, b| a.0 == b.0);
         pts.len() >= 2
     });

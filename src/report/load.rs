@@ -10,14 +10,16 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::record::{Record, RowKey};
 
-/// The columns a row needs for `report`: every column a table or chart reads (a file
-/// without one is refused, naming it, rather than showing empty cells). `gbytes_per_s`,
-/// newer than the rest, is computed from `mem_bytes` and `median_ms` where absent.
-pub const REQUIRED_COLUMNS: [&str; 29] = [
+/// The columns a row needs for `report`: every column of results.csv but the two newest
+/// (a file without one is refused, naming it, rather than showing empty cells or failing
+/// on a row). `gbytes_per_s` is computed from `mem_bytes` and `median_ms` where absent;
+/// without `mem_bytes_graph` the roofline uses `mem_bytes`.
+pub const REQUIRED_COLUMNS: [&str; 49] = [
     "run_id",
     "timestamp",
     "host",
     "device",
+    "device_model",
     "arch",
     "emulated",
     "backend",
@@ -34,15 +36,34 @@ pub const REQUIRED_COLUMNS: [&str; 29] = [
     "batch",
     "dtype",
     "threads",
+    "fused_bn",
     "macs",
+    "flops",
+    "params",
     "mem_bytes",
+    "warmup_iters",
+    "samples",
+    "iters_per_sample",
     "median_ms",
+    "mean_ms",
+    "stddev_ms",
     "ci95_low_ms",
     "ci95_high_ms",
+    "min_ms",
+    "max_ms",
+    "outliers",
     "throughput_per_s",
     "gmacs_per_s",
+    "gflops_per_s",
+    "max_abs_err",
     "status",
+    "error",
+    "convention",
+    "resolution",
     "pconv_impl",
+    "reference",
+    "detail",
+    "overhead_ns",
 ];
 
 /// What `meta.json` says about a run (the fields the report shows).
@@ -195,8 +216,8 @@ fn read_rows(path: &Path) -> Result<Vec<Record>> {
                 + 1
         };
         let raw = result.map_err(|e| bad(path, e.position().map(line_at), e.to_string()))?;
-        let line = raw.position().map(line_at);
         let record = raw.deserialize::<Record>(Some(&header)).map_err(|e| {
+            let line = raw.position().map(line_at);
             let message = match e.kind() {
                 csv::ErrorKind::Deserialize { err, .. } => {
                     // serde names the field for most errors; for an unknown enum value or a

@@ -75,6 +75,8 @@ pub struct Column {
     pub slicing: bool,
     /// The timed runs include host↔device copies (ort on a GPU), which the paper's do not.
     pub copies: bool,
+    /// BatchNorm kept as its own layer (`--no-fuse-bn`) instead of folded, as the paper.
+    pub unfused: bool,
 }
 
 impl Column {
@@ -91,7 +93,10 @@ impl Column {
             threads: (r.threads != paper_threads).then_some(r.threads),
             batch: (r.batch != paper_batch).then_some(r.batch),
             slicing: r.pconv_impl == "slicing",
-            copies: r.detail.contains("host↔device copies"),
+            // (older files said "input copied from host each run")
+            copies: r.detail.contains("host↔device copies")
+                || r.detail.contains("copied from host each run"),
+            unfused: !r.fused_bn,
         }
     }
 
@@ -103,17 +108,9 @@ impl Column {
             batch: None,
             slicing: false,
             copies: false,
+            unfused: false,
             ..Column::of(r)
         }
-    }
-
-    /// Whether the column's rows follow the paper's protocol for their device.
-    pub fn is_paper_protocol(&self) -> bool {
-        self.threads.is_none()
-            && self.batch.is_none()
-            && !self.slicing
-            && !self.copies
-            && self.dtype == Dtype::F32
     }
 
     /// Whether this column is a GPU (reported as throughput, like the paper).
@@ -150,6 +147,7 @@ impl Column {
         Option<usize>,
         bool,
         bool,
+        bool,
     ) {
         (
             &self.host,
@@ -162,6 +160,7 @@ impl Column {
             self.batch,
             self.slicing,
             self.copies,
+            self.unfused,
         )
     }
 }
@@ -197,6 +196,9 @@ impl fmt::Display for Column {
         }
         if self.copies {
             f.write_str(" (incl. host↔device copies)")?;
+        }
+        if self.unfused {
+            f.write_str(" (BN unfused)")?;
         }
         if self.emulated {
             f.write_str(" (emulated)")?;

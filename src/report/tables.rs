@@ -241,6 +241,14 @@ fn table3(rows: &[&Record]) -> Option<Table> {
             cases.push(r);
         }
     }
+    // The zoo's order (the paper's), then the case id: not the order of the inputs.
+    let zoo_index = |name: &str| {
+        crate::zoo::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or(usize::MAX)
+    };
+    cases.sort_by_cached_key(|r| (zoo_index(&r.name), r.resolution, r.case.clone()));
     let out_rows = cases
         .iter()
         .map(|any| {
