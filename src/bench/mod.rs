@@ -5,7 +5,7 @@
 //! goes on.
 //!
 //! The engine knows nothing of folders, remote devices or terminals: the run layer
-//! (`crate::run`) places cases on devices and gives the local ones to [`measure_cases`].
+//! (`run`) places cases on devices and gives the local ones to [`measure_cases`].
 
 mod check;
 mod experiment;

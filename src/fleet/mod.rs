@@ -7,7 +7,7 @@
 //! `flopsbench report <run>` merges them. Hosts run in parallel, the devices of one host
 //! one after another (emulators run on this host, so after the local devices).
 //!
-//! This module runs the named devices; the run layer (`crate::run`) decides which
+//! This module runs the named devices; the run layer (`run`) decides which
 //! devices are named and hands this host's own devices to the engine.
 
 pub mod binary;
