@@ -34,6 +34,31 @@
 //! assert_eq!(t0.macs, 335_422_720); // conv + linear multiply-adds, BN folded
 //! ```
 
+/// Serialises a type as its `Display` text and deserialises it through `FromStr`: the
+/// names written to files and sent to workers (`cpu`, `pconv`, `candle,tract`).
+macro_rules! serde_as_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                <String as serde::Deserialize>::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 pub mod app;
 pub mod backend;
 pub mod bench;

@@ -59,19 +59,7 @@ impl PartialEq<OpKind> for CaseKind {
     }
 }
 
-impl serde::Serialize for CaseKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for CaseKind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(CaseKind);
 
 #[cfg(test)]
 mod tests {
