@@ -51,40 +51,58 @@ fn set_library(path: PathBuf) {
     }
 }
 
-/// Libraries built for another architecture that the search skipped (an emulated aarch64
-/// worker finds the x86_64 one in `.deps/`), for the message when none is left.
-static SKIPPED: Mutex<Vec<(PathBuf, &'static str)>> = Mutex::new(Vec::new());
-
-/// The newest library matching `pattern` that is built for this binary's architecture.
-fn newest(pattern: &str) -> Option<PathBuf> {
+/// The library files matching `pattern`, sorted (the newest version last).
+fn matching(pattern: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = glob::glob(pattern)
-        .ok()?
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .filter(|p| match elf_arch(p) {
-            Some(arch) if arch != std::env::consts::ARCH => {
-                if let Ok(mut skipped) = SKIPPED.lock() {
-                    skipped.push((p.clone(), arch));
-                }
-                false
-            }
-            _ => true,
-        })
-        .collect();
+        .map(|g| g.filter_map(|p| p.ok()).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
     found.sort();
-    found.pop()
+    found
 }
 
-/// `.deps/venv/.../onnxruntime/capi/libonnxruntime.so.*` in `dir` or any ancestor.
-fn in_deps(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().find_map(|d| {
-        let pattern =
-            d.join(".deps/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*");
-        newest(pattern.to_str()?)
-    })
+/// Whether `path` is built for this binary's architecture (or cannot tell).
+fn for_this_arch(path: &Path) -> bool {
+    elf_arch(path).is_none_or(|arch| arch == std::env::consts::ARCH)
 }
 
-/// Where the library is, in the documented order, or why none was found.
+/// Where the library is searched, in the documented order after `--ort-lib` and
+/// `ORT_DYLIB_PATH`: `.deps/venv/…/onnxruntime/capi/` in the working directory, the
+/// binary's folder or any of their ancestors, then the system library folders.
+fn search_patterns() -> Vec<String> {
+    let cwd = std::env::current_dir().ok();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf));
+    let deps = cwd.iter().chain(exe.iter()).flat_map(|d| {
+        d.ancestors()
+            .map(|a| {
+                a.join(".deps/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*")
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect::<Vec<_>>()
+    });
+    let ld = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+    let system = ld
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .chain(
+            [
+                "/usr/local/lib",
+                "/usr/lib",
+                "/usr/lib/x86_64-linux-gnu",
+                "/usr/lib/aarch64-linux-gnu",
+            ]
+            .map(String::from),
+        )
+        .map(|d| format!("{d}/libonnxruntime.so*"));
+    deps.chain(system).collect()
+}
+
+/// Where the library is, in the documented order, or why none was found. Libraries built
+/// for another architecture (an emulated aarch64 worker finds the x86_64 one in `.deps/`)
+/// are passed over, and named when nothing else is found.
 pub fn find_library() -> std::result::Result<PathBuf, String> {
     let explicit = EXPLICIT.lock().ok().and_then(|e| e.clone());
     if let Some(p) = explicit {
@@ -101,44 +119,24 @@ pub fn find_library() -> std::result::Result<PathBuf, String> {
             Err(format!("ORT_DYLIB_PATH={}: no such file", p.display()))
         };
     }
-    let cwd = std::env::current_dir().ok();
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf));
-    if let Some(p) = cwd.iter().chain(exe.iter()).find_map(|d| in_deps(d)) {
-        return Ok(p);
-    }
-    let mut system: Vec<String> = std::env::var("LD_LIBRARY_PATH")
-        .unwrap_or_default()
-        .split(':')
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    system.extend(
-        [
-            "/usr/local/lib",
-            "/usr/lib",
-            "/usr/lib/x86_64-linux-gnu",
-            "/usr/lib/aarch64-linux-gnu",
-        ]
-        .map(String::from),
-    );
-    system
+    let found: Vec<Vec<PathBuf>> = search_patterns().iter().map(|p| matching(p)).collect();
+    if let Some(p) = found
         .iter()
-        .find_map(|d| newest(&format!("{d}/libonnxruntime.so*")))
-        .ok_or_else(|| {
-            let skipped = SKIPPED.lock().map(|s| s.clone()).unwrap_or_default();
-            match skipped.first() {
-                Some((path, arch)) => format!(
-                    "no ONNX Runtime library for {} was found ({} is built for {arch}); \
-                     install ONNX Runtime for {} on this machine and point ORT_DYLIB_PATH at it",
-                    std::env::consts::ARCH,
-                    path.display(),
-                    std::env::consts::ARCH
-                ),
-                None => format!("ONNX Runtime library not found; {HOW_TO_FIX}"),
-            }
-        })
+        .find_map(|libs| libs.iter().rev().find(|p| for_this_arch(p)))
+    {
+        return Ok(p.clone());
+    }
+    Err(match found.iter().flatten().next() {
+        Some(path) => format!(
+            "no ONNX Runtime library for {} was found ({} is built for {}); install ONNX \
+             Runtime for {} on this machine and point ORT_DYLIB_PATH at it",
+            std::env::consts::ARCH,
+            path.display(),
+            elf_arch(path).unwrap_or("another architecture"),
+            std::env::consts::ARCH
+        ),
+        None => format!("ONNX Runtime library not found; {HOW_TO_FIX}"),
+    })
 }
 
 /// The architecture a shared library is built for, from its ELF header (`e_machine`).
