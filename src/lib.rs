@@ -68,6 +68,7 @@ pub mod device;
 pub mod error;
 pub mod export;
 pub mod fleet;
+pub mod heap;
 pub mod list;
 pub mod measure;
 pub mod meta;

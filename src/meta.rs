@@ -33,8 +33,12 @@ pub struct Meta {
     pub flopsbench_version: String,
     /// Git commit the binary was built from.
     pub git_commit: String,
-    /// The global allocator.
+    /// The global allocator (Rust's allocations: tract, candle, flopsbench itself).
     pub allocator: String,
+    /// The C heap libtorch and ONNX Runtime allocate from, and how it was set
+    /// ([`crate::heap`]); empty in runs written before it was recorded.
+    #[serde(default)]
+    pub c_heap: String,
     /// The sampling loop's overhead per iteration, ns (calibrated once per run).
     pub overhead_ns: f64,
     /// The command line.
@@ -93,6 +97,7 @@ pub fn collect(
         flopsbench_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: env!("FLOPSBENCH_GIT_COMMIT").into(),
         allocator: ALLOCATOR.into(),
+        c_heap: crate::heap::describe().into(),
         overhead_ns,
         command_line: std::env::args().collect(),
         via: None,

@@ -435,3 +435,50 @@ fn runs_started_together_without_out_get_their_own_folders() {
         assert_eq!(rows(&f).len(), 1, "{}", f.display());
     }
 }
+
+#[test]
+fn the_c_heap_is_pinned_unless_the_environment_sets_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let c_heap = |name: &str, arena_max: Option<&str>| {
+        let out = scratch.path().join(name);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flopsbench"));
+        cmd.args(["op", "--kind", "conv", "--shape", "4x6x6", "--layers", "1"])
+            .args(["--backend", "tract", "-q", "--runs", "1"])
+            .args(["--warmup", "0", "--min-time", "0", "--out"])
+            .arg(&out);
+        for var in [
+            "MALLOC_MMAP_THRESHOLD_",
+            "MALLOC_TRIM_THRESHOLD_",
+            "MALLOC_TOP_PAD_",
+            "MALLOC_MMAP_MAX_",
+            "MALLOC_ARENA_MAX",
+            "GLIBC_TUNABLES",
+        ] {
+            cmd.env_remove(var);
+        }
+        if let Some(value) = arena_max {
+            cmd.env("MALLOC_ARENA_MAX", value);
+        }
+        let run = cmd.output().unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let meta: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+        meta["c_heap"].as_str().unwrap().to_string()
+    };
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert_eq!(
+            c_heap("pinned", None),
+            "glibc malloc pinned: M_MMAP_THRESHOLD=33554432 M_TRIM_THRESHOLD=67108864"
+        );
+        assert_eq!(
+            c_heap("user", Some("2")),
+            "glibc malloc as set in the environment: MALLOC_ARENA_MAX=2"
+        );
+    } else {
+        assert!(c_heap("other", None).contains("nothing pinned"));
+    }
+}

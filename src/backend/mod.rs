@@ -196,8 +196,10 @@ pub fn help() -> String {
     )
 }
 
-/// Applies `global` to every backend (see [`Backend::configure`]).
+/// Pins the process's C heap ([`crate::heap::pin`]) and applies `global` to every
+/// backend (see [`Backend::configure`]).
 pub fn configure(global: &Global) {
+    crate::heap::pin();
     for b in registry() {
         b.configure(global);
     }
