@@ -2,13 +2,14 @@
 //! data flow, the only module that calls the run layer, the study, report and export.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::backend::Global;
 use crate::bench::Experiment;
 use crate::count::{CaseCount, CountOptions, count_net, count_op, validate_options};
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
+use crate::import::{InputShape, Keep, is_model_path};
 use crate::measure::SamplerOverrides;
 use crate::output::{Format, render_counts};
 use crate::record::Status;
@@ -30,6 +31,8 @@ pub struct CountConfig {
     pub format: Format,
     /// Print every layer.
     pub per_layer: bool,
+    /// Input shapes of model files (`--input-shape`).
+    pub input_shapes: Vec<InputShape>,
 }
 
 /// `op`, `net`, `suite` and `peak`: a measured run.
@@ -120,21 +123,49 @@ pub enum Finished {
 pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
     validate_options(&config.options)?;
     match &config.target {
-        CountTarget::Nets(names) => NetTarget::resolve(names)?
-            .iter()
-            .map(|n| {
-                let net = n.build(config.resolution)?;
-                let mut count = count_net(&net, &config.options, config.per_layer);
-                count.resolution = Some(config.resolution);
-                Ok(count)
-            })
-            .collect(),
+        CountTarget::Nets(names) => {
+            let mut out = Vec::new();
+            for name in names {
+                if is_model_path(name) {
+                    out.push(count_model(Path::new(name), config)?);
+                    continue;
+                }
+                for n in NetTarget::resolve(std::slice::from_ref(name))? {
+                    let net = n.build(config.resolution)?;
+                    let mut count = count_net(&net, &config.options, config.per_layer);
+                    count.resolution = Some(config.resolution);
+                    out.push(count);
+                }
+            }
+            Ok(out)
+        }
         CountTarget::Ops(sweep) => sweep
             .expand()?
             .iter()
             .map(|case| count_op(case, &config.options, config.per_layer))
             .collect(),
     }
+}
+
+/// The counts of model file `path`, per item (a symbolic batch dimension set to 1).
+fn count_model(path: &Path, config: &CountConfig) -> Result<CaseCount> {
+    let model = crate::import::import(path, &config.input_shapes, 1, Keep::Shapes)?;
+    let input = &model.inputs[0];
+    if !input.batched && input.dims.first() != Some(&1) && config.options.batch != 1 {
+        return Err(Error::flag(
+            "--batch",
+            format!(
+                "{} has a fixed batch of {} (its first dimension); its counts are for that batch",
+                path.display(),
+                input.dims[0]
+            ),
+        ));
+    }
+    Ok(crate::import::count(
+        &model,
+        &config.options,
+        config.per_layer,
+    ))
 }
 
 fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {

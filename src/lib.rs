@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! main → cli (clap → a plain app::Command)
-//!      → app ─┬─ count / export / list          (spec, zoo, count, model, onnx)
+//!      → app ─┬─ count / export / list          (spec, zoo, import, count, model)
 //!             ├─ study (paper) ─┐
 //!             └─ run ───────────┴→ run: place devices (fleet::place)
 //!                   ├─ this host → bench (the engine: Experiment × Plan → prepare, check,
@@ -23,8 +23,9 @@
 //! ```
 //!
 //! Below them: `target` (what is measured, expanded into cases), `backend` (the registry),
-//! `measure` (sampler, statistics), `record` (the row schema), `spec`, `zoo`, `count`,
-//! `model`, `onnx`, `reference`, `device`, `meta`, `paper`, `error`.
+//! `measure` (sampler, statistics), `record` (the row schema), `import` (ONNX model files),
+//! `spec`, `zoo`, `count`, `model`, `onnx`, `reference`, `device`, `meta`, `heap` (the C
+//! heap's settings), `paper`, `error`.
 //!
 //! ```
 //! use flopsbench::count::{CountOptions, count_zoo};
@@ -69,6 +70,7 @@ pub mod error;
 pub mod export;
 pub mod fleet;
 pub mod heap;
+pub mod import;
 pub mod list;
 pub mod measure;
 pub mod meta;

@@ -47,6 +47,10 @@ impl NetTarget {
         for name in names {
             if name == "all" {
                 out.extend(zoo::NAMES.iter().copied().map(NetTarget::Zoo));
+            } else if crate::import::is_model_path(name) {
+                return Err(crate::error::Error::Usage(format!(
+                    "{name}: model files are counted (`flopsbench count {name}`); timing them is not built yet"
+                )));
             } else {
                 out.push(NetTarget::Zoo(zoo::check_name(name)?));
             }

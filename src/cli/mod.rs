@@ -11,6 +11,7 @@ use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
+use crate::import::{InputShape, is_model_path};
 use crate::report::{ReportConfig, ReportFormat};
 use crate::spec::{OpKind, OpSweep, Ratio, Shape};
 use crate::target::Target;
@@ -34,13 +35,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
-    /// Analytic counts of zoo networks or operator stacks (no timing)
+    /// Analytic counts of zoo networks, ONNX model files or operator stacks (no timing)
     #[command(
         after_help = "Examples:\n  flopsbench count fasternet-t0 --per-layer\n  \
         flopsbench count all --format csv\n  \
+        flopsbench count my-model.onnx --input-shape pixel_values=1x3x256x256\n  \
         flopsbench count --kind conv,gconv,dwconv,pconv\n  \
         flopsbench count --kind pconv --ratio 1/16,1/4,1 --shape 96x56x56 --format json",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        mut_arg("nets", |a| a.help("Zoo networks (comma-separated, or `all`; see `flopsbench \
+            list`) or ONNX model files (a path ending in .onnx, or an existing file)"))
     )]
     Count(Box<CountArgs>),
     /// Time operator stacks (the paper's Table 1) on real backends
@@ -325,7 +329,7 @@ struct CountArgs {
     #[command(flatten)]
     target: TargetArgs,
 
-    /// Input resolution of networks (3×R×R) [default: 224]
+    /// Input resolution of zoo networks (3×R×R) [default: 224]
     #[arg(long)]
     resolution: Option<usize>,
 
@@ -352,6 +356,11 @@ struct CountArgs {
     /// Print every layer, not only totals
     #[arg(long)]
     per_layer: bool,
+
+    /// A model file input's shape, batch included, for symbolic or unknown dimensions
+    /// (a symbolic first dimension is the batch: 1); repeatable
+    #[arg(long, value_name = "NAME=DIMS", help_heading = "Model files")]
+    input_shape: Vec<String>,
 }
 
 fn parse_ratio(s: &str) -> std::result::Result<Ratio, String> {
@@ -404,8 +413,33 @@ impl CountArgs {
                 "applies to networks; give operator inputs with --shape CxHxW",
             ));
         }
+        let input_shapes = self
+            .input_shape
+            .iter()
+            .map(|s| s.parse::<InputShape>())
+            .collect::<Result<Vec<_>>>()?;
+        let models = match &target {
+            CountTarget::Nets(names) => names.iter().filter(|n| is_model_path(n)).count(),
+            CountTarget::Ops(_) => 0,
+        };
+        if let CountTarget::Nets(names) = &target
+            && models == names.len()
+            && self.resolution.is_some()
+        {
+            return Err(Error::flag(
+                "--resolution",
+                "applies to zoo networks; a model file's input shape comes from the file (set it with --input-shape)",
+            ));
+        }
+        if !input_shapes.is_empty() && models == 0 {
+            return Err(Error::flag(
+                "--input-shape",
+                "applies to ONNX model files; none was given",
+            ));
+        }
         Ok(CountConfig {
             target,
+            input_shapes,
             options: CountOptions {
                 batch: self.batch,
                 dtype: self.dtype.into(),

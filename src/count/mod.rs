@@ -88,8 +88,9 @@ impl Default for CountOptions {
 pub struct LayerCount {
     /// Node name.
     pub name: String,
-    /// Layer type (`conv`, `pconv`, `batchnorm`, ...).
-    pub op: &'static str,
+    /// Layer type (`conv`, `pconv`, `batchnorm`, ...; an ONNX operator for a model's node
+    /// with no spec layer).
+    pub op: String,
     /// Output shape of one item.
     pub output_shape: String,
     /// Reference parameters.
@@ -153,9 +154,45 @@ pub struct CaseCount {
     pub convention: Convention,
     /// Whether BatchNorm was folded.
     pub fused_bn: bool,
+    /// The model file counted (model targets only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSource>,
+    /// Nodes no rule counts, by operator with how many (their cost is 0: totals are lower
+    /// bounds when this is not empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncounted: Vec<(String, usize)>,
     /// Per-layer counts (with `--per-layer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerCount>>,
+}
+
+/// Where a counted model came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelSource {
+    /// The path as given.
+    pub path: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+impl CaseCount {
+    /// The uncounted nodes in words (`2 nodes — Einsum ×2`), when there are any.
+    pub fn uncounted_text(&self) -> Option<String> {
+        if self.uncounted.is_empty() {
+            return None;
+        }
+        let n: usize = self.uncounted.iter().map(|(_, k)| k).sum();
+        let ops: Vec<String> = self
+            .uncounted
+            .iter()
+            .map(|(op, k)| format!("{op} ×{k}"))
+            .collect();
+        Some(format!(
+            "{n} node{} — {}",
+            if n == 1 { "" } else { "s" },
+            ops.join(", ")
+        ))
+    }
 }
 
 fn flops(cost: &Cost, convention: Convention) -> u64 {
@@ -242,30 +279,65 @@ pub fn count_net(net: &Net, opts: &CountOptions, per_layer: bool) -> CaseCount {
         net.clone()
     };
     let costs = layer_costs(&net);
+    let layers = net
+        .nodes
+        .iter()
+        .zip(costs)
+        .map(|(node, cost)| NamedCost {
+            name: node.name.clone(),
+            op: node.layer.op_name().to_string(),
+            output_shape: node.out.to_string(),
+            cost,
+        })
+        .collect();
+    from_costs(&net.name, &net.input.to_string(), layers, opts, per_layer)
+}
+
+/// One layer's cost with what names it in per-layer output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedCost {
+    /// Node name.
+    pub name: String,
+    /// Layer type.
+    pub op: String,
+    /// Output shape of one item.
+    pub output_shape: String,
+    /// Its cost.
+    pub cost: Cost,
+}
+
+/// The counts of a network given as its layers' costs, under `opts`.
+pub fn from_costs(
+    name: &str,
+    input_shape: &str,
+    layers: Vec<NamedCost>,
+    opts: &CountOptions,
+    per_layer: bool,
+) -> CaseCount {
+    let costs: Vec<Cost> = layers.iter().map(|l| l.cost).collect();
     let sum = total(&costs);
     let bytes = opts.dtype.size_bytes();
     let mem = mem_elements(&sum, opts.batch);
     let flops_total = flops(&sum, opts.convention);
     let layers = per_layer.then(|| {
-        net.nodes
-            .iter()
-            .zip(&costs)
-            .map(|(node, c)| LayerCount {
-                name: node.name.clone(),
-                op: node.layer.op_name(),
-                output_shape: node.out.to_string(),
-                params: c.params,
-                macs: c.macs,
-                flops: flops(c, opts.convention),
-                mem_elements: mem_elements(c, opts.batch),
-                mem_bytes: mem_elements(c, opts.batch) * bytes,
+        layers
+            .into_iter()
+            .map(|l| LayerCount {
+                name: l.name,
+                op: l.op,
+                output_shape: l.output_shape,
+                params: l.cost.params,
+                macs: l.cost.macs,
+                flops: flops(&l.cost, opts.convention),
+                mem_elements: mem_elements(&l.cost, opts.batch),
+                mem_bytes: mem_elements(&l.cost, opts.batch) * bytes,
             })
             .collect()
     });
     CaseCount {
-        name: net.name.clone(),
+        name: name.to_string(),
         kind: "net".into(),
-        input_shape: net.input.to_string(),
+        input_shape: input_shape.to_string(),
         resolution: None,
         depth: None,
         ratio: None,
@@ -287,6 +359,8 @@ pub fn count_net(net: &Net, opts: &CountOptions, per_layer: bool) -> CaseCount {
         batch: opts.batch,
         convention: opts.convention,
         fused_bn: opts.fuse_bn,
+        model: None,
+        uncounted: Vec::new(),
         layers,
     }
 }

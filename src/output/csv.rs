@@ -7,7 +7,7 @@ use crate::count::CaseCount;
 use crate::error::{Error, Result};
 use crate::output::{Exporter, Row};
 
-const CASE_COLUMNS: [&str; 20] = [
+const CASE_COLUMNS: [&str; 23] = [
     "name",
     "kind",
     "input_shape",
@@ -28,6 +28,9 @@ const CASE_COLUMNS: [&str; 20] = [
     "mem_elements",
     "mem_bytes",
     "intensity_flops_per_byte",
+    "model_path",
+    "model_sha256",
+    "uncounted_nodes",
 ];
 
 const LAYER_COLUMNS: [&str; 9] = [
@@ -68,6 +71,9 @@ fn case_row(c: &CaseCount) -> Vec<String> {
         c.mem_elements.to_string(),
         c.mem_bytes.to_string(),
         format!("{:.4}", c.intensity_flops_per_byte),
+        opt(c.model.as_ref().map(|m| &m.path)),
+        opt(c.model.as_ref().map(|m| &m.sha256)),
+        opt(c.uncounted_text()),
     ]
 }
 

@@ -50,16 +50,24 @@ pub fn counts(counts: &[CaseCount], per_layer: bool, markdown: bool) -> String {
             "FLOPs/byte",
         ],
     );
+    let mut notes = String::new();
     for c in counts {
+        // Uncounted nodes make the totals lower bounds.
+        let at_least = if c.uncounted.is_empty() { "" } else { "≥ " };
+        let label = c.model.as_ref().map_or(&c.name, |m| &m.path);
         t.add_row(vec![
-            c.name.clone(),
+            label.clone(),
             c.input_shape.clone(),
             si(c.params as f64),
-            si(c.macs as f64),
-            si(c.flops as f64),
-            bytes(c.mem_bytes),
+            format!("{at_least}{}", si(c.macs as f64)),
+            format!("{at_least}{}", si(c.flops as f64)),
+            format!("{at_least}{}", bytes(c.mem_bytes)),
             format!("{:.2}", c.intensity_flops_per_byte),
         ]);
+        if let Some(text) = c.uncounted_text() {
+            notes +=
+                &format!("{label}: uncounted: {text} (counted as 0; totals are lower bounds)\n");
+        }
     }
     align_numbers(&mut t, 2);
     let mut out = format!(
@@ -72,7 +80,7 @@ pub fn counts(counts: &[CaseCount], per_layer: bool, markdown: bool) -> String {
             crate::count::Convention::Paper => "multiply-adds (paper)",
             crate::count::Convention::Strict => "2 × multiply-adds + other ops (strict)",
         }
-    );
+    ) + &notes;
     if per_layer {
         for c in counts {
             out += &layer_table(c, markdown);
