@@ -150,16 +150,22 @@ pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
 /// The counts of model file `path`, per item (a symbolic batch dimension set to 1).
 fn count_model(path: &Path, config: &CountConfig) -> Result<CaseCount> {
     let model = crate::import::import(path, &config.input_shapes, 1, Keep::Shapes)?;
-    let input = &model.inputs[0];
-    if !input.batched && input.dims.first() != Some(&1) && config.options.batch != 1 {
-        return Err(Error::flag(
-            "--batch",
-            format!(
-                "{} has a fixed batch of {} (its first dimension); its counts are for that batch",
-                path.display(),
-                input.dims[0]
-            ),
-        ));
+    for input in &model.inputs {
+        if let [n, ..] = input.dims[..]
+            && n != 1
+            && input.dims.len() > 1
+        {
+            return Err(Error::flag(
+                crate::import::INPUT_SHAPE_FLAG,
+                format!(
+                    "{}: input '{}' has batch {n} (its first dimension); counts are per item: set it to 1 (`{} {}=1x…`; --batch scales the memory traffic)",
+                    path.display(),
+                    input.name,
+                    crate::import::INPUT_SHAPE_FLAG,
+                    input.name
+                ),
+            ));
+        }
     }
     Ok(crate::import::count(
         &model,

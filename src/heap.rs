@@ -15,8 +15,10 @@
 //!
 //! [`pin`] sets both thresholds to the end point of glibc's own rule (32 MiB and 64 MiB):
 //! every case runs as in a process that has freed a 32 MiB block, whatever ran before.
-//! If the environment sets glibc's malloc (`MALLOC_*_` variables, `GLIBC_TUNABLES`), it
-//! is left as set. The Rust backends (tract, candle) allocate through the binary's global
+//! If the environment sets these thresholds itself (`MALLOC_MMAP_THRESHOLD_`,
+//! `MALLOC_TRIM_THRESHOLD_`, `MALLOC_TOP_PAD_`, `MALLOC_MMAP_MAX_` or their
+//! `GLIBC_TUNABLES`), they are left as set; `FLOPSBENCH_C_HEAP=adaptive` keeps glibc's
+//! adaptive thresholds, as a plain PyTorch script has them. The Rust backends (tract, candle) allocate through the binary's global
 //! allocator (mimalloc) and are not affected either way.
 
 use std::sync::OnceLock;
@@ -26,15 +28,33 @@ pub const MMAP_THRESHOLD: usize = 32 << 20;
 /// The pinned `M_TRIM_THRESHOLD`: twice the mmap threshold, as glibc's rule sets it.
 pub const TRIM_THRESHOLD: usize = 64 << 20;
 
-/// The environment variables through which a user sets glibc's malloc.
-const USER_SETTINGS: [&str; 6] = [
+/// The environment variables that set glibc's thresholds (`GLIBC_TUNABLES` when it sets
+/// one of [`TUNABLES`]) or ask for the adaptive ones ([`ADAPTIVE`]).
+pub const USER_SETTINGS: [&str; 6] = [
     "MALLOC_MMAP_THRESHOLD_",
     "MALLOC_TRIM_THRESHOLD_",
     "MALLOC_TOP_PAD_",
     "MALLOC_MMAP_MAX_",
-    "MALLOC_ARENA_MAX",
     "GLIBC_TUNABLES",
+    ADAPTIVE,
 ];
+
+/// The glibc tunables that set the thresholds.
+const TUNABLES: [&str; 4] = [
+    "glibc.malloc.mmap_threshold",
+    "glibc.malloc.trim_threshold",
+    "glibc.malloc.top_pad",
+    "glibc.malloc.mmap_max",
+];
+
+/// `FLOPSBENCH_C_HEAP=adaptive`: leave glibc's thresholds adaptive.
+pub const ADAPTIVE: &str = "FLOPSBENCH_C_HEAP";
+
+/// What the C heap is when nothing pinned it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const UNPINNED: &str = "glibc malloc, adaptive thresholds (not pinned)";
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+const UNPINNED: &str = "the platform's C malloc (not glibc; nothing pinned)";
 
 static STATE: OnceLock<String> = OnceLock::new();
 
@@ -46,10 +66,7 @@ pub fn pin() -> &'static str {
 
 /// What the process's C heap runs with, for `meta.json`.
 pub fn describe() -> &'static str {
-    STATE
-        .get()
-        .map(String::as_str)
-        .unwrap_or("glibc malloc, adaptive thresholds (not pinned)")
+    STATE.get().map(String::as_str).unwrap_or(UNPINNED)
 }
 
 /// The malloc settings found in the environment, as `NAME=value`.
@@ -58,7 +75,11 @@ fn user_settings() -> Vec<String> {
         .iter()
         .filter_map(|name| {
             let value = std::env::var(name).ok()?;
-            let relevant = *name != "GLIBC_TUNABLES" || value.contains("glibc.malloc.");
+            let relevant = match *name {
+                "GLIBC_TUNABLES" => TUNABLES.iter().any(|t| value.contains(t)),
+                ADAPTIVE => value == "adaptive",
+                _ => true,
+            };
             relevant.then(|| format!("{name}={value}"))
         })
         .collect()
@@ -67,7 +88,10 @@ fn user_settings() -> Vec<String> {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn pin_with(user: &[String]) -> String {
     if !user.is_empty() {
-        return format!("glibc malloc as set in the environment: {}", user.join(" "));
+        return format!(
+            "glibc malloc, thresholds as set in the environment: {}",
+            user.join(" ")
+        );
     }
     // SAFETY: mallopt only changes the allocator's parameters (under its lock); both values
     // fit in a c_int and are within glibc's accepted ranges.
@@ -110,6 +134,9 @@ mod tests {
     #[test]
     fn pinned_thresholds_keep_blocks_below_32_mib_on_the_heap() {
         let outcome = pin();
+        if !outcome.contains("pinned:") {
+            eprintln!("skipped: the environment sets the thresholds ({outcome})");
+        }
         assert!(outcome.starts_with("glibc malloc"), "{outcome}");
         if outcome.contains("pinned:") {
             // glibc's default maps anything from 128 KiB (at most 32 MiB once raised).
@@ -128,7 +155,7 @@ mod tests {
         let said = pin_with(&["MALLOC_TRIM_THRESHOLD_=1".to_string()]);
         assert_eq!(
             said,
-            "glibc malloc as set in the environment: MALLOC_TRIM_THRESHOLD_=1"
+            "glibc malloc, thresholds as set in the environment: MALLOC_TRIM_THRESHOLD_=1"
         );
     }
 }

@@ -36,6 +36,24 @@ pub enum NodeParams {
     },
 }
 
+impl NodeParams {
+    /// A BatchNorm's inference form from its γ, β, running mean and variance and ε.
+    pub fn batch_norm(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f32) -> Self {
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(var)
+            .map(|(g, v)| g / (v + eps).sqrt())
+            .collect();
+        let shift = beta
+            .iter()
+            .zip(mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        NodeParams::BatchNorm { scale, shift }
+    }
+}
+
 /// A net, one parameter set per node, the batch and a seeded input.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -90,18 +108,7 @@ fn draw(layer: &Layer, r: &mut ChaCha8Rng) -> NodeParams {
             let beta = uniform(r, channels, -0.1, 0.1);
             let mean = uniform(r, channels, -0.1, 0.1);
             let var = uniform(r, channels, 0.5, 1.5);
-            let scale: Vec<f32> = gamma
-                .iter()
-                .zip(&var)
-                .map(|(g, v)| g / (v + BN_EPS).sqrt())
-                .collect();
-            let shift = beta
-                .iter()
-                .zip(&mean)
-                .zip(&scale)
-                .map(|((b, m), s)| b - m * s)
-                .collect();
-            NodeParams::BatchNorm { scale, shift }
+            NodeParams::batch_norm(&gamma, &beta, &mean, &var, BN_EPS)
         }
         Layer::Linear {
             in_features,

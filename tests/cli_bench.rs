@@ -439,25 +439,18 @@ fn runs_started_together_without_out_get_their_own_folders() {
 #[test]
 fn the_c_heap_is_pinned_unless_the_environment_sets_it() {
     let scratch = tempfile::tempdir().unwrap();
-    let c_heap = |name: &str, arena_max: Option<&str>| {
+    let c_heap = |name: &str, setting: Option<(&str, &str)>| {
         let out = scratch.path().join(name);
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flopsbench"));
         cmd.args(["op", "--kind", "conv", "--shape", "4x6x6", "--layers", "1"])
             .args(["--backend", "tract", "-q", "--runs", "1"])
             .args(["--warmup", "0", "--min-time", "0", "--out"])
             .arg(&out);
-        for var in [
-            "MALLOC_MMAP_THRESHOLD_",
-            "MALLOC_TRIM_THRESHOLD_",
-            "MALLOC_TOP_PAD_",
-            "MALLOC_MMAP_MAX_",
-            "MALLOC_ARENA_MAX",
-            "GLIBC_TUNABLES",
-        ] {
+        for var in flopsbench::heap::USER_SETTINGS {
             cmd.env_remove(var);
         }
-        if let Some(value) = arena_max {
-            cmd.env("MALLOC_ARENA_MAX", value);
+        if let Some((var, value)) = setting {
+            cmd.env(var, value);
         }
         let run = cmd.output().unwrap();
         assert!(
@@ -475,9 +468,15 @@ fn the_c_heap_is_pinned_unless_the_environment_sets_it() {
             "glibc malloc pinned: M_MMAP_THRESHOLD=33554432 M_TRIM_THRESHOLD=67108864"
         );
         assert_eq!(
-            c_heap("user", Some("2")),
-            "glibc malloc as set in the environment: MALLOC_ARENA_MAX=2"
+            c_heap("user", Some(("MALLOC_TOP_PAD_", "131072"))),
+            "glibc malloc, thresholds as set in the environment: MALLOC_TOP_PAD_=131072"
         );
+        assert_eq!(
+            c_heap("adaptive", Some(("FLOPSBENCH_C_HEAP", "adaptive"))),
+            "glibc malloc, thresholds as set in the environment: FLOPSBENCH_C_HEAP=adaptive"
+        );
+        // Other malloc settings do not stop the pinning.
+        assert!(c_heap("arenas", Some(("MALLOC_ARENA_MAX", "2"))).contains("pinned:"));
     } else {
         assert!(c_heap("other", None).contains("nothing pinned"));
     }

@@ -204,9 +204,23 @@ fn nodes_without_a_rule_are_named_and_totals_are_lower_bounds() {
     assert_eq!(c["params"], 8 * 27);
     assert_eq!(c["uncounted"][0][0], "Einsum");
     assert_eq!(c["model"]["sha256"].as_str().unwrap().len(), 64);
-    let bigger: Value =
-        serde_json::from_str(&run(&["--input-shape", "x=1x3x16x16", "--format", "json"])).unwrap();
-    assert_eq!(bigger[0]["macs"], 16 * 16 * 8 * 27);
+    // A symbolic height set with --input-shape: one ReLU over 3×16×8.
+    let out = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .arg("count")
+        .arg(fixture("../bad_inputs/files/symbolic-height.onnx"))
+        .args(["--input-shape", "x=1x3x16x8", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let relu: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(relu[0]["input_shape"], "3x16x8");
+    assert_eq!(relu[0]["flops_strict"], 3 * 16 * 8);
+    assert_eq!(relu[0]["mem_bytes"], 2 * 3 * 16 * 8 * 4);
     let csv = run(&["--format", "csv"]);
     assert!(
         csv.lines()

@@ -8,6 +8,7 @@ use tract_onnx::pb::tensor_proto::DataType;
 
 use super::{ImportedModel, generic, spec_shape};
 use crate::count::{CaseCount, CountOptions, ModelSource, NamedCost, count_net, from_costs, layer};
+use crate::spec::Layer;
 
 /// The counts of `model` under `opts`; `per_layer` keeps the node rows.
 pub fn count(model: &ImportedModel, opts: &CountOptions, per_layer: bool) -> CaseCount {
@@ -20,6 +21,15 @@ pub fn count(model: &ImportedModel, opts: &CountOptions, per_layer: bool) -> Cas
                 spec_shape(&input.dims).map_or_else(|| dims_text(&input.dims), |s| s.to_string());
             let mut c = from_costs(&model.file.name, &shape, layers, opts, per_layer);
             c.uncounted = uncounted;
+            // Node by node, a BatchNorm is counted as its own layer (folding needs the
+            // whole graph as spec layers).
+            let batch_norm = |n: &super::Imported| {
+                n.op_type == "BatchNormalization"
+                    || matches!(n.layer, Some(Layer::BatchNorm { .. }))
+            };
+            if model.nodes.iter().any(batch_norm) {
+                c.fused_bn = false;
+            }
             c
         }
     };

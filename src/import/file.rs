@@ -1,7 +1,8 @@
 //! An ONNX model file read from disk: its bytes decoded, its external data loaded, its
 //! name and content hash; every problem is an error naming the file (exit 2).
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -22,10 +23,13 @@ pub struct ModelFile {
     pub proto: pb::ModelProto,
 }
 
-/// Whether a network target names a model file rather than a zoo network: it ends in
-/// `.onnx`, has a path separator, or names something that exists (zoo names have none of
-/// these).
+/// Whether a network target names a model file rather than a zoo network: it is not a zoo
+/// name (or `all`), and it ends in `.onnx`, has a path separator, or names something
+/// that exists.
 pub fn is_model_path(target: &str) -> bool {
+    if target == "all" || crate::zoo::NAMES.contains(&target) {
+        return false;
+    }
     target.to_ascii_lowercase().ends_with(".onnx")
         || target.contains(std::path::MAIN_SEPARATOR)
         || target.contains('/')
@@ -72,8 +76,9 @@ impl ModelFile {
             return Err(bad(path, "the model's graph has no nodes"));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
+        let mut external = HashMap::new();
         for tensor in &mut graph.initializer {
-            load_external(path, dir, tensor)?;
+            load_external(path, dir, tensor, &mut external)?;
         }
         let name = path
             .file_stem()
@@ -105,19 +110,16 @@ impl ModelFile {
             }
         }
     }
-
-    /// The opset of the default domain.
-    pub fn opset(&self) -> i64 {
-        self.proto
-            .opset_import
-            .iter()
-            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-            .map_or(1, |o| o.version)
-    }
 }
 
-/// Reads an initializer's external data (ONNX `data_location = EXTERNAL`) into `raw_data`.
-fn load_external(path: &Path, dir: &Path, tensor: &mut pb::TensorProto) -> Result<()> {
+/// Reads an initializer's external data (ONNX `data_location = EXTERNAL`) into `raw_data`;
+/// each external file is read once (`files`, by location).
+fn load_external(
+    path: &Path,
+    dir: &Path,
+    tensor: &mut pb::TensorProto,
+    files: &mut HashMap<String, Vec<u8>>,
+) -> Result<()> {
     if tensor.data_location != Some(pb::tensor_proto::DataLocation::External as i32) {
         return Ok(());
     }
@@ -150,18 +152,37 @@ fn load_external(path: &Path, dir: &Path, tensor: &mut pb::TensorProto) -> Resul
             .transpose()
     };
     let (offset, length) = (number("offset")?.unwrap_or(0), number("length")?);
-    let file = dir.join(&location);
-    let data = std::fs::read(&file).map_err(|e| {
-        bad(
+    let inside = Path::new(&location)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        return Err(bad(
             path,
             format!(
-                "initializer '{}': its external data file {} cannot be read: {e}",
-                tensor.name,
-                file.display()
+                "initializer '{}': external data location '{location}' must be a relative path inside the model's folder",
+                tensor.name
             ),
-        )
-    })?;
-    let end = length.map_or(data.len(), |l| offset + l);
+        ));
+    }
+    let file = dir.join(&location);
+    if !files.contains_key(&location) {
+        let data = std::fs::read(&file).map_err(|e| {
+            bad(
+                path,
+                format!(
+                    "initializer '{}': its external data file {} cannot be read: {e}",
+                    tensor.name,
+                    file.display()
+                ),
+            )
+        })?;
+        files.insert(location.clone(), data);
+    }
+    let data = &files[&location];
+    let end = match length {
+        Some(l) => offset.saturating_add(l),
+        None => data.len(),
+    };
     if offset > data.len() || end > data.len() {
         return Err(bad(
             path,

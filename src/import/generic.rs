@@ -74,6 +74,9 @@ pub fn cost(
     values: &Values,
 ) -> Option<Cost> {
     let op = node.op_type.as_str();
+    if VIEWS.contains(&op) {
+        return Some(Cost::default());
+    }
     let shape = |n: &str| values.shape(n);
     let outs: Vec<&[usize]> = node
         .output
@@ -101,27 +104,27 @@ pub fn cost(
     let first_in = || activations.first().and_then(|a| shape(a));
     let input = |i: usize| node.input.get(i).and_then(|n| shape(n));
     Some(match op {
-        _ if VIEWS.contains(&op) => Cost::default(),
         _ if COPIES.contains(&op) => moved,
         "Conv" => {
             let w = input(1)?;
+            let bias = node.input.get(2).is_some_and(|b| !b.is_empty());
             Cost {
-                macs: out_elems * elements(&w[1..]),
-                other_ops: if node.input.len() > 2 { out_elems } else { 0 },
+                macs: out_elems * elements(w.get(1..)?),
+                other_ops: if bias { out_elems } else { 0 },
                 ..moved
             }
         }
         "ConvTranspose" => {
             let w = input(1)?;
             Cost {
-                macs: elements(input(0)?) * elements(&w[1..]),
+                macs: elements(input(0)?) * elements(w.get(1..)?),
                 ..moved
             }
         }
         "MatMul" | "Gemm" => {
             let a = input(0)?;
             let trans_a = op == "Gemm" && Attrs(node).int("transA", 0) == 1;
-            let k = if trans_a { a[0] } else { *a.last()? } as u64;
+            let k = if trans_a { *a.first()? } else { *a.last()? } as u64;
             let bias = op == "Gemm" && node.input.get(2).is_some_and(|b| !b.is_empty());
             Cost {
                 macs: out_elems * k,
@@ -129,6 +132,11 @@ pub fn cost(
                 ..moved
             }
         }
+        // Variadic: k inputs take k − 1 operations per element.
+        "Max" | "Min" | "Sum" | "Mean" => Cost {
+            other_ops: (activations.len().max(2) as u64 - 1) * out_elems,
+            ..moved
+        },
         "BatchNormalization" => Cost {
             macs: out_elems,
             ..moved

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 /// The flag that sets input shapes.
 pub const FLAG: &str = "--input-shape";
 
+/// The most elements an input may have (2^32: 16 GiB of f32).
+const MAX_ELEMENTS: u64 = 1 << 32;
+
 /// One `--input-shape NAME=DIMS` value.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputShape {
@@ -159,6 +162,12 @@ fn resolve_one(
     batch: usize,
 ) -> Result<ResolvedInput> {
     let (elem, dims) = declared(input);
+    if elem == 0 {
+        return Err(file_error(
+            file,
+            format!("input '{}' has no tensor type", input.name),
+        ));
+    }
     if float_type(elem).is_none() {
         return Err(file_error(
             file,
@@ -170,19 +179,38 @@ fn resolve_one(
         ));
     }
     if let Some(g) = given.iter().find(|g| g.name == input.name) {
-        if let Some(d) = &dims
-            && d.len() != g.dims.len()
-        {
-            return Err(Error::flag(
+        let refuse = |why: String| {
+            Error::flag(
                 FLAG,
                 format!(
-                    "'{g}': input '{}' of {} has {} dimensions, not {}",
+                    "'{g}': input '{}' of {} {why}",
                     input.name,
-                    file.path.display(),
+                    file.path.display()
+                ),
+            )
+        };
+        if let Some(d) = &dims {
+            if d.len() != g.dims.len() {
+                return Err(refuse(format!(
+                    "has {} dimensions, not {}",
                     d.len(),
                     g.dims.len()
-                ),
-            ));
+                )));
+            }
+            for (i, ((fixed, _), given)) in d.iter().zip(&g.dims).enumerate() {
+                if let Some(f) = fixed
+                    && f != given
+                {
+                    return Err(refuse(format!("fixes dimension {i} at {f}")));
+                }
+            }
+        }
+        let elements = g
+            .dims
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        if elements.is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(refuse(format!("would have over {MAX_ELEMENTS} elements")));
         }
         return Ok(ResolvedInput {
             name: input.name.clone(),

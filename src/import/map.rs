@@ -101,7 +101,7 @@ pub fn map(graph: &pb::GraphProto, values: &Values, weights: bool) -> Vec<Import
         if node
             .output
             .iter()
-            .all(|o| o.is_empty() || values.constant(o).is_some())
+            .all(|o| o.is_empty() || values.is_constant(o))
         {
             used[i] = true;
             continue;
@@ -114,9 +114,27 @@ pub fn map(graph: &pb::GraphProto, values: &Values, weights: bool) -> Vec<Import
             continue;
         }
         used[i] = true;
+        if node.input.first().is_none_or(String::is_empty) || node.output.is_empty() {
+            out.push(Imported {
+                source: Some(i),
+                ..plain(node, None, node.input.clone())
+            });
+            continue;
+        }
         out.extend(ctx.single(i));
     }
     out
+}
+
+/// One bound of a Clip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bound {
+    /// Not given.
+    Absent,
+    /// Given, a known constant.
+    Known(f32),
+    /// Given, not a constant.
+    Unknown,
 }
 
 /// The graph being mapped: its nodes, what inference knows, who reads each value.
@@ -218,10 +236,10 @@ impl Ctx<'_> {
             "BatchNormalization" => self.batch_norm(node),
             "Relu" => one(Layer::Act(Activation::Relu)),
             "Clip" => match self.clip_bounds(node) {
-                (Some(lo), Some(hi)) if lo == 0.0 && hi == 6.0 => {
+                (Bound::Known(lo), Bound::Known(hi)) if lo == 0.0 && hi == 6.0 => {
                     one(Layer::Act(Activation::Relu6))
                 }
-                (Some(0.0), None) => one(Layer::Act(Activation::Relu)),
+                (Bound::Known(0.0), Bound::Absent) => one(Layer::Act(Activation::Relu)),
                 _ => None,
             },
             "HardSwish" => one(Layer::Act(Activation::Hardswish)),
@@ -273,15 +291,20 @@ impl Ctx<'_> {
         let strides = a.ints("strides").unwrap_or(vec![1, 1]);
         let pads = a.ints("pads").unwrap_or(vec![0; 4]);
         let auto = a.string("auto_pad");
-        let groups = a.int("group", 1) as usize;
+        let groups = usize::try_from(a.int("group", 1))
+            .ok()
+            .filter(|&g| g >= 1)?;
         let fits = x.len() == 4
             && kh == kw
             && strides.len() == 2
             && strides[0] == strides[1]
+            && strides[0] > 0
+            && pads.len() == 4
             && pads.iter().all(|&p| p == pads[0])
+            && pads[0] >= 0
             && ones(a.ints("dilations"))
             && (auto.is_empty() || auto == "NOTSET" || (auto == "VALID" && pads[0] == 0))
-            && x[1] == per_group * groups;
+            && Some(x[1]) == per_group.checked_mul(groups);
         if !fits {
             return None;
         }
@@ -326,33 +349,21 @@ impl Ctx<'_> {
         if !self.weights {
             return Some((layer, NONE, input));
         }
-        let scale: Vec<f32> = gamma
-            .iter()
-            .zip(&var)
-            .map(|(g, v)| g / (v + eps).sqrt())
-            .collect();
-        let shift = beta
-            .iter()
-            .zip(&mean)
-            .zip(&scale)
-            .map(|((b, m), s)| b - m * s)
-            .collect();
-        Some((layer, NodeParams::BatchNorm { scale, shift }, input))
+        let params = NodeParams::batch_norm(&gamma, &beta, &mean, &var, eps);
+        Some((layer, params, input))
     }
 
     /// Clip's bounds: inputs from opset 11, attributes before.
-    fn clip_bounds(&self, node: &pb::NodeProto) -> (Option<f32>, Option<f32>) {
+    fn clip_bounds(&self, node: &pb::NodeProto) -> (Bound, Bound) {
         let a = Attrs(node);
-        let input = |i: usize| {
-            node.input
-                .get(i)
-                .filter(|n| !n.is_empty())
-                .and_then(|n| self.values.scalar(n))
+        let input = |i: usize| match node.input.get(i).filter(|n| !n.is_empty()) {
+            None => Bound::Absent,
+            Some(n) => self.values.scalar(n).map_or(Bound::Unknown, Bound::Known),
         };
         if node.input.len() > 1 {
             (input(1), input(2))
         } else {
-            let attr = |n: &str| a.get(n).map(|v| v.f);
+            let attr = |n: &str| a.get(n).map_or(Bound::Absent, |v| Bound::Known(v.f));
             (attr("min"), attr("max"))
         }
     }
@@ -366,9 +377,13 @@ impl Ctx<'_> {
         let avg = node.op_type == "AveragePool";
         let fits = k.len() == 2
             && k[0] == k[1]
+            && k[0] > 0
             && strides.len() == 2
             && strides[0] == strides[1]
+            && strides[0] > 0
+            && pads.len() == 4
             && pads.iter().all(|&p| p == pads[0])
+            && pads[0] >= 0
             && a.int("ceil_mode", 0) == 0
             && (auto.is_empty() || auto == "NOTSET")
             && a.ints("dilations")
@@ -495,7 +510,8 @@ impl Ctx<'_> {
         let axes = get(3).unwrap_or(vec![0]);
         let steps = get(4).unwrap_or(vec![1]);
         let rank = x.len() as i64;
-        if starts.len() != 1 || axes.len() != 1 || steps != [1] || !(rank == 4 || rank == 2) {
+        let one_axis = starts.len() == 1 && ends.len() == 1 && axes.len() == 1;
+        if !one_axis || steps != [1] || !(rank == 4 || rank == 2) {
             return None;
         }
         if axes[0] != 1 && axes[0] + rank != 1 {
@@ -509,7 +525,10 @@ impl Ctx<'_> {
 
     /// Reshape of a `[n, c, h, w]` map to `[n, c·h·w]`.
     fn is_flatten(&self, node: &pb::NodeProto) -> bool {
-        match (self.shape(&node.input[0]), self.shape(&node.output[0])) {
+        let (Some(x), Some(y)) = (node.input.first(), node.output.first()) else {
+            return false;
+        };
+        match (self.shape(x), self.shape(y)) {
             (Some(x), Some(y)) => {
                 x.len() >= 2
                     && y.len() == 2
@@ -523,6 +542,7 @@ impl Ctx<'_> {
     /// Split of the channel axis into slices, one spec node per output.
     fn split(&self, node: &pb::NodeProto) -> Option<Vec<Imported>> {
         let sizes = self.split_sizes(node)?;
+        let x = node.input.first()?;
         let mut start = 0;
         let mut out = Vec::new();
         for (i, (output, size)) in node.output.iter().zip(sizes).enumerate() {
@@ -534,7 +554,7 @@ impl Ctx<'_> {
             out.push(Imported {
                 name: format!("{}:{i}", node_name(node)),
                 outputs: vec![output.clone()],
-                ..plain(node, Some(layer), vec![node.input[0].clone()])
+                ..plain(node, Some(layer), vec![x.clone()])
             });
         }
         Some(out)
@@ -542,7 +562,7 @@ impl Ctx<'_> {
 
     /// The channel sizes of a Split on the channel axis.
     pub(super) fn split_sizes(&self, node: &pb::NodeProto) -> Option<Vec<usize>> {
-        let x = self.shape(&node.input[0])?;
+        let x = self.shape(node.input.first()?)?;
         if !self.channel_axis(node, Attrs(node).int("axis", 0)) {
             return None;
         }

@@ -21,7 +21,7 @@ impl Ctx<'_> {
             return None;
         }
         let (conv, params) = self.conv(conv_node)?;
-        let cat = self.sole_reader(&conv_node.output[0])?;
+        let cat = self.sole_reader(conv_node.output.first()?)?;
         let cat_node = &self.nodes[cat];
         let second = self.sole_reader(&split.output[1])?;
         let fits = cat == second
@@ -47,7 +47,7 @@ impl Ctx<'_> {
             name: node_name(conv_node),
             op_type: "Split+Conv+Concat".into(),
             layer: Some(layer),
-            inputs: vec![split.input[0].clone()],
+            inputs: vec![split.input.first()?.clone()],
             constants: conv_node.input[1..].to_vec(),
             outputs: cat_node.output.clone(),
             params,
@@ -57,7 +57,7 @@ impl Ctx<'_> {
     }
 
     /// x·½·(1 + erf(x/√2)) as exported: Div(x, √2) or Mul(x, 1/√2) → Erf → Add 1 →
-    /// Mul by x → Mul by ½ (operands in either order).
+    /// Mul by x → Mul by ½ (the last three with their operands in either order).
     pub(super) fn gelu(&self, i: usize) -> Option<(Imported, Vec<usize>)> {
         let first = &self.nodes[i];
         let x = first.input.first()?;
@@ -71,7 +71,7 @@ impl Ctx<'_> {
             return None;
         }
         let next = |node: &pb::NodeProto, op: &str| {
-            let j = self.sole_reader(&node.output[0])?;
+            let j = self.sole_reader(node.output.first()?)?;
             (self.nodes[j].op_type == op).then_some(j)
         };
         let erf = next(first, "Erf")?;

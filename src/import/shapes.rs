@@ -96,7 +96,14 @@ pub fn infer(file: &ModelFile, inputs: &[ResolvedInput], weights: bool) -> Resul
     let parsed = tract_onnx::onnx().parse(&file.proto, None).map_err(fail)?;
     let mut model = parsed.model;
     for input in inputs {
-        let outlet = parsed.outlets_by_name[&input.name];
+        let outlet = *parsed
+            .outlets_by_name
+            .get(&input.name)
+            .ok_or_else(|| Error::InputFile {
+                path: file.path.clone(),
+                line: None,
+                message: format!("input '{}' is not in the graph", input.name),
+            })?;
         let fact = model
             .outlet_fact(outlet)
             .map_err(fail)?
