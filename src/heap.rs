@@ -139,13 +139,11 @@ mod tests {
         }
         assert!(outcome.starts_with("glibc malloc"), "{outcome}");
         if outcome.contains("pinned:") {
-            // glibc's default maps anything from 128 KiB (at most 32 MiB once raised).
+            // glibc's defaults map every block from 128 KiB; pinned, blocks below 32 MiB
+            // come from the heap. (Whether a larger one is mapped depends on the free
+            // space the heap already holds, so it is not asserted.)
             assert!(!mapped(8 << 20), "8 MiB is mapped after pinning");
-            assert!(!mapped(MMAP_THRESHOLD - (1 << 20)));
-            assert!(
-                mapped(2 * MMAP_THRESHOLD),
-                "64 MiB stays a mapping of its own"
-            );
+            assert!(!mapped(MMAP_THRESHOLD - (1 << 20)), "31 MiB is mapped");
         }
         assert_eq!(pin(), outcome, "pinning twice returns the first outcome");
     }
