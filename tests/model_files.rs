@@ -175,24 +175,27 @@ fn pconv_and_gelu_are_recognised_in_pytorchs_fasternet() {
     assert_eq!(count("Erf-GELU"), 13 + 1, "blocks and the head: {ops:?}");
 }
 
+/// `flopsbench count MODEL ARGS…`'s stdout; the command must succeed.
+fn count_cli(model: &Path, args: &[&str]) -> String {
+    let out = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .arg("count")
+        .arg(model)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn nodes_without_a_rule_are_named_and_totals_are_lower_bounds() {
     let model = fixture("onnx/uncounted.onnx");
-    let run = |args: &[&str]| {
-        let out = Command::cargo_bin("flopsbench")
-            .unwrap()
-            .arg("count")
-            .arg(&model)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| count_cli(&model, args);
     let table = run(&[]);
     assert!(table.contains("uncounted: 1 node — Einsum ×1"), "{table}");
     assert!(table.contains("≥ "), "{table}");
@@ -205,19 +208,11 @@ fn nodes_without_a_rule_are_named_and_totals_are_lower_bounds() {
     assert_eq!(c["uncounted"][0][0], "Einsum");
     assert_eq!(c["model"]["sha256"].as_str().unwrap().len(), 64);
     // A symbolic height set with --input-shape: one ReLU over 3×16×8.
-    let out = Command::cargo_bin("flopsbench")
-        .unwrap()
-        .arg("count")
-        .arg(fixture("../bad_inputs/files/symbolic-height.onnx"))
-        .args(["--input-shape", "x=1x3x16x8", "--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let relu = count_cli(
+        &fixture("../bad_inputs/files/symbolic-height.onnx"),
+        &["--input-shape", "x=1x3x16x8", "--format", "json"],
     );
-    let relu: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let relu: Value = serde_json::from_str(&relu).unwrap();
     assert_eq!(relu[0]["input_shape"], "3x16x8");
     assert_eq!(relu[0]["flops_strict"], 3 * 16 * 8);
     assert_eq!(relu[0]["mem_bytes"], 2 * 3 * 16 * 8 * 4);

@@ -54,6 +54,26 @@ impl Attrs<'_> {
         self.get(name).map_or(default, |a| a.f)
     }
 
+    /// The stride and padding of a 2-D window (conv, pool) the spec can express: equal
+    /// strides, the same padding on every side, no dilation, no automatic padding but
+    /// VALID with none.
+    pub fn square_window(&self) -> Option<(usize, usize)> {
+        let strides = self.ints("strides").unwrap_or(vec![1, 1]);
+        let pads = self.ints("pads").unwrap_or(vec![0; 4]);
+        let auto = self.string("auto_pad");
+        let fits = strides.len() == 2
+            && strides[0] == strides[1]
+            && strides[0] > 0
+            && pads.len() == 4
+            && pads.iter().all(|&p| p == pads[0])
+            && pads[0] >= 0
+            && self
+                .ints("dilations")
+                .is_none_or(|d| d.iter().all(|&v| v == 1))
+            && (auto.is_empty() || auto == "NOTSET" || (auto == "VALID" && pads[0] == 0));
+        fits.then_some((strides[0] as usize, pads[0] as usize))
+    }
+
     /// A string attribute.
     pub fn string(&self, name: &str) -> String {
         self.get(name)
@@ -287,24 +307,11 @@ impl Ctx<'_> {
             return None;
         };
         let x = self.shape(&node.input[0])?;
-        let ones = |v: Option<Vec<i64>>| v.is_none_or(|v| v.iter().all(|&d| d == 1));
-        let strides = a.ints("strides").unwrap_or(vec![1, 1]);
-        let pads = a.ints("pads").unwrap_or(vec![0; 4]);
-        let auto = a.string("auto_pad");
+        let (stride, padding) = a.square_window()?;
         let groups = usize::try_from(a.int("group", 1))
             .ok()
             .filter(|&g| g >= 1)?;
-        let fits = x.len() == 4
-            && kh == kw
-            && strides.len() == 2
-            && strides[0] == strides[1]
-            && strides[0] > 0
-            && pads.len() == 4
-            && pads.iter().all(|&p| p == pads[0])
-            && pads[0] >= 0
-            && ones(a.ints("dilations"))
-            && (auto.is_empty() || auto == "NOTSET" || (auto == "VALID" && pads[0] == 0))
-            && Some(x[1]) == per_group.checked_mul(groups);
+        let fits = x.len() == 4 && kh == kw && Some(x[1]) == per_group.checked_mul(groups);
         if !fits {
             return None;
         }
@@ -318,8 +325,8 @@ impl Ctx<'_> {
             c_in: x[1],
             c_out,
             kernel: kh,
-            stride: strides[0] as usize,
-            padding: pads[0] as usize,
+            stride,
+            padding,
             groups,
             bias: bias.is_some(),
             folded_bn: false,
@@ -371,30 +378,19 @@ impl Ctx<'_> {
     fn pool(&self, node: &pb::NodeProto) -> Option<Layer> {
         let a = Attrs(node);
         let k = a.ints("kernel_shape")?;
-        let strides = a.ints("strides").unwrap_or(vec![1, 1]);
-        let pads = a.ints("pads").unwrap_or(vec![0; 4]);
-        let auto = a.string("auto_pad");
+        let (stride, padding) = a.square_window()?;
         let avg = node.op_type == "AveragePool";
         let fits = k.len() == 2
             && k[0] == k[1]
             && k[0] > 0
-            && strides.len() == 2
-            && strides[0] == strides[1]
-            && strides[0] > 0
-            && pads.len() == 4
-            && pads.iter().all(|&p| p == pads[0])
-            && pads[0] >= 0
             && a.int("ceil_mode", 0) == 0
-            && (auto.is_empty() || auto == "NOTSET")
-            && a.ints("dilations")
-                .is_none_or(|d| d.iter().all(|&v| v == 1))
             && node.output.iter().filter(|o| !o.is_empty()).count() == 1
-            && (!avg || pads[0] == 0 || a.int("count_include_pad", 0) == 1);
+            && (!avg || padding == 0 || a.int("count_include_pad", 0) == 1);
         fits.then(|| Layer::Pool {
             kind: if avg { PoolKind::Avg } else { PoolKind::Max },
             kernel: k[0] as usize,
-            stride: strides[0] as usize,
-            padding: pads[0] as usize,
+            stride,
+            padding,
         })
     }
 
