@@ -145,6 +145,14 @@ fn fold(conv: &NodeParams, bn: &NodeParams) -> NodeParams {
     }
 }
 
+/// The seeded values of input `index` (`n` of them, uniform in [−1, 1)): input 0 is a
+/// spec network's input, and a model file's first input gets the same values.
+pub fn seeded_input(seed: u64, index: u64, n: usize) -> Vec<f32> {
+    // Parameters use streams 1, 2, ... (one per node); other inputs count down from the top.
+    let stream = if index == 0 { 0 } else { u64::MAX - index };
+    uniform(&mut rng(seed, stream), n, -1.0, 1.0)
+}
+
 impl Model {
     /// Seeded parameters and input for the unfused `net`; folded into the convs when
     /// `fuse_bn`.
@@ -155,8 +163,19 @@ impl Model {
             .enumerate()
             .map(|(i, node)| draw(&node.layer, &mut rng(seed, i as u64 + 1)))
             .collect();
-        let mut r = rng(seed, 0);
-        let input = uniform(&mut r, batch * net.input.elements() as usize, -1.0, 1.0);
+        Model::with_params(net, params, batch, seed, fuse_bn)
+    }
+
+    /// The unfused `net` with its parameters `params` (one per node: a model file's
+    /// weights) and a seeded input; folded into the convs when `fuse_bn`.
+    pub fn with_params(
+        net: &Net,
+        params: Vec<NodeParams>,
+        batch: usize,
+        seed: u64,
+        fuse_bn: bool,
+    ) -> Model {
+        let input = seeded_input(seed, 0, batch * net.input.elements() as usize);
         if !fuse_bn {
             return Model {
                 net: net.clone(),

@@ -129,6 +129,15 @@ pub struct Record {
     /// paper formula leaves out the untouched channels the graph copies).
     #[serde(default)]
     pub mem_bytes_graph: Option<u64>,
+    /// The model file measured, as given (model-file cases only).
+    #[serde(default)]
+    pub model_path: String,
+    /// SHA-256 of the model file, hex (model-file cases only).
+    #[serde(default)]
+    pub model_sha256: String,
+    /// Nodes no counting rule covers (`2 nodes — Einsum ×2`): the counts are lower bounds.
+    #[serde(default)]
+    pub uncounted_nodes: String,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

@@ -94,8 +94,12 @@ pub struct OpsEntry {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NetsEntry {
-    /// Network names (`flopsbench list`) or `all`.
+    /// Network names (`flopsbench list`), `all`, or model files (`.onnx` paths, relative
+    /// to the suite file's folder).
     pub name: Spanned<OneOrMany<String>>,
+    /// Model files' input shapes for symbolic or unknown dimensions (`NAME=1x3x224x224`).
+    #[serde(default)]
+    pub input_shape: Option<Spanned<OneOrMany<String>>>,
     /// Input resolutions (default 224).
     pub resolution: Option<OneOrMany<usize>>,
     /// Batch sizes (default: the device's paper protocol).
@@ -289,20 +293,57 @@ fn ops_cases(ctx: &Ctx<'_>, entry: &Spanned<OpsEntry>) -> Result<Vec<Case>> {
     Ok(out)
 }
 
+/// The network names of a `[[nets]]` entry, model-file paths taken from the suite file's
+/// folder (absolute paths as written).
+fn net_names(ctx: &Ctx<'_>, names: &[String]) -> Vec<String> {
+    let dir = ctx.path.parent().unwrap_or(Path::new(""));
+    names
+        .iter()
+        .map(|n| {
+            let relative = dir.join(n);
+            let looks_like_file =
+                n.to_ascii_lowercase().ends_with(".onnx") || n.contains('/') || relative.exists();
+            if crate::zoo::NAMES.contains(&n.as_str()) || n == "all" || !looks_like_file {
+                n.clone()
+            } else {
+                relative.to_string_lossy().into_owned()
+            }
+        })
+        .collect()
+}
+
 fn nets_cases(ctx: &Ctx<'_>, entry: &Spanned<NetsEntry>) -> Result<Vec<Case>> {
     let e = entry.get_ref();
-    let nets = NetTarget::resolve(&e.name.get_ref().to_vec())
+    let nets = NetTarget::resolve(&net_names(ctx, &e.name.get_ref().to_vec()))
         .map_err(|m| ctx.err(e.name.span(), m.to_string()))?;
+    let shapes = match &e.input_shape {
+        Some(s) => s
+            .get_ref()
+            .to_vec()
+            .iter()
+            .map(|v| v.parse::<crate::import::InputShape>())
+            .collect::<Result<Vec<_>>>()
+            .map_err(|m| ctx.err(s.span(), format!("input_shape: {m}")))?,
+        None => Vec::new(),
+    };
     let resolutions = e.resolution.as_ref().map_or(vec![224], OneOrMany::to_vec);
     let mut out = Vec::new();
     for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {
-        for &r in &resolutions {
-            for net in &nets {
-                out.push(net.case(r, batch, threads).map_err(|m| {
-                    ctx.err(
-                        entry.span(),
-                        format!("{} at resolution {r}: {m}", net.name()),
-                    )
+        for net in &nets {
+            // A model file has its own input shape: one case, whatever the resolutions.
+            let rs = if net.is_file() {
+                &resolutions[..1]
+            } else {
+                &resolutions[..]
+            };
+            for &r in rs {
+                out.push(net.case(r, batch, threads, &shapes).map_err(|m| {
+                    let at = if net.is_file() {
+                        String::new()
+                    } else {
+                        format!(" at resolution {r}")
+                    };
+                    ctx.err(entry.span(), format!("{}{at}: {m}", net.name()))
                 })?);
             }
         }

@@ -2,10 +2,14 @@
 //! networks, the device's ceilings (`peak`), or cases a suite file expanded. Each case
 //! carries its graph and the parameters its id encodes.
 //!
-//! A network target is a [`NetTarget`]: today a zoo name; a model file is the other kind
-//! a network target can be (the seam for model files as targets).
+//! A network target is a [`NetTarget`]: a zoo name or a model file. A zoo network's case
+//! carries its graph; a model file's case carries the file's identity (path, content hash,
+//! input shapes), and is imported where it runs.
 
-use crate::error::Result;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::import::{self, InputShape, Keep};
 use crate::spec::{Activation, CaseKind, Layer, Net, NetBuilder, OpCase, OpKind, OpSweep, Shape};
 use crate::zoo;
 
@@ -33,24 +37,25 @@ pub enum CountTarget {
 }
 
 /// One network a target names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetTarget {
     /// A zoo network.
     Zoo(&'static str),
+    /// A model file (a path to an existing `.onnx` file).
+    File(PathBuf),
 }
 
 impl NetTarget {
-    /// The networks `names` name, in order (`all` = every zoo network); an unknown name is
-    /// refused with the known ones.
+    /// The networks `names` name, in order (`all` = every zoo network; a path to an
+    /// existing `.onnx` file is a model file); an unknown name is refused with the known
+    /// ones.
     pub fn resolve(names: &[String]) -> Result<Vec<NetTarget>> {
         let mut out = Vec::new();
         for name in names {
             if name == "all" {
                 out.extend(zoo::NAMES.iter().copied().map(NetTarget::Zoo));
-            } else if crate::import::is_model_path(name) {
-                return Err(crate::error::Error::Usage(format!(
-                    "{name}: model files are counted (`flopsbench count {name}`); timing them is not built yet"
-                )));
+            } else if import::is_model_path(name) {
+                out.push(NetTarget::File(PathBuf::from(name)));
             } else {
                 out.push(NetTarget::Zoo(zoo::check_name(name)?));
             }
@@ -58,39 +63,131 @@ impl NetTarget {
         Ok(out)
     }
 
-    /// The network's name in rows and tables.
-    pub fn name(&self) -> &str {
+    /// The network's name in rows and tables (a model file's stem).
+    pub fn name(&self) -> String {
         match self {
-            NetTarget::Zoo(n) => n,
+            NetTarget::Zoo(n) => n.to_string(),
+            NetTarget::File(p) => import::stem(p),
         }
     }
 
-    /// Its graph at input resolution `resolution`.
+    /// Whether it is a model file.
+    pub fn is_file(&self) -> bool {
+        matches!(self, NetTarget::File(_))
+    }
+
+    /// A zoo network's graph at input resolution `resolution` (a model file has its own).
     pub fn build(&self, resolution: usize) -> Result<Net> {
         match self {
             NetTarget::Zoo(n) => zoo::build(n, resolution),
+            NetTarget::File(p) => Err(Error::Usage(format!(
+                "{}: a model file has no zoo graph to build",
+                p.display()
+            ))),
         }
     }
 
-    /// The case of this network at `resolution`, with a fixed batch and thread count when
-    /// given (the id says so).
+    /// The case of this network with a fixed batch and thread count when given (the id
+    /// says so): a zoo network at `resolution`; a model file at its own input shapes
+    /// (`input_shapes` for symbolic ones), read and checked now so that a bad file is
+    /// refused before anything runs.
     pub fn case(
         &self,
         resolution: usize,
         batch: Option<usize>,
         threads: Option<usize>,
+        input_shapes: &[InputShape],
     ) -> Result<Case> {
+        let path = match self {
+            NetTarget::Zoo(_) => {
+                return Ok(Case {
+                    id: format!("{}-{resolution}{}", self.name(), suffix(batch, threads)),
+                    kind: CaseKind::Net,
+                    name: self.name(),
+                    graph: Graph::Spec(self.build(resolution)?),
+                    op: None,
+                    resolution: Some(resolution),
+                    threads,
+                    batch,
+                });
+            }
+            NetTarget::File(p) => p,
+        };
+        let file = ModelCase::open(path, input_shapes)?;
+        if let Some(b) = batch {
+            file.check_batch(b)?;
+        }
         Ok(Case {
-            id: format!("{}-{resolution}{}", self.name(), suffix(batch, threads)),
+            id: format!(
+                "{}-{}{}",
+                self.name(),
+                &file.sha256[..12],
+                suffix(batch, threads)
+            ),
             kind: CaseKind::Net,
-            name: self.name().into(),
-            net: self.build(resolution)?,
+            name: self.name(),
+            graph: Graph::File(file),
             op: None,
-            resolution: Some(resolution),
+            resolution: None,
             threads,
             batch,
         })
     }
+}
+
+/// A model file as a case carries it: enough to import it where it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelCase {
+    /// The path as given (relative paths from the working directory, or from the suite
+    /// file's folder resolved).
+    pub path: PathBuf,
+    /// SHA-256 of the file's contents, hex: the file must still have it when it runs.
+    pub sha256: String,
+    /// `--input-shape` values for symbolic or unknown input dimensions.
+    pub input_shapes: Vec<InputShape>,
+    /// The batch its inputs fix (`None`: a symbolic first dimension, set by the run).
+    pub fixed_batch: Option<usize>,
+}
+
+impl ModelCase {
+    /// Reads and checks the file at `path` with `input_shapes`: shapes left unknown,
+    /// inputs that are not float32 and unreadable files are refused here (exit 2), naming
+    /// the file or flag.
+    pub fn open(path: &Path, input_shapes: &[InputShape]) -> Result<ModelCase> {
+        let model = import::import(path, input_shapes, 1, Keep::Shapes)?;
+        let fixed_batch = import::check_runnable(&model)?;
+        Ok(ModelCase {
+            path: path.to_path_buf(),
+            sha256: model.file.hash.clone(),
+            input_shapes: input_shapes.to_vec(),
+            fixed_batch,
+        })
+    }
+
+    /// Refuses a run batch the file cannot take (its inputs fix another one).
+    pub fn check_batch(&self, batch: usize) -> Result<()> {
+        match self.fixed_batch {
+            Some(fixed) if fixed != batch => Err(Error::flag(
+                "--batch",
+                format!(
+                    "{}: the model's inputs fix the batch at {fixed}, not {batch}; export it with a dynamic batch axis to run other batches",
+                    self.path.display()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a case computes: a spec graph (operator stacks, zoo networks, the ceilings) or a
+/// model file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Graph {
+    /// A graph of spec layers.
+    Spec(Net),
+    /// A model file, imported where it runs.
+    File(ModelCase),
 }
 
 /// One case: a graph and what identifies it.
@@ -102,8 +199,8 @@ pub struct Case {
     pub kind: CaseKind,
     /// Network or operator name.
     pub name: String,
-    /// The graph.
-    pub net: Net,
+    /// What it computes.
+    pub graph: Graph,
     /// The operator case, for operator stacks.
     pub op: Option<OpCase>,
     /// Network input resolution.
@@ -121,7 +218,7 @@ impl Case {
             id: op.id() + &suffix(batch, threads),
             kind: CaseKind::Op(op.kind),
             name: op.kind.to_string(),
-            net: op.to_net()?,
+            graph: Graph::Spec(op.to_net()?),
             op: Some(op),
             resolution: None,
             threads,
@@ -129,13 +226,26 @@ impl Case {
         })
     }
 
-    /// Whether the graph has a PConv layer.
-    pub fn has_pconv(&self) -> bool {
-        self.net
-            .nodes
-            .iter()
-            .any(|n| matches!(n.layer, Layer::PConv(_)))
+    /// The spec graph (`None` for a model file, whose graph is imported where it runs).
+    pub fn spec_net(&self) -> Option<&Net> {
+        match &self.graph {
+            Graph::Spec(net) => Some(net),
+            Graph::File(_) => None,
+        }
     }
+
+    /// The model file (`None` for a spec graph).
+    pub fn model_file(&self) -> Option<&ModelCase> {
+        match &self.graph {
+            Graph::File(m) => Some(m),
+            Graph::Spec(_) => None,
+        }
+    }
+}
+
+/// Whether `net` has a PConv layer.
+pub fn has_pconv(net: &Net) -> bool {
+    net.nodes.iter().any(|n| matches!(n.layer, Layer::PConv(_)))
 }
 
 /// `-b4-t2`: the fixed batch and threads of a case, in its id.
@@ -177,7 +287,7 @@ fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
             id: format!("peak-gemm-{PEAK_GEMM}{in_id}-t{t}"),
             kind: CaseKind::Peak,
             name: "gemm".into(),
-            net: gemm.to_net()?,
+            graph: Graph::Spec(gemm.to_net()?),
             op: Some(gemm),
             resolution: None,
             threads: Some(t),
@@ -191,7 +301,7 @@ fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
         id: format!("peak-stream-{PEAK_STREAM}{in_id}-t{}", host_cores()),
         kind: CaseKind::Peak,
         name: "stream".into(),
-        net: b.finish(),
+        graph: Graph::Spec(b.finish()),
         op: None,
         resolution: None,
         threads: Some(host_cores()),
@@ -203,11 +313,17 @@ fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
 impl Target {
     /// Every case, in run order; networks at input resolution `resolution`.
     pub fn cases(&self, resolution: usize) -> Result<Vec<Case>> {
-        self.cases_with(resolution, None)
+        self.cases_with(resolution, None, &[])
     }
 
-    /// [`Target::cases`], with the ceilings run at `peak_batch` when given.
-    pub fn cases_with(&self, resolution: usize, peak_batch: Option<usize>) -> Result<Vec<Case>> {
+    /// [`Target::cases`], with the ceilings run at `batch` when given (a model file's
+    /// symbolic batch checked at it) and model files' `input_shapes`.
+    pub fn cases_with(
+        &self,
+        resolution: usize,
+        batch: Option<usize>,
+        input_shapes: &[InputShape],
+    ) -> Result<Vec<Case>> {
         match self {
             Target::Ops(sweep) => sweep
                 .expand()?
@@ -216,9 +332,15 @@ impl Target {
                 .collect(),
             Target::Nets(names) => NetTarget::resolve(names)?
                 .iter()
-                .map(|n| n.case(resolution, None, None))
+                .map(|n| {
+                    let case = n.case(resolution, None, None, input_shapes)?;
+                    if let (Some(b), Some(m)) = (batch, case.model_file()) {
+                        m.check_batch(b)?;
+                    }
+                    Ok(case)
+                })
                 .collect(),
-            Target::Peak => peak_cases(peak_batch),
+            Target::Peak => peak_cases(batch),
             Target::Cases(cases) => Ok(cases.clone()),
         }
     }

@@ -250,6 +250,54 @@ fn a_suite_runs_on_a_board_over_ssh_and_failures_become_rows() {
     assert!(md.contains("via ssh"), "provenance names the board");
 }
 
+#[test]
+fn a_model_file_travels_to_the_board_by_content_hash() {
+    let sshd = match start_sshd() {
+        Ok(s) => s,
+        Err(why) => return skip(&why),
+    };
+    let devices = sshd.devices_file();
+    let model = sshd.path("my-net.onnx");
+    let export = flopsbench()
+        .args(["export", "fasternet-t0", "--resolution", "64", "-o"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let out = sshd.path("run");
+    let run = flopsbench()
+        .arg("net")
+        .arg(&model)
+        .args(["--backend", "tract", "--device", "board", "--runs", "2"])
+        .args(["--warmup", "0", "--min-time", "0", "--quiet"])
+        .arg("--devices")
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let rows = rows(&out.join("board"));
+    assert_eq!(rows.len(), 1, "{stderr}");
+    let r = &rows[0];
+    assert_eq!(r.status, Status::Ok, "{}", r.error);
+    assert_eq!(r.name, "my-net");
+    assert_eq!(
+        r.reference, "candle",
+        "checked on the board before it was timed"
+    );
+    // The row names the file as given here; the board got a copy named by its hash.
+    assert_eq!(r.model_path, model.to_str().unwrap());
+    let copy = sshd
+        .remote_dir()
+        .join(format!("models/{}.onnx", r.model_sha256));
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+}
+
 /// The worker processes running from the board's binary folder.
 fn workers(remote_dir: &Path) -> Vec<u32> {
     let mut out = Vec::new();

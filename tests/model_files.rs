@@ -224,3 +224,223 @@ fn nodes_without_a_rule_are_named_and_totals_are_lower_bounds() {
             .ends_with("model_path,model_sha256,uncounted_nodes")
     );
 }
+
+// ---- Timing model files: `net FILE` and suites ----
+
+/// `flopsbench ARGS… --out DIR` (quick sampling); its exit code and the rows of its
+/// results.csv as JSON objects by column name.
+fn measure_cli(args: &[&str], out: &Path) -> (i32, Vec<Value>) {
+    let run = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(args)
+        .args(["--runs", "2", "--warmup", "0", "--min-time", "0", "-q"])
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let code = run.status.code().unwrap_or(-1);
+    assert!(
+        code == 0 || code == 1,
+        "{args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut reader = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let rows = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            Value::Object(
+                header
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+                    .collect(),
+            )
+        })
+        .collect();
+    (code, rows)
+}
+
+/// The backends that run on this CPU; in CI every registered one must.
+fn backends_here() -> Vec<&'static str> {
+    let here: Vec<&str> = flopsbench::backend::registry()
+        .iter()
+        .filter(|b| b.probe(&flopsbench::device::DeviceSpec::Cpu).is_ok())
+        .map(|b| b.name())
+        .collect();
+    if std::env::var_os("CI").is_some() {
+        assert_eq!(
+            here.len(),
+            flopsbench::backend::registry().len(),
+            "CI runs every backend: {here:?}"
+        );
+    }
+    here
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[test]
+fn net_times_pytorchs_graphs_checked_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let refs = reference();
+    let names = ["resnet18", "mobilenetv3-small", "fasternet-t0"];
+    let files: Vec<PathBuf> = names
+        .iter()
+        .map(|name| {
+            let file = dir.path().join(format!("{name}.onnx"));
+            refilled(&fixture(&format!("onnx/{name}.stripped.onnx")), 4, &file);
+            file
+        })
+        .collect();
+    let list: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let (code, rows) = measure_cli(&["net", &list.join(",")], &dir.path().join("run"));
+    let here = backends_here();
+    assert_eq!(code, 0, "{rows:#?}");
+    assert_eq!(rows.len(), names.len() * here.len());
+    for (name, file) in names.iter().zip(&files) {
+        let mine: Vec<&Value> = rows.iter().filter(|r| r["name"] == *name).collect();
+        assert_eq!(mine.len(), here.len(), "{name}: one row per backend");
+        for r in mine {
+            let backend = r["backend"].as_str().unwrap();
+            assert_eq!(r["status"], "ok", "{name} on {backend}: {}", r["error"]);
+            assert_eq!(r["kind"], "net");
+            assert_eq!(r["model_path"], file.to_str().unwrap());
+            assert_eq!(r["model_sha256"], sha256(file).as_str());
+            assert_eq!(r["uncounted_nodes"], "");
+            assert_eq!(r["shape"], "3x224x224");
+            assert_eq!(
+                r["macs"],
+                refs["nets"][name]["conv_linear_macs"].to_string().as_str(),
+                "{name}: the reference MACs"
+            );
+            // Checked against another backend before timing: tract checks the others on
+            // the file as given, candle checks tract on the spec network.
+            let reference = if backend == "tract" {
+                "candle"
+            } else {
+                "tract"
+            };
+            assert_eq!(r["reference"], reference, "{name} on {backend}");
+            let err: f64 = r["max_abs_err"].as_str().unwrap().parse().unwrap();
+            assert!(err.is_finite());
+            let detail = r["detail"].as_str().unwrap();
+            if backend == "tract" || backend == "ort" {
+                assert!(detail.contains("the model file as given"), "{detail}");
+            }
+            assert!(!r["median_ms"].as_str().unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn models_no_spec_network_maps_to_run_on_the_onnx_runtimes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let unsupported = fixture("onnx/unsupported.onnx");
+    let uncounted = fixture("onnx/uncounted.onnx");
+    let (code, rows) = measure_cli(
+        &[
+            "net",
+            &format!("{},{}", unsupported.display(), uncounted.display()),
+        ],
+        &dir.path().join("run"),
+    );
+    assert_eq!(code, 1, "some cases failed: exit 1");
+    let here = backends_here();
+    assert_eq!(
+        rows.len(),
+        2 * here.len(),
+        "the run went on after the errors"
+    );
+    for r in &rows {
+        let backend = r["backend"].as_str().unwrap();
+        let error = r["error"].as_str().unwrap();
+        match (r["name"].as_str().unwrap(), backend) {
+            // An operator no backend has: error rows everywhere.
+            ("unsupported", "candle" | "tch") => {
+                assert!(error.contains("node 'mystery' (Mystery)"), "{error}")
+            }
+            ("unsupported", _) => {
+                assert_eq!(r["status"], "error", "{backend}");
+                assert!(error.contains("Mystery"), "{error}");
+            }
+            // Softmax and Einsum have no spec layer: candle and tch name the first.
+            ("uncounted", "candle" | "tch") => {
+                assert_eq!(r["status"], "error");
+                assert!(error.contains("node 'softmax' (Softmax)"), "{error}");
+            }
+            ("uncounted", _) => {
+                assert_eq!(r["status"], "ok", "{backend}: {error}");
+                let other = if backend == "tract" { "ort" } else { "tract" };
+                assert_eq!(r["reference"], other, "tract and ort check each other");
+                assert_eq!(r["uncounted_nodes"], "1 node — Einsum ×1");
+                assert_eq!(r["macs"], (8 * 8 * 8 * 27).to_string().as_str());
+            }
+            other => panic!("unexpected row {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn suites_take_model_files_beside_them_and_reports_keep_them_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("models")).unwrap();
+    // A model file called resnet50.onnx that is not ResNet50.
+    let impostor = dir.path().join("models/resnet50.onnx");
+    refilled(
+        &fixture("onnx/mobilenetv3-small.stripped.onnx"),
+        5,
+        &impostor,
+    );
+    let suite = dir.path().join("mine.toml");
+    std::fs::write(
+        &suite,
+        "name = \"mine\"\n\n[[nets]]\nname = [\"resnet50\", \"models/resnet50.onnx\"]\n\
+         resolution = 64\ninput_shape = \"input=1x3x224x224\"\n",
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let (code, rows) = measure_cli(
+        &["suite", suite.to_str().unwrap(), "--backend", "tract"],
+        &run,
+    );
+    assert_eq!(code, 0, "{rows:#?}");
+    assert_eq!(rows.len(), 2);
+    let model = rows.iter().find(|r| r["model_path"] != "").unwrap();
+    assert_eq!(model["name"], "resnet50");
+    assert_eq!(model["status"], "ok");
+    assert_eq!(model["model_sha256"], sha256(&impostor).as_str());
+    assert!(model["case"].as_str().unwrap().starts_with("resnet50-"));
+    let zoo = rows.iter().find(|r| r["model_path"] == "").unwrap();
+    assert_eq!(zoo["case"], "resnet50-64");
+    let report = dir.path().join("report");
+    let out = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(["report", run.to_str().unwrap(), "--out"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let section = |title: &str| {
+        let start = md.find(title).unwrap_or_else(|| panic!("{title} in {md}"));
+        let end = md[start + 3..]
+            .find("\n## ")
+            .map_or(md.len(), |e| start + 3 + e);
+        md[start..end].to_string()
+    };
+    let table3 = section("## Table 3");
+    assert!(table3.contains("| resnet50-64 |"), "{table3}");
+    assert_eq!(table3.matches("| resnet50").count(), 1, "{table3}");
+    let models = section("## Model files");
+    assert!(models.contains("| resnet50 |"), "{models}");
+    assert!(models.contains("models/resnet50.onnx"), "{models}");
+}

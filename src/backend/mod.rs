@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::import::FileRun;
 use crate::model::Model;
 use crate::spec::Dtype;
 
@@ -147,6 +148,28 @@ pub trait Backend: Sync {
         device: &DeviceSpec,
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>>;
+    /// Whether it runs a model file as given (an ONNX runtime), rather than the spec
+    /// network the file maps to.
+    fn runs_files(&self) -> bool {
+        false
+    }
+    /// Builds everything needed to run the model file `file` as given (untimed); only
+    /// where [`Backend::runs_files`].
+    fn prepare_file(
+        &self,
+        file: &FileRun,
+        _device: &DeviceSpec,
+        _settings: &Settings,
+    ) -> Result<Box<dyn Prepared>> {
+        Err(Error::Backend {
+            backend: self.name().into(),
+            message: format!(
+                "{} runs spec networks, not model files as given ({})",
+                self.name(),
+                file.path.display()
+            ),
+        })
+    }
 }
 
 /// The probe of a backend that runs on this host's CPU only: `why_not_cuda` explains a

@@ -16,6 +16,7 @@ use ort::value::Tensor;
 use super::{Backend, PconvImpl, Prepared, Settings, ensure_available};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::import::FileRun;
 use crate::model::Model;
 
 /// The ort crate version (checked against Cargo.lock by a test).
@@ -216,7 +217,10 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 struct OrtPrepared {
     session: Session,
-    input: Tensor<f32>,
+    /// The inputs by name, in the graph's order.
+    inputs: Vec<(String, Tensor<f32>)>,
+    /// What ran: the exported graph or the model file.
+    source: &'static str,
     threads: usize,
     cuda: Option<usize>,
     /// Whether `run` keeps a copy of its output: until the output was read once (the check
@@ -228,7 +232,15 @@ struct OrtPrepared {
 
 impl Prepared for OrtPrepared {
     fn run(&mut self) -> Result<()> {
-        let outputs = self.session.run(ort::inputs![&self.input]).map_err(err)?;
+        let outputs = match &self.inputs[..] {
+            [(_, one)] => self.session.run(ort::inputs![one]),
+            many => self.session.run(
+                many.iter()
+                    .map(|(name, t)| (name.as_str(), t))
+                    .collect::<Vec<_>>(),
+            ),
+        }
+        .map_err(err)?;
         if self.keep {
             let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
             self.last = Some(data.to_vec());
@@ -262,8 +274,8 @@ impl Prepared for OrtPrepared {
             None => "CPU execution provider".into(),
         };
         format!(
-            "{provider}; graph optimisation: all (level 3); intra-op threads: {}, inter-op: 1",
-            self.threads
+            "{}; {provider}; graph optimisation: all (level 3); intra-op threads: {}, inter-op: 1",
+            self.source, self.threads
         )
     }
 
@@ -319,37 +331,82 @@ impl Backend for Ort {
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes(model);
-        let environment = &runtime().map_err(err)?.environment;
-        let mut builder = Session::builder(environment).map_err(err)?;
-        let cuda = match device {
-            DeviceSpec::Cuda(n) => {
-                // Registered directly so that a failure is ORT's error, not a fallback.
-                ort::ep::CUDA::default()
-                    .with_device_id(*n as i32)
-                    .register(&mut builder)
-                    .map_err(|e| err(format!("registering the CUDA execution provider: {e}")))?;
-                Some(*n)
-            }
-            _ => None,
-        };
-        let session = builder
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(err)?
-            .with_intra_threads(settings.threads)
-            .map_err(err)?
-            .with_inter_threads(1)
-            .map_err(err)?
-            .commit_from_memory(&bytes)
-            .map_err(err)?;
+        let (mut builder, cuda) = builder(device, settings)?;
+        let session = builder.commit_from_memory(&bytes).map_err(err)?;
         let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
         let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
         Ok(Box::new(OrtPrepared {
             session,
-            input,
+            inputs: vec![("input".into(), input)],
+            source: "exported graph",
             threads: settings.threads,
             cuda,
             keep: true,
             last: None,
         }))
     }
+
+    fn runs_files(&self) -> bool {
+        true
+    }
+
+    fn prepare_file(
+        &self,
+        file: &FileRun,
+        device: &DeviceSpec,
+        settings: &Settings,
+    ) -> Result<Box<dyn Prepared>> {
+        ensure_available(self, device)?;
+        let (mut builder, cuda) = builder(device, settings)?;
+        let session = builder.commit_from_file(&file.path).map_err(err)?;
+        let inputs = file
+            .inputs
+            .iter()
+            .map(|i| {
+                let dims: Vec<i64> = i.dims.iter().map(|d| *d as i64).collect();
+                Ok((
+                    i.name.clone(),
+                    Tensor::from_array((dims, i.data.clone())).map_err(err)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Box::new(OrtPrepared {
+            session,
+            inputs,
+            source: "the model file as given",
+            threads: settings.threads,
+            cuda,
+            keep: true,
+            last: None,
+        }))
+    }
+}
+
+/// A session builder for `device` with `settings`: every graph optimisation, the intra-op
+/// threads, one inter-op thread, the CUDA provider on a GPU (its device number returned).
+fn builder(
+    device: &DeviceSpec,
+    settings: &Settings,
+) -> Result<(ort::session::builder::SessionBuilder, Option<usize>)> {
+    let environment = &runtime().map_err(err)?.environment;
+    let mut builder = Session::builder(environment).map_err(err)?;
+    let cuda = match device {
+        DeviceSpec::Cuda(n) => {
+            // Registered directly so that a failure is ORT's error, not a fallback.
+            ort::ep::CUDA::default()
+                .with_device_id(*n as i32)
+                .register(&mut builder)
+                .map_err(|e| err(format!("registering the CUDA execution provider: {e}")))?;
+            Some(*n)
+        }
+        _ => None,
+    };
+    let builder = builder
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(err)?
+        .with_intra_threads(settings.threads)
+        .map_err(err)?
+        .with_inter_threads(1)
+        .map_err(err)?;
+    Ok((builder, cuda))
 }

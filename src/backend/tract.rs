@@ -1,13 +1,14 @@
-//! tract (tract-onnx, pure Rust): runs the ONNX bytes flopsbench exports, optimised by
-//! tract. Its optimiser may rewrite the graph (e.g. merge split/concat pairs of a PConv
-//! stack): the same ONNX file can mean different work than ONNX Runtime does, and the
-//! row's detail says which graph ran.
+//! tract (tract-onnx, pure Rust): runs the ONNX bytes flopsbench exports, or a model file
+//! as given, optimised by tract. Its optimiser may rewrite the graph (e.g. merge
+//! split/concat pairs of a PConv stack): the same ONNX file can mean different work than
+//! ONNX Runtime does, and the row's detail says which graph ran.
 
 use tract_onnx::prelude::*;
 
 use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::import::FileRun;
 use crate::model::Model;
 
 /// The tract-onnx version this build links (checked against Cargo.lock by a test).
@@ -26,15 +27,16 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 struct TractPrepared {
     state: TypedSimpleState,
-    input: TValue,
+    inputs: TVec<TValue>,
     output: Option<TValue>,
-    nodes: usize,
+    /// What ran: the exported graph or the model file, and how tract optimised it.
+    source: String,
     threads: usize,
 }
 
 impl Prepared for TractPrepared {
     fn run(&mut self) -> Result<()> {
-        let mut out = self.state.run(tvec![self.input.clone()]).map_err(err)?;
+        let mut out = self.state.run(self.inputs.clone()).map_err(err)?;
         self.output = Some(out.remove(0));
         Ok(())
     }
@@ -48,15 +50,13 @@ impl Prepared for TractPrepared {
             .output
             .as_ref()
             .ok_or_else(|| err("output requested before any run"))?;
+        let out = out.cast_to::<f32>().map_err(err)?;
         let view = out.to_plain_array_view::<f32>().map_err(err)?;
         Ok(view.iter().copied().collect())
     }
 
     fn detail(&self) -> String {
-        format!(
-            "optimised graph: {} nodes; executor: {} thread(s)",
-            self.nodes, self.threads
-        )
+        format!("{}; executor: {} thread(s)", self.source, self.threads)
     }
 
     fn pconv_impl(&self) -> PconvImpl {
@@ -95,23 +95,76 @@ impl Backend for Tract {
             .model_for_read(&mut bytes.as_slice())
             .and_then(|m| m.into_optimized())
             .map_err(err)?;
-        let nodes = typed.nodes().len();
-        // One thread: tract's default single-thread executor (multithread(1) would use
-        // rayon's global pool). More: a private pool of exactly that many threads.
-        let options = RunOptions {
-            executor: (settings.threads > 1)
-                .then(|| tract_linalg::multithread::Executor::multithread(settings.threads)),
-            ..Default::default()
-        };
-        let plan = typed.into_runnable_with_options(&options).map_err(err)?;
-        let state = plan.spawn().map_err(err)?;
+        let source = format!("optimised graph: {} nodes", typed.nodes().len());
         let input = Tensor::from_shape(&model.input_dims(), &model.input).map_err(err)?;
-        Ok(Box::new(TractPrepared {
-            state,
-            input: input.into_tvalue(),
-            output: None,
-            nodes,
-            threads: settings.threads,
-        }))
+        runnable(typed, tvec![input.into_tvalue()], source, settings)
     }
+
+    fn runs_files(&self) -> bool {
+        true
+    }
+
+    fn prepare_file(
+        &self,
+        file: &FileRun,
+        device: &DeviceSpec,
+        settings: &Settings,
+    ) -> Result<Box<dyn Prepared>> {
+        ensure_available(self, device)?;
+        let mut inference = tract_onnx::onnx().model_for_path(&file.path).map_err(err)?;
+        let given = inference.nodes().len();
+        let outlets = inference.input_outlets().map_err(err)?.to_vec();
+        let mut inputs = TVec::new();
+        for (i, outlet) in outlets.iter().enumerate() {
+            let name = &inference.node(outlet.node).name;
+            let input = file
+                .inputs
+                .iter()
+                .find(|x| &x.name == name)
+                .ok_or_else(|| {
+                    err(format!(
+                        "tract reads an input '{name}' the file does not declare"
+                    ))
+                })?;
+            inference
+                .set_input_fact(i, f32::fact(&input.dims).into())
+                .map_err(err)?;
+            inputs.push(
+                Tensor::from_shape(&input.dims, &input.data)
+                    .map_err(err)?
+                    .into_tvalue(),
+            );
+        }
+        let typed = inference.into_optimized().map_err(err)?;
+        let source = format!(
+            "the model file as given ({given} nodes as tract reads it), optimised: {} nodes",
+            typed.nodes().len()
+        );
+        runnable(typed, inputs, source, settings)
+    }
+}
+
+/// The optimised `typed` model, ready to run on `inputs` with `settings.threads` threads.
+fn runnable(
+    typed: TypedModel,
+    inputs: TVec<TValue>,
+    source: String,
+    settings: &Settings,
+) -> Result<Box<dyn Prepared>> {
+    // One thread: tract's default single-thread executor (multithread(1) would use
+    // rayon's global pool). More: a private pool of exactly that many threads.
+    let options = RunOptions {
+        executor: (settings.threads > 1)
+            .then(|| tract_linalg::multithread::Executor::multithread(settings.threads)),
+        ..Default::default()
+    };
+    let plan = typed.into_runnable_with_options(&options).map_err(err)?;
+    let state = plan.spawn().map_err(err)?;
+    Ok(Box::new(TractPrepared {
+        state,
+        inputs,
+        output: None,
+        source,
+        threads: settings.threads,
+    }))
 }

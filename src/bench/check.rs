@@ -6,11 +6,12 @@ use crate::backend::{Backend, PconvImpl, Prepared, Settings};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::{Measurement, SamplerConfig, measure, summarize};
-use crate::model::Model;
 use crate::record::{OutputDigest, Record};
 use crate::reference::{compare, run_op_stack};
 use crate::spec::Dtype;
 use crate::target::Case;
+
+use super::work::Work;
 
 /// Relative tolerance (max abs error / max |reference|) for f32 outputs.
 pub const F32_TOLERANCE: f64 = 1e-4;
@@ -54,11 +55,29 @@ pub fn reference_for(backend: &str) -> Result<&'static dyn Backend> {
         })
 }
 
-/// A reference output for `model` when checking `backend`: the f64 direct convolution for
-/// operator stacks, [`reference_for`] (in f32, on this host's CPU) for networks.
+/// The backend that checks `backend` on `work`: [`reference_for`] where the work has a
+/// spec model; for a model file no spec network maps to, another backend that runs files
+/// as given (tract checks ort, ort checks tract) that is available on this host's CPU.
+fn checker_for(work: &Work, backend: &str) -> Result<&'static dyn Backend> {
+    if work.model.is_ok() {
+        return reference_for(backend);
+    }
+    crate::backend::registry()
+        .iter()
+        .copied()
+        .filter(|b| b.name() != backend && b.runs_files())
+        .find(|b| b.probe(&DeviceSpec::Cpu).is_ok())
+        .ok_or_else(|| Error::Backend {
+            backend: backend.into(),
+            message: "no other backend that runs model files as given is available to check its output (tract and ort check each other)".into(),
+        })
+}
+
+/// A reference output for `work` when checking `backend`: the f64 direct convolution for
+/// operator stacks, [`checker_for`] (in f32, on this host's CPU) for networks.
 fn reference(
     case: &Case,
-    model: &Model,
+    work: &Work,
     backend: &str,
     settings: &Settings,
     cache: &mut ReferenceCache,
@@ -66,23 +85,36 @@ fn reference(
     let checker = if case.op.is_some() {
         None
     } else {
-        Some(reference_for(backend)?)
+        Some(checker_for(work, backend)?)
     };
     let name = checker.map_or("f64 direct convolution", |b| b.name());
     if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
         return Ok((values.clone(), name.into()));
     }
-    let values = match checker {
-        None => run_op_stack(model)?,
-        Some(checker) => {
+    let values = match (checker, &work.model) {
+        (None, Ok(model)) => run_op_stack(model)?,
+        (None, Err(why)) => return Err(Error::Usage(why.clone())),
+        (Some(checker), _) => {
             let f32_settings = Settings {
                 dtype: Dtype::F32,
                 ..*settings
             };
-            let mut p = checker.prepare(model, &DeviceSpec::Cpu, &f32_settings)?;
-            p.run()?;
-            p.sync()?;
-            p.output()?.into_iter().map(f64::from).collect()
+            let run = || -> Result<Vec<f32>> {
+                let mut p = work.prepare(checker, &DeviceSpec::Cpu, &f32_settings)?;
+                p.run()?;
+                p.sync()?;
+                p.output()
+            };
+            run()
+                .map_err(|e| Error::Backend {
+                    backend: backend.into(),
+                    message: format!(
+                        "its output cannot be checked: the reference {name} failed: {e}"
+                    ),
+                })?
+                .into_iter()
+                .map(f64::from)
+                .collect()
         }
     };
     cache.push((name.into(), values.clone()));
@@ -109,20 +141,20 @@ pub(crate) struct Verified {
     output: OutputDigest,
 }
 
-/// Prepares `model` on `backend` and checks its output against the reference (untimed).
+/// Prepares `work` on `backend` and checks its output against the reference (untimed).
 pub(crate) fn prepare_checked(
     case: &Case,
-    model: &Model,
+    work: &Work,
     backend: &dyn Backend,
     device: &DeviceSpec,
     settings: &Settings,
     scratch: &mut Scratch<'_>,
 ) -> Result<Verified> {
-    let mut prepared = backend.prepare(model, device, settings)?;
+    let mut prepared = work.prepare(backend, device, settings)?;
     prepared.run()?;
     prepared.sync()?;
     let got = prepared.output()?;
-    let (want, reference) = reference(case, model, backend.name(), settings, scratch.references)?;
+    let (want, reference) = reference(case, work, backend.name(), settings, scratch.references)?;
     let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
         backend: backend.name().into(),
         message: format!(

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{PconvImpl, Selection};
 use crate::count::Convention;
 use crate::error::{Error, Result};
+use crate::import::InputShape;
 use crate::measure::SamplerConfig;
 use crate::spec::Dtype;
 use crate::target::Target;
@@ -37,6 +38,9 @@ pub struct Experiment {
     pub sampler: SamplerConfig,
     /// Seed of weights, inputs and the bootstrap.
     pub seed: u64,
+    /// Model files' input shapes (`--input-shape`), for symbolic or unknown dimensions.
+    #[serde(default)]
+    pub input_shapes: Vec<InputShape>,
 }
 
 impl Experiment {
@@ -55,12 +59,14 @@ impl Experiment {
             pconv_impl: PconvImpl::SplitCat,
             sampler: SamplerConfig::default(),
             seed: 0,
+            input_shapes: Vec::new(),
         }
     }
 
     /// Every case of the experiment, in run order.
     pub fn cases(&self) -> Result<Vec<crate::target::Case>> {
-        self.target.cases_with(self.resolution, self.batch)
+        self.target
+            .cases_with(self.resolution, self.batch, &self.input_shapes)
     }
 
     /// Checks the options that apply to every case, naming the flag at fault.

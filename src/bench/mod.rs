@@ -11,15 +11,16 @@ mod check;
 mod experiment;
 mod plan;
 mod row;
+mod work;
 
 use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
+use work::Work;
 
 use crate::backend::{Backend, Settings};
-use crate::count::{CountOptions, PconvGraph, graph_mem_bytes};
+use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::meta;
-use crate::model::Model;
 use crate::record::{OutputDigest, Record, RowKey, Status};
 use crate::target::Case;
 
@@ -73,7 +74,8 @@ pub struct RunContext {
 /// One (case, backend, device) to measure, with everything decided.
 struct Job<'a> {
     case: &'a Case,
-    model: &'a Model,
+    /// The case built for its backends, or why it could not be.
+    work: &'a std::result::Result<Work, String>,
     backend: &'a dyn Backend,
     device: &'a DeviceSpec,
     settings: Settings,
@@ -108,7 +110,13 @@ pub fn measure_cases(
                 dtype: experiment.dtype,
             };
             let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
-            let model = Model::new(&case.net, batch, experiment.seed, experiment.fuse_bn);
+            let opts = CountOptions {
+                batch,
+                dtype: experiment.dtype,
+                fuse_bn: experiment.fuse_bn,
+                convention: experiment.convention,
+            };
+            let work = Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string());
             let mut cache = ReferenceCache::new();
             for backend in backends {
                 index += 1;
@@ -128,7 +136,7 @@ pub fn measure_cases(
                 reporter.started(&format!("{} · {} · {device}", case.id, backend.name()));
                 let job = Job {
                     case,
-                    model: &model,
+                    work: &work,
                     backend: *backend,
                     device,
                     settings,
@@ -155,6 +163,7 @@ fn measure_one(
     context: &RunContext,
     cache: &mut ReferenceCache,
 ) -> (Record, Vec<f64>, Option<OutputDigest>) {
+    let work = job.work.as_ref();
     let mut record = blank_record(
         experiment,
         job.case,
@@ -170,33 +179,36 @@ fn measure_one(
             threads: job.settings.threads,
             overhead_ns: context.overhead_ns,
         },
+        work.ok().map(|w| &w.counts),
     );
     let mut scratch = Scratch {
         references: cache,
         max_abs_err: None,
     };
-    let result = prepare_checked(
-        job.case,
-        job.model,
-        job.backend,
-        job.device,
-        &job.settings,
-        &mut scratch,
-    )
-    .and_then(|verified| time(verified, &experiment.sampler));
+    let result = work
+        .map_err(|why| crate::error::Error::Usage(why.clone()))
+        .and_then(|work| {
+            prepare_checked(
+                job.case,
+                work,
+                job.backend,
+                job.device,
+                &job.settings,
+                &mut scratch,
+            )
+            .and_then(|verified| time(verified, &experiment.sampler))
+            .map(|checked| (checked, work))
+        });
     record.max_abs_err = scratch.max_abs_err;
     let (samples, output) = match result {
-        Ok(checked) => {
-            fill(&mut record, &checked, experiment.seed, job.case.has_pconv());
-            if record.pconv_impl == "slicing" {
-                let opts = CountOptions {
-                    batch: job.batch,
-                    dtype: experiment.dtype,
-                    fuse_bn: experiment.fuse_bn,
-                    convention: experiment.convention,
-                };
-                record.mem_bytes_graph =
-                    Some(graph_mem_bytes(&job.case.net, &opts, PconvGraph::Slicing));
+        Ok((checked, work)) => {
+            fill(&mut record, &checked, experiment.seed, work.has_pconv);
+            if let Some((split_cat, slicing)) = work.graph_bytes {
+                record.mem_bytes_graph = Some(if record.pconv_impl == "slicing" {
+                    slicing
+                } else {
+                    split_cat
+                });
             }
             (checked.measurement.samples_ms, Some(checked.output))
         }

@@ -2,7 +2,7 @@
 //! measured field empty; and the run's id and clock.
 
 use crate::bench::Experiment;
-use crate::count::{CountOptions, PconvGraph, count_net, graph_mem_bytes};
+use crate::count::CaseCount;
 use crate::device::DeviceSpec;
 use crate::meta;
 use crate::record::{Record, Status};
@@ -55,16 +55,17 @@ pub fn stamp(started: &str) -> String {
         .collect()
 }
 
-/// The row of `case` before it is measured: counts and parameters filled, status ok,
-/// every measured field empty.
-pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Record {
-    let opts = CountOptions {
-        batch: row.batch,
-        dtype: experiment.dtype,
-        fuse_bn: experiment.fuse_bn,
-        convention: experiment.convention,
-    };
-    let counts = count_net(&case.net, &opts, false);
+/// The row of `case` before it is measured: `counts` (none when the case could not be
+/// built: its row is an error row) and parameters filled, status ok, every measured field
+/// empty.
+pub fn blank_record(
+    experiment: &Experiment,
+    case: &Case,
+    row: &RowBase,
+    counts: Option<&CaseCount>,
+) -> Record {
+    let count = |f: fn(&CaseCount) -> u64| counts.map_or(0, f);
+    let model = case.model_file();
     Record {
         run_id: row.run_id.clone(),
         timestamp: String::new(),
@@ -78,7 +79,7 @@ pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Reco
         case: case.id.clone(),
         kind: case.kind,
         name: case.name.clone(),
-        shape: case.net.input.to_string(),
+        shape: counts.map_or(String::new(), |c| c.input_shape.clone()),
         layers: case.op.map(|o| o.layers),
         ratio: case.op.and_then(|o| o.ratio).map(|r| r.as_f64()),
         groups: case.op.map(|o| o.groups),
@@ -88,10 +89,10 @@ pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Reco
         dtype: experiment.dtype,
         threads: row.threads,
         fused_bn: experiment.fuse_bn,
-        macs: counts.macs,
-        flops: counts.flops,
-        params: counts.params,
-        mem_bytes: counts.mem_bytes,
+        macs: count(|c| c.macs),
+        flops: count(|c| c.flops),
+        params: count(|c| c.params),
+        mem_bytes: count(|c| c.mem_bytes),
         warmup_iters: None,
         samples: None,
         iters_per_sample: None,
@@ -116,7 +117,11 @@ pub fn blank_record(experiment: &Experiment, case: &Case, row: &RowBase) -> Reco
         detail: String::new(),
         overhead_ns: row.overhead_ns,
         gbytes_per_s: None,
-        // The authors' split-cat until the run says otherwise.
-        mem_bytes_graph: Some(graph_mem_bytes(&case.net, &opts, PconvGraph::SplitCat)),
+        mem_bytes_graph: None,
+        model_path: model.map_or(String::new(), |m| m.path.display().to_string()),
+        model_sha256: model.map_or(String::new(), |m| m.sha256.clone()),
+        uncounted_nodes: counts
+            .and_then(CaseCount::uncounted_text)
+            .unwrap_or_default(),
     }
 }

@@ -164,13 +164,18 @@ struct OpCommand {
 
 #[derive(Debug, Args)]
 struct NetCommand {
-    /// Zoo networks, comma-separated, or `all` (see `flopsbench list`)
+    /// Zoo networks (see `flopsbench list`) or ONNX model files, comma-separated, or `all`
     #[arg(value_delimiter = ',', required = true)]
     nets: Vec<String>,
 
-    /// Input resolution (3×R×R)
-    #[arg(long, default_value_t = 224)]
-    resolution: usize,
+    /// Input resolution of zoo networks (3×R×R) [default: 224]
+    #[arg(long)]
+    resolution: Option<usize>,
+
+    /// A model file input's shape, batch included, for symbolic or unknown dimensions
+    /// (a symbolic first dimension is the batch, set by --batch); repeatable
+    #[arg(long, value_name = "NAME=DIMS", help_heading = "Model files")]
+    input_shape: Vec<String>,
 
     #[command(flatten)]
     bench: BenchArgs,
@@ -418,24 +423,10 @@ impl CountArgs {
             .iter()
             .map(|s| s.parse::<InputShape>())
             .collect::<Result<Vec<_>>>()?;
-        let models = match &target {
-            CountTarget::Nets(names) => names.iter().filter(|n| is_model_path(n)).count(),
-            CountTarget::Ops(_) => 0,
-        };
-        if let CountTarget::Nets(names) = &target
-            && models == names.len()
-            && self.resolution.is_some()
-        {
-            return Err(Error::flag(
-                "--resolution",
-                "applies to zoo networks; a model file's input shape comes from the file (set it with --input-shape)",
-            ));
-        }
-        if !input_shapes.is_empty() && models == 0 {
-            return Err(Error::flag(
-                "--input-shape",
-                "applies to ONNX model files; none was given",
-            ));
+        if let CountTarget::Nets(names) = &target {
+            check_model_flags(names, self.resolution, &input_shapes)?;
+        } else if !input_shapes.is_empty() {
+            check_model_flags(&[], None, &input_shapes)?;
         }
         Ok(CountConfig {
             target,
@@ -451,6 +442,29 @@ impl CountArgs {
             per_layer: self.per_layer,
         })
     }
+}
+
+/// Refuses `--resolution` when every network is a model file and `--input-shape` when
+/// none is.
+fn check_model_flags(
+    names: &[String],
+    resolution: Option<usize>,
+    input_shapes: &[InputShape],
+) -> Result<()> {
+    let models = names.iter().filter(|n| is_model_path(n)).count();
+    if models == names.len() && models > 0 && resolution.is_some() {
+        return Err(Error::flag(
+            "--resolution",
+            "applies to zoo networks; a model file's input shape comes from the file (set it with --input-shape)",
+        ));
+    }
+    if !input_shapes.is_empty() && models == 0 {
+        return Err(Error::flag(
+            "--input-shape",
+            "applies to ONNX model files; none was given",
+        ));
+    }
+    Ok(())
 }
 
 /// Parses the process arguments. clap's own errors (unknown flag, malformed value) and
@@ -495,9 +509,16 @@ fn command(commands: Commands) -> Result<Command> {
         }
         Commands::Net(cmd) => {
             let cmd = *cmd;
-            let bench = cmd
-                .bench
-                .into_command(Target::Nets(cmd.nets), cmd.resolution, None);
+            let input_shapes = cmd
+                .input_shape
+                .iter()
+                .map(|s| s.parse::<InputShape>())
+                .collect::<Result<Vec<_>>>()?;
+            check_model_flags(&cmd.nets, cmd.resolution, &input_shapes)?;
+            let mut bench =
+                cmd.bench
+                    .into_command(Target::Nets(cmd.nets), cmd.resolution.unwrap_or(224), None);
+            bench.experiment.input_shapes = input_shapes;
             Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Suite(cmd) => {

@@ -12,6 +12,7 @@
 
 pub mod binary;
 pub mod devices;
+pub mod models;
 pub mod protocol;
 pub mod remote;
 mod shared_log;

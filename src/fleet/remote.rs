@@ -16,7 +16,7 @@ use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::fleet::devices::{Device, Transport};
 use crate::fleet::protocol::{Job, Message, check_hello};
-use crate::fleet::ssh;
+use crate::fleet::{models, ssh};
 use crate::meta::{self, Meta};
 use crate::record::{Record, Status};
 use crate::results::{ResultsWriter, prepare_dir};
@@ -43,20 +43,24 @@ pub struct RemoteRun<'a> {
 /// Lines of the worker's stderr kept for error messages.
 type Tail = Arc<Mutex<Vec<String>>>;
 
-fn spawn(run: &RemoteRun<'_>) -> std::result::Result<Child, String> {
-    let mut command = match &run.device.transport {
+/// Starts the worker; returns it with the job it must get (model files' paths as the
+/// worker sees them).
+fn spawn(run: &RemoteRun<'_>) -> std::result::Result<(Child, Job), String> {
+    let (mut command, job) = match &run.device.transport {
         Transport::Emulator(argv) => {
+            // Same host, same folder: model files are where they are.
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]).arg(&run.binary).arg("worker");
-            c
+            (c, run.job.clone())
         }
         Transport::Ssh(target) => {
             let binary = crate::fleet::binary::slim(&run.binary, &run.device.arch);
             let path = ssh::install(target, &binary, &run.device.arch)?;
-            ssh::command(target, &format!("{path} worker"))
+            let job = models::send(target, run.job, run.cases)?;
+            (ssh::command(target, &format!("{path} worker")), job)
         }
     };
-    command
+    let child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,7 +70,8 @@ fn spawn(run: &RemoteRun<'_>) -> std::result::Result<Child, String> {
                 "cannot start `{}`: {e}",
                 command.get_program().to_string_lossy()
             )
-        })
+        })?;
+    Ok((child, job))
 }
 
 /// Forwards the worker's stderr to `log` (each line prefixed with the device, whole lines
@@ -216,7 +221,7 @@ fn read_messages(
                 got.case_ids = Some(cases);
             }
             Message::Record(row) if got.writer.is_some() => {
-                let record = adopt(run.device, row.record);
+                let record = models::local_path(adopt(run.device, row.record), run.cases);
                 if let Some(w) = got.writer.as_mut() {
                     w.append_with(&record, &row.samples_ms, row.output.as_ref())?;
                 }
@@ -267,7 +272,7 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
     let tail: Tail = Arc::default();
     match spawn(run) {
         Err(why) => got.failure = Some(why),
-        Ok(mut child) => {
+        Ok((mut child, job)) => {
             let stderr = child.stderr.take();
             // The log, shared with the thread forwarding the worker's stderr; given back below.
             let shared = Mutex::new(log);
@@ -276,7 +281,7 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
                     let (tail, shared) = (&tail, &shared);
                     s.spawn(move || forward_stderr(e, &run.device.name, run.quiet, tail, shared))
                 });
-                let job = serde_json::to_string(run.job).unwrap_or_default();
+                let job = serde_json::to_string(&job).unwrap_or_default();
                 if let Some(mut stdin) = child.stdin.take() {
                     // A worker that died at once has closed its stdin: what it said explains.
                     stdin.write_all(job.as_bytes()).ok();
@@ -338,6 +343,17 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
             if seen.contains(&(case.id.clone(), backend.clone())) {
                 continue;
             }
+            let batch = case.batch.or(run.experiment.batch).unwrap_or(paper_batch);
+            let opts = crate::count::CountOptions {
+                batch,
+                dtype: run.experiment.dtype,
+                fuse_bn: run.experiment.fuse_bn,
+                convention: run.experiment.convention,
+            };
+            // A lost model file's row keeps no counts (they need the file imported).
+            let counts = case
+                .spec_net()
+                .map(|net| crate::count::count_net(net, &opts, false));
             let mut record = blank_record(
                 run.experiment,
                 case,
@@ -349,13 +365,14 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
                     arch: run.device.arch.clone(),
                     backend: backend.clone(),
                     backend_version: String::new(),
-                    batch: case.batch.or(run.experiment.batch).unwrap_or(paper_batch),
+                    batch,
                     threads: case
                         .threads
                         .or(run.experiment.threads)
                         .unwrap_or(paper_threads),
                     overhead_ns: 0.0,
                 },
+                counts.as_ref(),
             );
             record.emulated = run.device.emulated;
             record.status = Status::Error;

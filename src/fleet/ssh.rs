@@ -124,15 +124,36 @@ pub fn install(target: &SshTarget, binary: &Path, arch: &str) -> Result<String, 
     if lines.next().map(str::trim) == Some("present") {
         return Ok(path);
     }
-    let dir = quote(target.remote_dir.trim_end_matches('/'))?;
-    let tmp = quote(&format!(
-        "{}.tmp{}",
-        remote_binary(target, &hash),
-        std::process::id()
-    ))?;
+    upload(
+        target,
+        &bytes,
+        &remote_binary(target, &hash),
+        "755",
+        "copying the binary",
+    )?;
+    Ok(path)
+}
+
+/// Writes `bytes` to `remote_path` on the host (created through a temporary file renamed
+/// into place, so a copy cut short is never taken for the file), with `mode`.
+pub fn upload(
+    target: &SshTarget,
+    bytes: &[u8],
+    remote_path: &str,
+    mode: &str,
+    what: &str,
+) -> Result<(), String> {
+    let dir = quote(
+        Path::new(remote_path)
+            .parent()
+            .and_then(Path::to_str)
+            .unwrap_or("."),
+    )?;
+    let path = quote(remote_path)?;
+    let tmp = quote(&format!("{remote_path}.tmp{}", std::process::id()))?;
     let mut child = command(
         target,
-        &format!("mkdir -p {dir} && cat > {tmp} && chmod 755 {tmp} && mv -f {tmp} {path}"),
+        &format!("mkdir -p {dir} && cat > {tmp} && chmod {mode} {tmp} && mv -f {tmp} {path}"),
     )
     .stdin(Stdio::piped())
     .stdout(Stdio::null())
@@ -142,16 +163,31 @@ pub fn install(target: &SshTarget, binary: &Path, arch: &str) -> Result<String, 
     let wrote = child
         .stdin
         .take()
-        .map(|mut stdin| stdin.write_all(&bytes))
+        .map(|mut stdin| stdin.write_all(bytes))
         .unwrap_or(Ok(()));
     let out = child
         .wait_with_output()
         .map_err(|e| format!("ssh {}: {e}", target.destination))?;
     if !out.status.success() {
-        return Err(failure("copying the binary", target, &out));
+        return Err(failure(what, target, &out));
     }
-    wrote.map_err(|e| format!("copying the binary to {}: {e}", target.destination))?;
-    Ok(path)
+    wrote.map_err(|e| format!("{what} to {}: {e}", target.destination))
+}
+
+/// Whether the host has a file at `remote_path`.
+pub fn has_file(target: &SshTarget, remote_path: &str) -> Result<bool, String> {
+    let path = quote(remote_path)?;
+    let out = command(
+        target,
+        &format!("if test -f {path}; then echo present; else echo absent; fi"),
+    )
+    .stdin(Stdio::null())
+    .output()
+    .map_err(|e| format!("cannot run ssh: {e} (install openssh-client)"))?;
+    if !out.status.success() {
+        return Err(failure("probe", target, &out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim() == "present")
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub struct ModelFile {
     pub hash: String,
     /// The model, external data loaded into the initializers.
     pub proto: pb::ModelProto,
+    /// Whether some initializers were read from external data files.
+    pub has_external_data: bool,
 }
 
 /// Whether a network target names a model file rather than a zoo network: it is not a zoo
@@ -80,15 +82,12 @@ impl ModelFile {
         for tensor in &mut graph.initializer {
             load_external(path, dir, tensor, &mut external)?;
         }
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
         Ok(ModelFile {
             path: path.to_path_buf(),
-            name,
+            name: super::stem(path),
             hash,
             proto,
+            has_external_data: !external.is_empty(),
         })
     }
 

@@ -69,6 +69,8 @@ pub struct ResolvedInput {
     pub dims: Vec<usize>,
     /// Whether its first dimension is the batch (symbolic in the file, set by `--batch`).
     pub batched: bool,
+    /// Its element type (`float32`, `float16`, ...).
+    pub dtype: &'static str,
 }
 
 /// The element types an input may have (floats; the seeded inputs are drawn as f32).
@@ -168,7 +170,7 @@ fn resolve_one(
             format!("input '{}' has no tensor type", input.name),
         ));
     }
-    if float_type(elem).is_none() {
+    let Some(dtype) = float_type(elem) else {
         return Err(file_error(
             file,
             format!(
@@ -177,7 +179,7 @@ fn resolve_one(
                 type_name(elem)
             ),
         ));
-    }
+    };
     if let Some(g) = given.iter().find(|g| g.name == input.name) {
         let refuse = |why: String| {
             Error::flag(
@@ -216,6 +218,7 @@ fn resolve_one(
             name: input.name.clone(),
             dims: g.dims.clone(),
             batched: false,
+            dtype,
         });
     }
     let hint = || format!("set it with {FLAG} {}=DIMS", input.name);
@@ -255,6 +258,7 @@ fn resolve_one(
         name: input.name.clone(),
         dims: out,
         batched,
+        dtype,
     })
 }
 

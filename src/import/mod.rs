@@ -9,6 +9,7 @@ mod generic;
 mod inputs;
 mod map;
 mod patterns;
+mod run;
 mod shapes;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ pub use count::count;
 pub use file::{ModelFile, is_model_path};
 pub use inputs::{FLAG as INPUT_SHAPE_FLAG, InputShape, ResolvedInput};
 pub use map::Imported;
+pub use run::{FileRun, RunInput, check_runnable, stem};
 pub use shapes::Values;
 
 use crate::error::Result;

@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
-use super::select::{is_table1, paper_network, pick};
+use super::select::{is_model_file, is_table1, paper_network, pick};
 use super::{Column, columns, usable};
 use crate::error::{Error, Result};
 use crate::paper;
@@ -308,8 +308,8 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                     .legend(move |(x, y)| Circle::new((x + 6, y), 5, col.filled()));
                 // The paper's value for the same network, linked to ours.
                 for r in &mine {
-                    let Some(p) =
-                        paper_network(&r.name).and_then(|n| paper_points.iter().find(|p| p.2 == n))
+                    let paper_name = paper_network(&r.name).filter(|_| !is_model_file(r));
+                    let Some(p) = paper_name.and_then(|n| paper_points.iter().find(|p| p.2 == n))
                     else {
                         continue;
                     };

@@ -10,10 +10,11 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::record::{Record, RowKey};
 
-/// The columns a row needs for `report`: every column of results.csv but the two newest
+/// The columns a row needs for `report`: every column of results.csv but the newest ones
 /// (a file without one is refused, naming it, rather than showing empty cells or failing
 /// on a row). `gbytes_per_s` is computed from `mem_bytes` and `median_ms` where absent;
-/// without `mem_bytes_graph` the roofline uses `mem_bytes`.
+/// without `mem_bytes_graph` the roofline uses `mem_bytes`; without `model_path`,
+/// `model_sha256` and `uncounted_nodes` a row is not a model file's.
 pub const REQUIRED_COLUMNS: [&str; 49] = [
     "run_id",
     "timestamp",

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod html;
 pub mod load;
 pub mod markdown;
+pub mod models;
 pub mod select;
 pub mod tables;
 

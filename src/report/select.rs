@@ -31,6 +31,17 @@ pub fn paper_network(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether a row is a zoo network (a model file's row never stands for one, whatever its
+/// name).
+pub fn is_zoo_net(r: &Record) -> bool {
+    r.kind == CaseKind::Net && r.model_path.is_empty()
+}
+
+/// Whether a row is a model file's.
+pub fn is_model_file(r: &Record) -> bool {
+    !r.model_path.is_empty()
+}
+
 /// Whether a row is one of the paper's 16 Table-1 cases.
 pub fn is_table1(r: &Record) -> bool {
     let kind_ok = TABLE1_KINDS.iter().any(|(k, _)| r.kind == *k);

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::load::Loaded;
-use super::select::{TABLE1_KINDS, is_table1, paper_network, pick, superseded};
+use super::select::{TABLE1_KINDS, is_table1, is_zoo_net, paper_network, pick, superseded};
 use super::{Column, columns, usable};
 use crate::device::DeviceSpec;
 use crate::paper;
@@ -26,13 +26,13 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-fn f(x: f64, digits: usize) -> String {
+pub(super) fn f(x: f64, digits: usize) -> String {
     format!("{x:.digits$}")
 }
 
 /// Latency per item (CPU/ARM: the batch's median latency / batch, which at the paper's
 /// batch 1 is the latency) or throughput (GPU), as the paper reports it.
-fn speed(c: &Column, r: &Record) -> String {
+pub(super) fn speed(c: &Column, r: &Record) -> String {
     if c.is_gpu() {
         f(r.throughput_per_s.unwrap_or(0.0), 0)
     } else {
@@ -40,7 +40,7 @@ fn speed(c: &Column, r: &Record) -> String {
     }
 }
 
-fn speed_unit(c: &Column) -> &'static str {
+pub(super) fn speed_unit(c: &Column) -> &'static str {
     if c.is_gpu() { "fps" } else { "ms" }
 }
 
@@ -211,11 +211,7 @@ fn paper_table1() -> Table {
 }
 
 fn table3(rows: &[&Record]) -> Option<Table> {
-    let nets: Vec<&Record> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.kind == CaseKind::Net)
-        .collect();
+    let nets: Vec<&Record> = rows.iter().copied().filter(|r| is_zoo_net(r)).collect();
     if nets.is_empty() {
         return None;
     }
@@ -483,6 +479,7 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     let rows = usable(&loaded.records, include_emulated);
     let mut out = table1(&rows);
     out.extend(table3(&rows));
+    out.extend(super::models::table(&rows));
     out.extend(earlier(&rows));
     out.extend(peaks(&rows));
     out.extend(other_ops(&rows));
@@ -500,7 +497,7 @@ fn earlier(rows: &[&Record]) -> Option<Table> {
     let paper_rows: Vec<&Record> = rows
         .iter()
         .copied()
-        .filter(|r| is_table1(r) || r.kind == CaseKind::Net)
+        .filter(|r| is_table1(r) || is_zoo_net(r))
         .collect();
     let old = superseded(&paper_rows);
     if old.is_empty() {
