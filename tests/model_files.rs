@@ -443,4 +443,9 @@ fn suites_take_model_files_beside_them_and_reports_keep_them_apart() {
     let models = section("## Model files");
     assert!(models.contains("| resnet50 |"), "{models}");
     assert!(models.contains("models/resnet50.onnx"), "{models}");
+    // On the networks chart the file is labelled by its file name, not as the zoo network.
+    let svg = std::fs::read_to_string(report.join("nets-cpu.svg")).unwrap();
+    let label = |text: &str| svg.lines().any(|l| l.trim() == text);
+    assert!(label("resnet50.onnx"), "the model's label");
+    assert!(label("resnet50"), "the zoo network's label");
 }

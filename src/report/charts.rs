@@ -321,19 +321,27 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                         .map_err(err)?;
                 }
             }
-            // One label per network, at its first column's point (more would overlap).
-            let mut labelled: Vec<&str> = Vec::new();
+            // One label per network, at its first column's point (more would overlap); a
+            // model file is labelled by its file name, never as the zoo network.
+            let mut labelled: Vec<String> = Vec::new();
             for r in picked.values() {
-                if labelled.contains(&r.name.as_str()) || Column::of(r) != cols[0] {
+                let label = if is_model_file(r) {
+                    std::path::Path::new(&r.model_path)
+                        .file_name()
+                        .map_or(r.name.clone(), |f| f.to_string_lossy().into_owned())
+                } else {
+                    r.name.clone()
+                };
+                if labelled.contains(&label) || Column::of(r) != cols[0] {
                     continue;
                 }
-                labelled.push(&r.name);
                 chart
                     .draw_series(std::iter::once(
                         EmptyElement::at((r.macs as f64 / 1e9, measure(r)))
-                            + Text::new(r.name.clone(), (7, -12), (FONT, 11)),
+                            + Text::new(label.clone(), (7, -12), (FONT, 11)),
                     ))
                     .map_err(err)?;
+                labelled.push(label);
             }
             legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
             Ok(())
