@@ -346,6 +346,9 @@ fn models_no_spec_network_maps_to_run_on_the_onnx_runtimes_only() {
         &[
             "net",
             &format!("{},{}", unsupported.display(), uncounted.display()),
+            // The symbolic batch axis set from the command line.
+            "--batch",
+            "3",
         ],
         &dir.path().join("run"),
     );
@@ -378,7 +381,13 @@ fn models_no_spec_network_maps_to_run_on_the_onnx_runtimes_only() {
                 let other = if backend == "tract" { "ort" } else { "tract" };
                 assert_eq!(r["reference"], other, "tract and ort check each other");
                 assert_eq!(r["uncounted_nodes"], "1 node — Einsum ×1");
+                assert_eq!(r["batch"], "3");
+                // Per item: Conv 3→8 on 8×8 (27 multiply-adds per output).
                 assert_eq!(r["macs"], (8 * 8 * 8 * 27).to_string().as_str());
+                // For the batch: activations (conv in 192 + out 512, softmax 512 + 512,
+                // the uncounted Einsum nothing) × 3, plus the 216 weights, in f32.
+                let elements = (192 + 512 + 512 + 512) * 3 + 216;
+                assert_eq!(r["mem_bytes"], (4 * elements).to_string().as_str());
             }
             other => panic!("unexpected row {other:?}"),
         }
