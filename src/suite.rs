@@ -326,6 +326,20 @@ fn nets_cases(ctx: &Ctx<'_>, entry: &Spanned<NetsEntry>) -> Result<Vec<Case>> {
             .map_err(|m| ctx.err(s.span(), format!("input_shape: {m}")))?,
         None => Vec::new(),
     };
+    if let Some(s) = &e.input_shape
+        && !nets.iter().any(NetTarget::is_file)
+    {
+        return Err(ctx.err(
+            s.span(),
+            "input_shape applies to ONNX model files; this entry names none",
+        ));
+    }
+    if e.resolution.is_some() && nets.iter().all(NetTarget::is_file) {
+        return Err(ctx.err(
+            entry.span(),
+            "resolution applies to zoo networks; a model file's input shape comes from the file (set it with input_shape)",
+        ));
+    }
     let resolutions = e.resolution.as_ref().map_or(vec![224], OneOrMany::to_vec);
     let mut out = Vec::new();
     for (batch, threads) in protocol(ctx, entry.span(), &e.batch, &e.threads)? {

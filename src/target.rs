@@ -117,9 +117,21 @@ impl NetTarget {
         if let Some(b) = batch {
             file.check_batch(b)?;
         }
+        // A file that fixes its batch runs at it, whatever the device's protocol says.
+        let run_batch = batch.or(file.fixed_batch);
+        // Given input shapes are part of the id (the same file at two shapes is two
+        // cases): each input's dimensions after the batch.
+        let shapes: String = file
+            .input_shapes
+            .iter()
+            .map(|g| {
+                let dims: Vec<String> = g.dims.iter().skip(1).map(usize::to_string).collect();
+                format!("-{}", dims.join("x"))
+            })
+            .collect();
         Ok(Case {
             id: format!(
-                "{}-{}{}",
+                "{}-{}{shapes}{}",
                 self.name(),
                 &file.sha256[..12],
                 suffix(batch, threads)
@@ -130,7 +142,7 @@ impl NetTarget {
             op: None,
             resolution: None,
             threads,
-            batch,
+            batch: run_batch,
         })
     }
 }
@@ -156,6 +168,15 @@ impl ModelCase {
     pub fn open(path: &Path, input_shapes: &[InputShape]) -> Result<ModelCase> {
         let model = import::import(path, input_shapes, 1, Keep::Shapes)?;
         let fixed_batch = import::check_runnable(&model)?;
+        if let Some(n) = fixed_batch.filter(|&n| n != 1) {
+            return Err(Error::InputFile {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!(
+                    "the model's inputs fix the batch at {n}; rows count per item, so a fixed batch must be 1: export it with a dynamic batch axis and set the batch with --batch"
+                ),
+            });
+        }
         Ok(ModelCase {
             path: path.to_path_buf(),
             sha256: model.file.hash.clone(),

@@ -458,3 +458,40 @@ fn suites_take_model_files_beside_them_and_reports_keep_them_apart() {
     assert!(label("resnet50.onnx"), "the model's label");
     assert!(label("resnet50"), "the zoo network's label");
 }
+
+#[test]
+fn input_shapes_set_symbolic_dimensions_and_batch_sets_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("../bad_inputs/files/symbolic-height.onnx");
+    // The file's batch and height are symbolic: the shape gives the height (its batch 1
+    // is the batch's place), --batch the batch.
+    let (code, rows) = measure_cli(
+        &[
+            "net",
+            model.to_str().unwrap(),
+            "--input-shape",
+            "x=1x3x16x8",
+            "--batch",
+            "2",
+            "--backend",
+            "tract",
+        ],
+        &dir.path().join("run"),
+    );
+    assert_eq!(code, 0, "{rows:#?}");
+    let r = &rows[0];
+    assert_eq!(r["status"], "ok", "{}", r["error"]);
+    assert_eq!(r["batch"], "2");
+    assert_eq!(r["shape"], "3x16x8");
+    // The given shape is part of the case id: the same file at another shape is another case.
+    let id = r["case"].as_str().unwrap();
+    assert!(
+        id.starts_with("symbolic-height-") && id.ends_with("-3x16x8"),
+        "{id}"
+    );
+    // One ReLU over 3×16×8 per item: in and out for a batch of 2, in f32.
+    assert_eq!(
+        r["mem_bytes"],
+        (2 * 2 * 3 * 16 * 8 * 4).to_string().as_str()
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
+use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::{Model, NodeParams};
@@ -82,6 +82,8 @@ enum Weights {
 }
 
 struct Step {
+    /// The layer's name (per-layer profiles).
+    name: String,
     layer: Layer,
     inputs: Vec<usize>,
     weights: Weights,
@@ -240,26 +242,52 @@ impl CandlePrepared {
     }
 }
 
+impl CandlePrepared {
+    /// One forward pass; with `times`, each step synchronised and timed on its own.
+    fn forward(&self, mut times: Option<&mut Vec<NodeTime>>) -> Result<Option<Tensor>> {
+        let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
+        values.push(Some(self.input.clone()));
+        for step in &self.steps {
+            let start = std::time::Instant::now();
+            let y = self.step(step, &values).map_err(err)?;
+            if let Some(times) = times.as_deref_mut() {
+                self.device.synchronize().map_err(err)?;
+                times.push(NodeTime {
+                    node: step.name.clone(),
+                    op: step.layer.op_name().to_string(),
+                    ms: start.elapsed().as_secs_f64() * 1e3,
+                });
+            }
+            values.push(Some(y));
+            for &t in &step.frees {
+                values[t] = None;
+            }
+        }
+        Ok(values.pop().flatten())
+    }
+}
+
 impl Prepared for CandlePrepared {
     fn run(&mut self) -> Result<()> {
         let pool = self.pool.clone();
-        let body = || {
-            let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
-            values.push(Some(self.input.clone()));
-            for step in &self.steps {
-                let y = self.step(step, &values).map_err(err)?;
-                values.push(Some(y));
-                for &t in &step.frees {
-                    values[t] = None;
-                }
-            }
-            Ok::<_, Error>(values.pop().flatten())
-        };
         // Inside its own pool the calling thread is a worker: one thread really is one
         // (no hand-off to a global pool per op).
-        let output = pool.install(body)?;
+        let output = pool.install(|| self.forward(None))?;
         self.output = output;
         Ok(())
+    }
+
+    fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
+        let pool = self.pool.clone();
+        Some(pool.install(|| {
+            (0..passes)
+                .map(|_| {
+                    let mut times = Vec::with_capacity(self.steps.len());
+                    self.forward(Some(&mut times))?;
+                    Ok(times)
+                })
+                .collect()
+        }))
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -336,6 +364,7 @@ impl Backend for Candle {
             .enumerate()
             .map(|(i, (node, params))| {
                 Ok(Step {
+                    name: node.name.clone(),
                     layer: node.layer,
                     inputs: node.inputs.iter().map(|t| t.0).collect(),
                     weights: weights(&node.layer, params, &dev)?,

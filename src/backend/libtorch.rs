@@ -5,7 +5,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::{Backend, PconvImpl, Prepared, Settings, ensure_available};
+use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::{Model, NodeParams};
@@ -54,6 +54,8 @@ fn tensor(data: &[f32], dims: &[usize], device: Device, kind: Kind) -> Result<Te
 }
 
 struct Step {
+    /// The layer's name (per-layer profiles).
+    name: String,
     layer: Layer,
     inputs: Vec<usize>,
     weight: Option<Tensor>,
@@ -204,20 +206,50 @@ impl TchPrepared {
     }
 }
 
-impl Prepared for TchPrepared {
-    fn run(&mut self) -> Result<()> {
+impl TchPrepared {
+    /// One forward pass; with `times`, each step synchronised and timed on its own.
+    fn forward(&self, mut times: Option<&mut Vec<NodeTime>>) -> Result<Option<Tensor>> {
         let _no_grad = tch::no_grad_guard();
         let mut values: Vec<Option<Tensor>> = Vec::with_capacity(self.steps.len() + 1);
         values.push(Some(self.input.shallow_clone()));
         for step in &self.steps {
+            let start = std::time::Instant::now();
             let y = self.step(step, &values).map_err(err)?;
+            if let Some(times) = times.as_deref_mut() {
+                if let Device::Cuda(n) = self.device {
+                    tch::Cuda::synchronize(n as i64);
+                }
+                times.push(NodeTime {
+                    node: step.name.clone(),
+                    op: step.layer.op_name().to_string(),
+                    ms: start.elapsed().as_secs_f64() * 1e3,
+                });
+            }
             values.push(Some(y));
             for &t in &step.frees {
                 values[t] = None;
             }
         }
-        self.output = values.pop().flatten();
+        Ok(values.pop().flatten())
+    }
+}
+
+impl Prepared for TchPrepared {
+    fn run(&mut self) -> Result<()> {
+        self.output = self.forward(None)?;
         Ok(())
+    }
+
+    fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
+        Some(
+            (0..passes)
+                .map(|_| {
+                    let mut times = Vec::with_capacity(self.steps.len());
+                    self.forward(Some(&mut times))?;
+                    Ok(times)
+                })
+                .collect(),
+        )
     }
 
     fn sync(&mut self) -> Result<()> {
@@ -324,6 +356,7 @@ impl Backend for Tch {
             .map(|(i, (node, params))| {
                 let (weight, bias) = weights(&node.layer, params, dev, kind)?;
                 Ok(Step {
+                    name: node.name.clone(),
                     layer: node.layer,
                     inputs: node.inputs.iter().map(|t| t.0).collect(),
                     weight,

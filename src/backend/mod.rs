@@ -83,10 +83,11 @@ pub trait Prepared {
     fn detail(&self) -> String;
     /// The PConv forward this backend runs.
     fn pconv_impl(&self) -> PconvImpl;
-    /// One more pass, timed node by node through the runtime's own per-node hook, in
-    /// execution order; `None` where the backend has no such hook. Never part of a timed
+    /// `passes` more passes, each timed node by node through the runtime's own per-node
+    /// hook (candle and tch: each node run and synchronised on its own), in execution
+    /// order; `None` where the backend has no such hook. Never part of a timed
     /// measurement.
-    fn profile(&mut self) -> Option<Result<Vec<NodeTime>>> {
+    fn profile(&mut self, _passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
         None
     }
 }
@@ -116,6 +117,8 @@ impl Default for Global {
 pub struct NodeTime {
     /// The node's name as the runtime reports it.
     pub node: String,
+    /// The runtime's operator for it (`Conv`, `FusedConv`, tract's op name, a layer type).
+    pub op: String,
     /// Milliseconds.
     pub ms: f64,
 }

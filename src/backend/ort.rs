@@ -5,6 +5,8 @@
 //! registers the CUDA execution provider (onnxruntime-gpu: `scripts/setup-ort --gpu`);
 //! if that fails the case is an error row with ORT's message, never a CPU fallback.
 
+mod profile;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -13,7 +15,7 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::Tensor;
 
-use super::{Backend, PconvImpl, Prepared, Settings, ensure_available};
+use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::import::FileRun;
@@ -208,7 +210,7 @@ pub fn loaded() -> std::result::Result<(PathBuf, String), String> {
     runtime().map(|l| (l.path.clone(), l.version.clone()))
 }
 
-fn err(e: impl std::fmt::Display) -> Error {
+pub(super) fn err(e: impl std::fmt::Display) -> Error {
     Error::Backend {
         backend: "ort".into(),
         message: e.to_string(),
@@ -217,8 +219,14 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 struct OrtPrepared {
     session: Session,
+    /// What the session was built from, to build a profiling one.
+    model: profile::ModelBytes,
+    device: DeviceSpec,
+    settings: Settings,
     /// The inputs by name, in the graph's order.
     inputs: Vec<(String, Tensor<f32>)>,
+    /// Whether they are bound by name (a model file's) rather than by position.
+    by_name: bool,
     /// What ran: the exported graph or the model file.
     source: &'static str,
     threads: usize,
@@ -233,7 +241,9 @@ struct OrtPrepared {
 impl Prepared for OrtPrepared {
     fn run(&mut self) -> Result<()> {
         let outputs = match &self.inputs[..] {
-            [(_, one)] => self.session.run(ort::inputs![one]),
+            // The exported graph has one input; a model file's are bound by name (its
+            // graph may list initializers among its inputs).
+            [(_, one)] if !self.by_name => self.session.run(ort::inputs![one]),
             many => self.session.run(
                 many.iter()
                     .map(|(name, t)| (name.as_str(), t))
@@ -281,6 +291,16 @@ impl Prepared for OrtPrepared {
 
     fn pconv_impl(&self) -> PconvImpl {
         PconvImpl::SplitCat
+    }
+
+    fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
+        Some(profile::profile(
+            &self.model,
+            &self.device,
+            &self.settings,
+            &self.inputs,
+            passes,
+        ))
     }
 }
 
@@ -333,11 +353,16 @@ impl Backend for Ort {
         let bytes = crate::onnx::to_bytes(model);
         let (mut builder, cuda) = builder(device, settings)?;
         let session = builder.commit_from_memory(&bytes).map_err(err)?;
+        let model_bytes = profile::ModelBytes::Memory(bytes);
         let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
         let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
         Ok(Box::new(OrtPrepared {
             session,
+            model: model_bytes,
+            device: device.clone(),
+            settings: *settings,
             inputs: vec![("input".into(), input)],
+            by_name: false,
             source: "exported graph",
             threads: settings.threads,
             cuda,
@@ -372,7 +397,11 @@ impl Backend for Ort {
             .collect::<Result<_>>()?;
         Ok(Box::new(OrtPrepared {
             session,
+            model: profile::ModelBytes::File(file.path.clone()),
+            device: device.clone(),
+            settings: *settings,
             inputs,
+            by_name: true,
             source: "the model file as given",
             threads: settings.threads,
             cuda,
@@ -384,7 +413,7 @@ impl Backend for Ort {
 
 /// A session builder for `device` with `settings`: every graph optimisation, the intra-op
 /// threads, one inter-op thread, the CUDA provider on a GPU (its device number returned).
-fn builder(
+pub(super) fn builder(
     device: &DeviceSpec,
     settings: &Settings,
 ) -> Result<(ort::session::builder::SessionBuilder, Option<usize>)> {

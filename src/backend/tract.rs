@@ -5,7 +5,7 @@
 
 use tract_onnx::prelude::*;
 
-use super::{Backend, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
+use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::import::FileRun;
@@ -62,6 +62,31 @@ impl Prepared for TractPrepared {
     fn pconv_impl(&self) -> PconvImpl {
         // The ONNX export always writes the authors' split-cat forward.
         PconvImpl::SplitCat
+    }
+
+    fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
+        let mut out = Vec::with_capacity(passes);
+        for _ in 0..passes {
+            let mut times = Vec::new();
+            // tract's own per-node hook: the plan's evaluation of each node, timed.
+            let run =
+                self.state
+                    .run_plan_with_eval(self.inputs.clone(), |ctx, state, node, inputs| {
+                        let start = std::time::Instant::now();
+                        let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                        times.push(NodeTime {
+                            node: node.name.clone(),
+                            op: node.op().name().to_string(),
+                            ms: start.elapsed().as_secs_f64() * 1e3,
+                        });
+                        outputs
+                    });
+            if let Err(e) = run {
+                return Some(Err(err(e)));
+            }
+            out.push(times);
+        }
+        Some(Ok(out))
     }
 }
 

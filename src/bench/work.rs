@@ -45,8 +45,8 @@ impl Work {
 
     fn of_file(file: &ModelCase, opts: &CountOptions, seed: u64) -> Result<Work> {
         file.check_batch(opts.batch)?;
-        let open = |batch| {
-            let model = import::import(&file.path, &file.input_shapes, batch, Keep::Weights)?;
+        let open = |batch, keep| {
+            let model = import::import(&file.path, &file.input_shapes, batch, keep)?;
             if model.file.hash != file.sha256 {
                 return Err(Error::InputFile {
                     path: file.path.clone(),
@@ -56,12 +56,12 @@ impl Work {
             }
             Ok(model)
         };
-        let run = open(opts.batch)?;
+        let run = open(opts.batch, Keep::Weights)?;
         // Counts are per item: a symbolic batch counted at 1.
         let per_item = if opts.batch == 1 || file.fixed_batch.is_some() {
             None
         } else {
-            Some(open(1)?)
+            Some(open(1, Keep::Shapes)?)
         };
         let counts = import::count(per_item.as_ref().unwrap_or(&run), opts, false);
         let (model, graph_bytes, pconv) = spec_model(&run, opts, seed);

@@ -55,9 +55,10 @@ enum Commands {
         allow_negative_numbers = true
     )]
     Op(Box<OpCommand>),
-    /// Time zoo networks on real backends
+    /// Time zoo networks or ONNX model files on real backends
     #[command(
-        after_help = "Examples:\n  flopsbench net fasternet-t0\n  flopsbench net fasternet-s,resnet50 --backend tract",
+        after_help = "Examples:\n  flopsbench net fasternet-t0\n  flopsbench net fasternet-s,resnet50 --backend tract\n  \
+        flopsbench net my-model.onnx --input-shape input=1x3x224x224",
         allow_negative_numbers = true
     )]
     Net(Box<NetCommand>),

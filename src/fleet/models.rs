@@ -3,6 +3,8 @@
 //! later runs), and the job sent to the worker names those copies. Rows coming back name
 //! the file as the orchestrator has it.
 
+use sha2::{Digest, Sha256};
+
 use crate::fleet::devices::SshTarget;
 use crate::fleet::protocol::Job;
 use crate::fleet::ssh;
@@ -43,13 +45,14 @@ pub fn send(target: &SshTarget, job: &Job, cases: &[Case]) -> Result<Job, String
         }
         let bytes = std::fs::read(&m.path)
             .map_err(|e| format!("cannot read the model file {}: {e}", m.path.display()))?;
-        let file = ModelFile::open(&m.path).map_err(|e| e.to_string())?;
-        if file.hash != m.sha256 {
+        // The bytes sent are the bytes hashed: the copy's name is their hash.
+        if format!("{:x}", Sha256::digest(&bytes)) != m.sha256 {
             return Err(format!(
                 "{} changed since the run started (its SHA-256 differs)",
                 m.path.display()
             ));
         }
+        let file = ModelFile::open(&m.path).map_err(|e| e.to_string())?;
         if file.has_external_data {
             return Err(format!(
                 "{} keeps its weights in external data files; sending those to a remote device is not supported yet (export the model as one file)",

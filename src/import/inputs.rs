@@ -191,6 +191,8 @@ fn resolve_one(
                 ),
             )
         };
+        let mut shape = g.dims.clone();
+        let mut batched = false;
         if let Some(d) = &dims {
             if d.len() != g.dims.len() {
                 return Err(refuse(format!(
@@ -206,18 +208,27 @@ fn resolve_one(
                     return Err(refuse(format!("fixes dimension {i} at {f}")));
                 }
             }
+            // A symbolic first dimension is the batch, whatever the shape says: --batch
+            // (or the device's protocol) sets it.
+            if d.len() > 1 && d[0].0.is_none() {
+                if g.dims[0] != 1 && g.dims[0] != batch {
+                    return Err(refuse(format!(
+                        "has a symbolic first dimension, the batch: give 1 there and set the batch with --batch (not {})",
+                        g.dims[0]
+                    )));
+                }
+                shape[0] = batch;
+                batched = true;
+            }
         }
-        let elements = g
-            .dims
-            .iter()
-            .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
         if elements.is_none_or(|n| n > MAX_ELEMENTS) {
             return Err(refuse(format!("would have over {MAX_ELEMENTS} elements")));
         }
         return Ok(ResolvedInput {
             name: input.name.clone(),
-            dims: g.dims.clone(),
-            batched: false,
+            dims: shape,
+            batched,
             dtype,
         });
     }

@@ -27,11 +27,21 @@ pub fn duration_ms(ms: f64) -> String {
     }
 }
 
-/// The achieved multiply-add rate of a row, `–` where it has none (the stream ceiling).
+/// The achieved multiply-add rate of a row, `–` where it has none (the stream ceiling),
+/// `≥` before it where nodes no rule counts make the count a lower bound.
 pub fn mac_rate(r: &Record) -> String {
     match r.gmacs_per_s {
-        Some(g) if r.macs > 0 => format!("{}MAC/s", si(g * 1e9)),
+        Some(g) if r.macs > 0 => format!("{}{}MAC/s", lower_bound(r), si(g * 1e9)),
         _ => "–".into(),
+    }
+}
+
+/// `≥ ` for a row whose counts are lower bounds (uncounted nodes), else nothing.
+pub fn lower_bound(r: &Record) -> &'static str {
+    if r.uncounted_nodes.is_empty() {
+        ""
+    } else {
+        "≥ "
     }
 }
 
@@ -49,12 +59,13 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 format!("95% CI {} … {}", duration_ms(lo), duration_ms(hi))
             };
             let mut s = format!(
-                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}B/s, {} samples, each the mean of {}, max abs err {:.1e}",
+                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}{}B/s, {} samples, each the mean of {}, max abs err {:.1e}",
                 if r.emulated { " (emulated)" } else { "" },
                 duration_ms(median),
                 duration_ms(r.min_ms.unwrap_or(median)),
                 duration_ms(r.max_ms.unwrap_or(median)),
                 mac_rate(r),
+                lower_bound(r),
                 si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
                 r.samples.unwrap_or(0),
                 match r.iters_per_sample.unwrap_or(0) {

@@ -152,10 +152,16 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
                     },
                     format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
                     match r.gmacs_per_s {
-                        Some(g) if r.macs > 0 => si(g * 1e9),
+                        Some(g) if r.macs > 0 => {
+                            format!("{}{}", super::progress::lower_bound(r), si(g * 1e9))
+                        }
                         _ => "–".to_string(),
                     },
-                    si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
+                    format!(
+                        "{}{}",
+                        super::progress::lower_bound(r),
+                        si(r.gbytes_per_s.unwrap_or(0.0) * 1e9)
+                    ),
                 ),
                 _ => Default::default(),
             };
@@ -191,7 +197,19 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
     if let Some(col) = t.column_mut(10) {
         col.set_cell_alignment(CellAlignment::Left);
     }
-    format!("{t}\n")
+    let mut text = format!("{t}\n");
+    // Which rates are lower bounds, and why.
+    let mut noted: Vec<&str> = Vec::new();
+    for r in rows.iter().map(|r| r.record) {
+        if !r.uncounted_nodes.is_empty() && !noted.contains(&r.case.as_str()) {
+            noted.push(&r.case);
+            text += &format!(
+                "≥ {}: uncounted {} (counted as 0; MAC/s and B/s are lower bounds)\n",
+                r.case, r.uncounted_nodes
+            );
+        }
+    }
+    text
 }
 
 /// Measured rows as a summary table: terminal or Markdown.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
@@ -321,33 +322,43 @@ fn nets_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                         .map_err(err)?;
                 }
             }
-            // One label per network, at its first column's point (more would overlap); a
-            // model file is labelled by its file name, never as the zoo network.
-            let mut labelled: Vec<String> = Vec::new();
-            for r in picked.values() {
-                let label = if is_model_file(r) {
-                    std::path::Path::new(&r.model_path)
-                        .file_name()
-                        .map_or(r.name.clone(), |f| f.to_string_lossy().into_owned())
-                } else {
-                    r.name.clone()
-                };
-                if labelled.contains(&label) || Column::of(r) != cols[0] {
-                    continue;
-                }
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at((r.macs as f64 / 1e9, measure(r)))
-                            + Text::new(label.clone(), (7, -12), (FONT, 11)),
-                    ))
-                    .map_err(err)?;
-                labelled.push(label);
-            }
+            label_networks(&mut chart, &picked, &cols[0], &measure)?;
             legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
             Ok(())
         })?);
     }
     Ok(out)
+}
+
+/// One label per network, at its first column's point (more would overlap); a model file
+/// is labelled by its file name, never as the zoo network.
+fn label_networks<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, LogCoord<f64>>>,
+    picked: &BTreeMap<(Column, String), &Record>,
+    first: &Column,
+    measure: &dyn Fn(&Record) -> f64,
+) -> Result<()> {
+    let mut labelled: Vec<String> = Vec::new();
+    for r in picked.values() {
+        let label = if is_model_file(r) {
+            std::path::Path::new(&r.model_path)
+                .file_name()
+                .map_or(r.name.clone(), |f| f.to_string_lossy().into_owned())
+        } else {
+            r.name.clone()
+        };
+        if labelled.contains(&label) || Column::of(r) != *first {
+            continue;
+        }
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((r.macs as f64 / 1e9, measure(r)))
+                    + Text::new(label.clone(), (7, -12), (FONT, 11)),
+            ))
+            .map_err(err)?;
+        labelled.push(label);
+    }
+    Ok(())
 }
 
 /// The rows a roofline places: every measured case with multiply-adds and traffic, in an
