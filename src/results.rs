@@ -12,6 +12,7 @@ use crate::meta::Meta;
 use crate::output::csv::CsvExporter;
 use crate::output::json::JsonLinesExporter;
 use crate::output::{Exporter, Row};
+use crate::profile::LayerSamples;
 use crate::record::{OutputDigest, Record, RecordWithSamples, Status};
 
 /// The open result files of a run.
@@ -21,6 +22,8 @@ pub struct ResultsWriter {
     /// Whether results.csv still needs its header row.
     csv_header: bool,
     jsonl: BufWriter<File>,
+    /// `layers.csv` and `layers.jsonl`, opened with the first per-layer profile.
+    layers: Option<(csv::Writer<File>, BufWriter<File>)>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -99,6 +102,7 @@ impl ResultsWriter {
             csv,
             csv_header: true,
             jsonl,
+            layers: None,
         })
     }
 
@@ -144,6 +148,43 @@ impl Sink for ResultsWriter {
         output: Option<&OutputDigest>,
     ) -> Result<()> {
         self.append_with(record, samples_ms, output)
+    }
+
+    fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()> {
+        self.append_layer_rows(rows)
+    }
+}
+
+impl ResultsWriter {
+    /// Appends a per-layer profile to `layers.csv` and `layers.jsonl` (created, or
+    /// appended to after a resume, with the first one) and flushes them.
+    pub fn append_layer_rows(&mut self, rows: &[LayerSamples]) -> Result<()> {
+        let csv_path = self.dir.join("layers.csv");
+        let jsonl_path = self.dir.join("layers.jsonl");
+        if self.layers.is_none() {
+            let header = !csv_path.is_file();
+            let csv = csv::WriterBuilder::new()
+                .has_headers(header)
+                .from_writer(append(&csv_path)?);
+            let jsonl = BufWriter::new(append(&jsonl_path)?);
+            self.layers = Some((csv, jsonl));
+        }
+        let Some((csv, jsonl)) = self.layers.as_mut() else {
+            // Opened just above.
+            return Ok(());
+        };
+        let bad = |path: &Path, e: String| Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        };
+        for r in rows {
+            csv.serialize(&r.row)
+                .map_err(|e| bad(&csv_path, e.to_string()))?;
+            let line = serde_json::to_string(r).map_err(|e| bad(&jsonl_path, e.to_string()))?;
+            writeln!(jsonl, "{line}").map_err(io(&jsonl_path))?;
+        }
+        csv.flush().map_err(io(&csv_path))?;
+        jsonl.flush().map_err(io(&jsonl_path))
     }
 }
 
@@ -215,10 +256,20 @@ impl ResultsWriter {
                 csv,
                 csv_header,
                 jsonl,
+                layers: None,
             },
             kept.into_iter().map(|r| r.record).collect(),
         ))
     }
+}
+
+/// `path` opened for appending, created when missing.
+fn append(path: &Path) -> Result<File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io(path))
 }
 
 /// A lock on a run folder: two runs never write the same files. Stale locks (their

@@ -100,6 +100,9 @@ pub struct NetsEntry {
     /// Model files' input shapes for symbolic or unknown dimensions (`NAME=1x3x224x224`).
     #[serde(default)]
     pub input_shape: Option<Spanned<OneOrMany<String>>>,
+    /// Profile each network layer by layer after its timed row.
+    #[serde(default)]
+    pub per_layer: bool,
     /// Input resolutions (default 224).
     pub resolution: Option<OneOrMany<usize>>,
     /// Batch sizes (default: the device's paper protocol).
@@ -351,14 +354,16 @@ fn nets_cases(ctx: &Ctx<'_>, entry: &Spanned<NetsEntry>) -> Result<Vec<Case>> {
                 &resolutions[..]
             };
             for &r in rs {
-                out.push(net.case(r, batch, threads, &shapes).map_err(|m| {
+                let mut case = net.case(r, batch, threads, &shapes).map_err(|m| {
                     let at = if net.is_file() {
                         String::new()
                     } else {
                         format!(" at resolution {r}")
                     };
                     ctx.err(entry.span(), format!("{}{at}: {m}", net.name()))
-                })?);
+                })?;
+                case.per_layer = e.per_layer;
+                out.push(case);
             }
         }
     }

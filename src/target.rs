@@ -109,6 +109,7 @@ impl NetTarget {
                     resolution: Some(resolution),
                     threads,
                     batch,
+                    per_layer: false,
                 });
             }
             NetTarget::File(p) => p,
@@ -143,6 +144,7 @@ impl NetTarget {
             resolution: None,
             threads,
             batch: run_batch,
+            per_layer: false,
         })
     }
 }
@@ -230,6 +232,9 @@ pub struct Case {
     pub threads: Option<usize>,
     /// Batch this case must run with, whatever `--batch` says (suites).
     pub batch: Option<usize>,
+    /// Profile it layer by layer after its timed row (`per_layer = true` in a suite).
+    #[serde(default)]
+    pub per_layer: bool,
 }
 
 impl Case {
@@ -244,6 +249,7 @@ impl Case {
             resolution: None,
             threads,
             batch,
+            per_layer: false,
         })
     }
 
@@ -313,6 +319,7 @@ fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
             resolution: None,
             threads: Some(t),
             batch,
+            per_layer: false,
         });
     }
     let mut b = NetBuilder::new("stream", PEAK_STREAM, "peak");
@@ -327,6 +334,7 @@ fn peak_cases(batch: Option<usize>) -> Result<Vec<Case>> {
         resolution: None,
         threads: Some(host_cores()),
         batch,
+        per_layer: false,
     });
     Ok(out)
 }

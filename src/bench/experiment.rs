@@ -41,6 +41,12 @@ pub struct Experiment {
     /// Model files' input shapes (`--input-shape`), for symbolic or unknown dimensions.
     #[serde(default)]
     pub input_shapes: Vec<InputShape>,
+    /// Profile every network layer by layer after its timed row (`--per-layer`).
+    #[serde(default)]
+    pub per_layer: bool,
+    /// Roll the layers up by the first N parts of their names (`--depth`).
+    #[serde(default)]
+    pub depth: Option<usize>,
 }
 
 impl Experiment {
@@ -60,6 +66,8 @@ impl Experiment {
             sampler: SamplerConfig::default(),
             seed: 0,
             input_shapes: Vec::new(),
+            per_layer: false,
+            depth: None,
         }
     }
 

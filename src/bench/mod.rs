@@ -9,6 +9,7 @@
 
 mod check;
 mod experiment;
+mod layers;
 mod plan;
 mod row;
 mod work;
@@ -21,6 +22,7 @@ use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::meta;
+use crate::profile::LayerSamples;
 use crate::record::{OutputDigest, Record, RowKey, Status};
 use crate::target::Case;
 
@@ -39,6 +41,8 @@ pub trait Sink {
         samples_ms: &[f64],
         output: Option<&OutputDigest>,
     ) -> Result<()>;
+    /// Takes the per-layer profile of a network's row (after the row itself).
+    fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()>;
 }
 
 /// Who hears about a run's progress: per-case lines and a bar on a terminal, or nobody.
@@ -52,6 +56,8 @@ pub trait Reporter {
     fn kept(&mut self, _index: usize, _total: usize, _record: &Record) {}
     /// A row is finished (ok or error).
     fn finished(&mut self, _index: usize, _total: usize, _record: &Record) {}
+    /// A network's per-layer profile on one backend is finished.
+    fn layers(&mut self, _record: &Record, _rows: &[LayerSamples]) {}
     /// The run is over.
     fn done(&mut self) {}
 }
@@ -147,12 +153,31 @@ pub fn measure_cases(
                 let (record, samples, output) = measure_one(experiment, &job, context, &mut cache);
                 sink.append(&record, &samples, output.as_ref())?;
                 reporter.finished(index, total, &record);
+                if let (Ok(work), true) = (&work, profiles(experiment, case, &record)) {
+                    let rows = layers::profile_job(
+                        &job,
+                        work,
+                        &record,
+                        &records,
+                        experiment.sampler.runs,
+                        experiment.seed,
+                    );
+                    sink.append_layers(&rows)?;
+                    reporter.layers(&record, &rows);
+                }
                 records.push(record);
             }
         }
     }
     reporter.done();
     Ok(records)
+}
+
+/// Whether `record` (a network's, checked and timed) gets a per-layer profile.
+fn profiles(experiment: &Experiment, case: &Case, record: &Record) -> bool {
+    (experiment.per_layer || case.per_layer)
+        && case.kind == crate::spec::CaseKind::Net
+        && record.status == Status::Ok
 }
 
 /// Checks and times one job: its row, raw samples and output digest (an error row when

@@ -40,6 +40,10 @@ impl Sink for Rows {
         self.0.push((record.clone(), output.cloned()));
         Ok(())
     }
+
+    fn append_layers(&mut self, _rows: &[crate::profile::LayerSamples]) -> Result<()> {
+        Ok(())
+    }
 }
 
 fn config(target: Target) -> Experiment {

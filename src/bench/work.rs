@@ -9,7 +9,10 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::import::{self, FileRun, ImportedModel, Keep};
 use crate::model::Model;
+use crate::profile::LayerSpec;
 use crate::target::{Case, Graph, ModelCase, has_pconv};
+
+use super::layers::specs_of_net;
 
 /// A case ready for its backends.
 pub(crate) struct Work {
@@ -23,22 +26,28 @@ pub(crate) struct Work {
     pub(crate) graph_bytes: Option<(u64, u64)>,
     /// Whether the spec model has a PConv layer.
     pub(crate) has_pconv: bool,
+    /// Its layers as the backends run them, for per-layer profiles.
+    pub(crate) layers: Vec<LayerSpec>,
 }
 
 impl Work {
     /// Builds `case` at `batch` with seeded inputs (and seeded weights for spec graphs).
     pub(crate) fn new(case: &Case, opts: &CountOptions, seed: u64) -> Result<Work> {
         match &case.graph {
-            Graph::Spec(net) => Ok(Work {
-                model: Ok(Model::new(net, opts.batch, seed, opts.fuse_bn)),
-                file: None,
-                counts: count_net(net, opts, false),
-                graph_bytes: Some((
-                    graph_mem_bytes(net, opts, PconvGraph::SplitCat),
-                    graph_mem_bytes(net, opts, PconvGraph::Slicing),
-                )),
-                has_pconv: has_pconv(net),
-            }),
+            Graph::Spec(net) => {
+                let model = Model::new(net, opts.batch, seed, opts.fuse_bn);
+                Ok(Work {
+                    layers: specs_of_net(&model.net, opts),
+                    model: Ok(model),
+                    file: None,
+                    counts: count_net(net, opts, false),
+                    graph_bytes: Some((
+                        graph_mem_bytes(net, opts, PconvGraph::SplitCat),
+                        graph_mem_bytes(net, opts, PconvGraph::Slicing),
+                    )),
+                    has_pconv: has_pconv(net),
+                })
+            }
             Graph::File(file) => Work::of_file(file, opts, seed),
         }
     }
@@ -63,14 +72,29 @@ impl Work {
         } else {
             Some(open(1, Keep::Shapes)?)
         };
-        let counts = import::count(per_item.as_ref().unwrap_or(&run), opts, false);
+        let counted = import::count(per_item.as_ref().unwrap_or(&run), opts, true);
         let (model, graph_bytes, pconv) = spec_model(&run, opts, seed);
+        let layers = match &model {
+            // The file's own value names: tract and ort run the file.
+            Ok(m) => specs_of_net(&m.net, opts)
+                .into_iter()
+                .map(|mut l| {
+                    l.output = value_of(&run, &l.name);
+                    l
+                })
+                .collect(),
+            Err(_) => specs_of_nodes(&run, &counted),
+        };
         Ok(Work {
             file: Some(FileRun::new(&run, seed)),
             model,
-            counts,
+            counts: CaseCount {
+                layers: None,
+                ..counted
+            },
             graph_bytes,
             has_pconv: pconv,
+            layers,
         })
     }
 
@@ -97,6 +121,37 @@ impl Work {
             }),
         }
     }
+}
+
+/// The value the imported node `name` writes (empty when none).
+fn value_of(run: &ImportedModel, name: &str) -> String {
+    run.nodes
+        .iter()
+        .find(|n| n.name == name)
+        .and_then(|n| n.outputs.first().cloned())
+        .unwrap_or_default()
+}
+
+/// The layers of a model no spec network maps to: its nodes, counted node by node.
+fn specs_of_nodes(run: &ImportedModel, counted: &CaseCount) -> Vec<LayerSpec> {
+    let writer = |value: &str| {
+        run.nodes
+            .iter()
+            .position(|n| n.outputs.iter().any(|o| o == value))
+    };
+    run.nodes
+        .iter()
+        .zip(counted.layers.iter().flatten())
+        .map(|(node, c)| LayerSpec {
+            name: c.name.clone(),
+            op: c.op.clone(),
+            params: c.params,
+            macs: c.macs,
+            mem_bytes: c.mem_bytes,
+            producers: node.inputs.iter().filter_map(|i| writer(i)).collect(),
+            output: node.outputs.first().cloned().unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// The spec model of an imported file (its weights as parameters), the memory traffic of

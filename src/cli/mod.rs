@@ -5,19 +5,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use std::path::PathBuf;
 
-use crate::app::{Command, CountConfig, CountTarget, Invocation, PaperConfig};
+use crate::app::{Command, CountTarget, Invocation, PaperConfig};
 use crate::backend::Selection;
-use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
-use crate::import::{InputShape, is_model_path};
+use crate::import::InputShape;
 use crate::report::{ReportConfig, ReportFormat};
 use crate::spec::{OpKind, OpSweep, Ratio, Shape};
 use crate::target::Target;
 
+mod count;
 mod measure;
 
+use count::{CountArgs, check_model_flags};
 use measure::{
     BenchArgs, ConventionArg, DtypeArg, FleetArgs, FormatArg, KindArg, OrtArgs, parse_backends,
     parse_device,
@@ -178,6 +179,16 @@ struct NetCommand {
     #[arg(long, value_name = "NAME=DIMS", help_heading = "Model files")]
     input_shape: Vec<String>,
 
+    /// After each network's timed row, profile it layer by layer on each backend (a
+    /// separate pass; layers.csv beside results.csv)
+    #[arg(long, help_heading = "Per-layer profiles")]
+    per_layer: bool,
+
+    /// Roll the per-layer profile up by the first N parts of the layer names
+    /// (`stages.1.blocks.0`); with --per-layer
+    #[arg(long, value_name = "N", help_heading = "Per-layer profiles")]
+    depth: Option<usize>,
+
     #[command(flatten)]
     bench: BenchArgs,
 }
@@ -330,45 +341,6 @@ impl TargetArgs {
     }
 }
 
-#[derive(Debug, Args)]
-struct CountArgs {
-    #[command(flatten)]
-    target: TargetArgs,
-
-    /// Input resolution of zoo networks (3×R×R) [default: 224]
-    #[arg(long)]
-    resolution: Option<usize>,
-
-    /// Batch size (MACs stay per item; memory traffic is per batch)
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-
-    /// Element type (bytes per element of the memory traffic)
-    #[arg(long, value_enum, default_value = "f32")]
-    dtype: DtypeArg,
-
-    /// Keep BatchNorm as its own layer and count its cost (default: folded into the conv)
-    #[arg(long)]
-    no_fuse_bn: bool,
-
-    /// How FLOPs are derived from multiply-adds
-    #[arg(long, value_enum, default_value = "paper")]
-    convention: ConventionArg,
-
-    /// Output format
-    #[arg(long, value_enum, default_value = "table")]
-    format: FormatArg,
-
-    /// Print every layer, not only totals
-    #[arg(long)]
-    per_layer: bool,
-
-    /// A model file input's shape, batch included, for symbolic or unknown dimensions
-    /// (a symbolic first dimension is the batch: 1); repeatable
-    #[arg(long, value_name = "NAME=DIMS", help_heading = "Model files")]
-    input_shape: Vec<String>,
-}
-
 fn parse_ratio(s: &str) -> std::result::Result<Ratio, String> {
     s.parse::<Ratio>().map_err(|e| e.to_string())
 }
@@ -408,64 +380,6 @@ impl OpArgs {
             layers: self.layers,
         }
     }
-}
-
-impl CountArgs {
-    fn into_config(self) -> Result<CountConfig> {
-        let target = self.target.target("count")?;
-        if matches!(target, CountTarget::Ops(_)) && self.resolution.is_some() {
-            return Err(Error::flag(
-                "--resolution",
-                "applies to networks; give operator inputs with --shape CxHxW",
-            ));
-        }
-        let input_shapes = self
-            .input_shape
-            .iter()
-            .map(|s| s.parse::<InputShape>())
-            .collect::<Result<Vec<_>>>()?;
-        if let CountTarget::Nets(names) = &target {
-            check_model_flags(names, self.resolution, &input_shapes)?;
-        } else if !input_shapes.is_empty() {
-            check_model_flags(&[], None, &input_shapes)?;
-        }
-        Ok(CountConfig {
-            target,
-            input_shapes,
-            options: CountOptions {
-                batch: self.batch,
-                dtype: self.dtype.into(),
-                fuse_bn: !self.no_fuse_bn,
-                convention: self.convention.into(),
-            },
-            resolution: self.resolution.unwrap_or(224),
-            format: self.format.into(),
-            per_layer: self.per_layer,
-        })
-    }
-}
-
-/// Refuses `--resolution` when every network is a model file and `--input-shape` when
-/// none is.
-fn check_model_flags(
-    names: &[String],
-    resolution: Option<usize>,
-    input_shapes: &[InputShape],
-) -> Result<()> {
-    let models = names.iter().filter(|n| is_model_path(n)).count();
-    if models == names.len() && models > 0 && resolution.is_some() {
-        return Err(Error::flag(
-            "--resolution",
-            "applies to zoo networks; a model file's input shape comes from the file (set it with --input-shape)",
-        ));
-    }
-    if !input_shapes.is_empty() && models == 0 {
-        return Err(Error::flag(
-            "--input-shape",
-            "applies to ONNX model files; none was given",
-        ));
-    }
-    Ok(())
 }
 
 /// Parses the process arguments. clap's own errors (unknown flag, malformed value) and
@@ -520,6 +434,15 @@ fn command(commands: Commands) -> Result<Command> {
                 cmd.bench
                     .into_command(Target::Nets(cmd.nets), cmd.resolution.unwrap_or(224), None);
             bench.experiment.input_shapes = input_shapes;
+            match cmd.depth {
+                Some(_) if !cmd.per_layer => {
+                    return Err(Error::flag("--depth", "applies with --per-layer"));
+                }
+                Some(0) => return Err(Error::flag("--depth", "must be ≥ 1")),
+                _ => {}
+            }
+            bench.experiment.per_layer = cmd.per_layer;
+            bench.experiment.depth = cmd.depth;
             Ok(Command::Bench(Box::new(bench)))
         }
         Commands::Suite(cmd) => {

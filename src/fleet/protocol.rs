@@ -9,6 +9,7 @@ use crate::bench::Experiment;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::meta::Meta;
+use crate::profile::LayerSamples;
 use crate::record::RecordWithSamples;
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
@@ -61,6 +62,8 @@ pub enum Message {
     },
     /// One finished row, with its samples and output digest.
     Record(Box<RecordWithSamples>),
+    /// The per-layer profile of the network row sent just before.
+    Layers(Vec<LayerSamples>),
     /// The job is finished.
     Done {
         /// Rows sent.

@@ -230,6 +230,18 @@ fn read_messages(
                 }
                 got.records.push(record);
             }
+            Message::Layers(rows) if got.writer.is_some() => {
+                let rows: Vec<_> = rows
+                    .into_iter()
+                    .map(|mut r| {
+                        r.row.device = run.device.name.clone();
+                        r
+                    })
+                    .collect();
+                if let Some(w) = got.writer.as_mut() {
+                    w.append_layer_rows(&rows)?;
+                }
+            }
             Message::Done { .. } if got.writer.is_some() => {
                 got.done = true;
                 break;

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fleet::protocol::{Job, Message, PROTOCOL};
 use crate::measure::calibrate_overhead;
 use crate::meta;
+use crate::profile::LayerSamples;
 use crate::record::{OutputDigest, Record, RecordWithSamples, Status};
 
 /// What a finished job sent.
@@ -58,6 +59,10 @@ impl Sink for LineSink<'_> {
                 output: output.cloned(),
             })),
         )
+    }
+
+    fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()> {
+        send(self.out, &Message::Layers(rows.to_vec()))
     }
 }
 

@@ -282,9 +282,15 @@ struct ConvAttrs {
 }
 
 fn tensor_name(model: &Model, t: usize) -> String {
+    value_name(model.net.nodes.len(), t)
+}
+
+/// The ONNX name of tensor `t` of a net of `nodes` nodes, as the export writes it: the
+/// input, `t1`, `t2`, …, the output.
+pub fn value_name(nodes: usize, t: usize) -> String {
     if t == 0 {
         INPUT_NAME.into()
-    } else if t == model.net.nodes.len() {
+    } else if t == nodes {
         OUTPUT_NAME.into()
     } else {
         format!("t{t}")

@@ -10,6 +10,8 @@
 
 mod graph;
 
+pub use graph::value_name;
+
 use prost::Message;
 use tract_onnx::pb;
 

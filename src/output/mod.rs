@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod layers;
 pub mod progress;
 pub mod table;
 pub mod units;

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::bench::Reporter;
 use crate::output::units::si;
+use crate::profile::LayerSamples;
 use crate::record::{Record, Status};
 
 /// A CI half-width above this fraction of the median is warned about.
@@ -101,6 +102,8 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
 pub struct Progress<'a> {
     log: &'a mut dyn Write,
     quiet: bool,
+    /// The module depth of per-layer roll-ups (`--depth`).
+    depth: Option<usize>,
     want_bar: bool,
     bar: Option<ProgressBar>,
 }
@@ -111,9 +114,16 @@ impl<'a> Progress<'a> {
         Progress {
             log,
             quiet,
+            depth: None,
             want_bar: bar && !quiet,
             bar: None,
         }
+    }
+
+    /// Per-layer profiles rolled up by the first `depth` parts of the layer names too.
+    pub fn with_depth(mut self, depth: Option<usize>) -> Self {
+        self.depth = depth;
+        self
     }
 
     fn print(&mut self, f: impl FnOnce(&mut dyn Write)) {
@@ -152,6 +162,18 @@ impl Reporter for Progress<'_> {
         if let Some(bar) = &self.bar {
             bar.set_message(label.to_string());
         }
+    }
+
+    fn layers(&mut self, record: &Record, rows: &[LayerSamples]) {
+        let depth = self.depth;
+        self.print(|log| {
+            write!(
+                log,
+                "{}",
+                crate::output::layers::render(record, rows, depth)
+            )
+            .ok();
+        });
     }
 
     fn kept(&mut self, index: usize, total: usize, r: &Record) {

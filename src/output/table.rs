@@ -12,7 +12,7 @@ use crate::output::units::{bytes, si};
 use crate::output::{Exporter, Row};
 use crate::record::Status;
 
-fn new_table(markdown: bool, header: &[&str]) -> Table {
+pub(crate) fn new_table(markdown: bool, header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(if markdown {
         ASCII_MARKDOWN
@@ -23,7 +23,7 @@ fn new_table(markdown: bool, header: &[&str]) -> Table {
     t
 }
 
-fn align_numbers(t: &mut Table, from: usize) {
+pub(crate) fn align_numbers(t: &mut Table, from: usize) {
     let n = t.column_count();
     for i in from..n {
         if let Some(col) = t.column_mut(i) {

@@ -150,7 +150,8 @@ fn run_local(
         overhead_ns,
         done,
     };
-    let mut reporter = Progress::new(log, options.quiet, options.progress);
+    let mut reporter =
+        Progress::new(log, options.quiet, options.progress).with_depth(experiment.depth);
     measure_cases(
         experiment,
         cases,

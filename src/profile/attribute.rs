@@ -1,0 +1,216 @@
+//! Which layer each timed node of a runtime belongs to. Runtimes name the nodes they run
+//! after the graph's (tract suffixes them: `stages.0.blocks.0.conv.matmatmul`; ONNX
+//! Runtime keeps a fused node's first name), so a node belongs to the longest layer name
+//! that prefixes its own, up to a separator (zoo names contain dots: `mlp.1` does not
+//! prefix `mlp.10`). A layer no node belongs to was fused into the layer that produces
+//! its input (an activation absorbed by its conv), or removed when no producer ran
+//! either; nodes that belong to no layer are the runtime's own (layout reorders,
+//! constants) and count in the sum of the layers' time.
+
+use crate::backend::NodeTime;
+
+/// What the profile knows of one layer before timing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSpec {
+    /// Its name (as written into the graph the runtime ran).
+    pub name: String,
+    /// Its type (`conv`, `dwconv`, `pconv`, an ONNX operator, ...).
+    pub op: String,
+    /// Parameters.
+    pub params: u64,
+    /// Multiply-adds per item.
+    pub macs: u64,
+    /// Memory traffic for the batch, bytes.
+    pub mem_bytes: u64,
+    /// The layers whose outputs it reads, in order.
+    pub producers: Vec<usize>,
+    /// The name of the value it writes in the graph the runtime ran.
+    pub output: String,
+}
+
+/// How a runtime ran a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RanAs {
+    /// Its own node(s) of the runtime.
+    Nodes(usize),
+    /// Absorbed into another layer's node (the index of that layer).
+    FusedInto(usize),
+    /// No node ran for it, nor for what produces its input.
+    Removed,
+}
+
+/// Per-pass times of every layer and of the runtime's own nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attributed {
+    /// Per layer: how it ran and its time in each pass (ms, empty unless it has nodes).
+    pub layers: Vec<(RanAs, Vec<f64>)>,
+    /// Nodes no layer claims: name, operator, time in each pass.
+    pub runtime: Vec<(String, String, Vec<f64>)>,
+}
+
+/// Whether `name` prefixes `node` up to a separator.
+fn prefixes(name: &str, node: &str) -> bool {
+    node.strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || !rest.starts_with(|c: char| c.is_alphanumeric()))
+}
+
+/// The layer `node` belongs to: the one whose value it computes in another layout (ONNX
+/// Runtime names such a node after the value: `t5_nchwc`), else the longest name that
+/// prefixes it.
+fn layer_of(layers: &[LayerSpec], node: &str) -> Option<usize> {
+    if let Some(value) = node.strip_suffix("_nchwc")
+        && let Some(i) = layers.iter().position(|l| l.output == value)
+    {
+        return Some(i);
+    }
+    layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| prefixes(&l.name, node))
+        .max_by_key(|(_, l)| l.name.len())
+        .map(|(i, _)| i)
+}
+
+/// Attributes every pass's node times to `layers`.
+pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
+    let mut nodes_of = vec![0usize; layers.len()];
+    let mut times = vec![vec![0.0; passes.len()]; layers.len()];
+    let mut runtime: Vec<(String, String, Vec<f64>)> = Vec::new();
+    let mut counted: Vec<Vec<String>> = vec![Vec::new(); layers.len()];
+    for (p, pass) in passes.iter().enumerate() {
+        for t in pass {
+            match layer_of(layers, &t.node) {
+                Some(i) => {
+                    times[i][p] += t.ms;
+                    if !counted[i].contains(&t.node) {
+                        counted[i].push(t.node.clone());
+                        nodes_of[i] += 1;
+                    }
+                }
+                None => {
+                    let slot = match runtime.iter().position(|(n, _, _)| *n == t.node) {
+                        Some(k) => k,
+                        None => {
+                            runtime.push((t.node.clone(), t.op.clone(), vec![0.0; passes.len()]));
+                            runtime.len() - 1
+                        }
+                    };
+                    runtime[slot].2[p] += t.ms;
+                }
+            }
+        }
+    }
+    let ran: Vec<RanAs> = (0..layers.len())
+        .map(|i| {
+            if nodes_of[i] > 0 {
+                return RanAs::Nodes(nodes_of[i]);
+            }
+            // Into the latest of its producers that ran (a residual add goes into the
+            // conv just before it, not into the block's input), else up that chain.
+            let mut at = i;
+            loop {
+                let latest = layers[at]
+                    .producers
+                    .iter()
+                    .copied()
+                    .filter(|&p| p < at)
+                    .max();
+                let ran = layers[at]
+                    .producers
+                    .iter()
+                    .copied()
+                    .filter(|&p| p < at && nodes_of[p] > 0)
+                    .max();
+                match (ran, latest) {
+                    (Some(p), _) => return RanAs::FusedInto(p),
+                    (None, Some(p)) => at = p,
+                    (None, None) => return RanAs::Removed,
+                }
+            }
+        })
+        .collect();
+    Attributed {
+        layers: ran
+            .into_iter()
+            .zip(times)
+            .map(|(r, t)| match r {
+                RanAs::Nodes(_) => (r, t),
+                other => (other, Vec::new()),
+            })
+            .collect(),
+        runtime,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, producers: &[usize]) -> LayerSpec {
+        LayerSpec {
+            name: name.into(),
+            op: "conv".into(),
+            params: 0,
+            macs: 10,
+            mem_bytes: 100,
+            producers: producers.to_vec(),
+            output: format!("{name}.out"),
+        }
+    }
+
+    fn t(node: &str, ms: f64) -> NodeTime {
+        NodeTime {
+            node: node.into(),
+            op: "X".into(),
+            ms,
+        }
+    }
+
+    #[test]
+    fn nodes_go_to_the_longest_layer_name_up_to_a_separator() {
+        let layers = [
+            spec("mlp.1", &[]),
+            spec("mlp.10", &[0]),
+            spec("mlp.10.act", &[1]),
+            spec("head", &[2]),
+        ];
+        let passes = vec![
+            vec![
+                t("mlp.1.matmatmul", 1.0),
+                t("mlp.1", 0.5),
+                t("mlp.10", 2.0),
+                t("reorder_0", 0.25),
+            ],
+            vec![t("mlp.1", 1.5), t("mlp.10.conv", 3.0), t("reorder_0", 0.5)],
+        ];
+        let a = attribute(&layers, &passes);
+        assert_eq!(a.layers[0], (RanAs::Nodes(2), vec![1.5, 1.5]));
+        assert_eq!(a.layers[1], (RanAs::Nodes(2), vec![2.0, 3.0]));
+        // No node of its own: folded into the layer that produces its input.
+        assert_eq!(a.layers[2], (RanAs::FusedInto(1), vec![]));
+        // Its producer did not run either, nor anything before: up the chain to mlp.10.
+        assert_eq!(a.layers[3], (RanAs::FusedInto(1), vec![]));
+        assert_eq!(
+            a.runtime,
+            vec![("reorder_0".into(), "X".into(), vec![0.25, 0.5])]
+        );
+    }
+
+    #[test]
+    fn re_laid_out_nodes_go_to_the_value_they_compute_and_adds_to_the_latest_producer() {
+        let mut layers = vec![spec("conv", &[]), spec("mlp.3", &[0]), spec("add", &[0, 1])];
+        layers[1].output = "t5".into();
+        let a = attribute(&layers, &[vec![t("conv", 1.0), t("t5_nchwc", 2.0)]]);
+        assert_eq!(a.layers[1], (RanAs::Nodes(1), vec![2.0]));
+        assert_eq!(a.layers[2].0, RanAs::FusedInto(1));
+        assert!(a.runtime.is_empty());
+    }
+
+    #[test]
+    fn a_layer_whose_chain_never_ran_is_removed() {
+        let layers = [spec("a", &[]), spec("b", &[0])];
+        let a = attribute(&layers, &[vec![t("other", 1.0)]]);
+        assert_eq!(a.layers[0].0, RanAs::Removed);
+        assert_eq!(a.layers[1].0, RanAs::Removed);
+    }
+}
