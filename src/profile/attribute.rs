@@ -71,6 +71,36 @@ fn layer_of(layers: &[LayerSpec], node: &str) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// Whether a runtime operator multiplies and adds (a matrix product or a convolution).
+fn multiplies(op: &str) -> bool {
+    op.contains("MatMul") || op.contains("Conv") || op == "Gemm" || op == "Einsum"
+}
+
+/// The layer a node of operator `op` that belongs to layer `i` computes: `i`, unless
+/// `i` does no multiply-adds and the node does — a runtime that fuses a conv with the
+/// activation or residual add after it names the fused node after the last of them
+/// (tract: `features.2.conv.0.2.max.prefused`), so the node is the conv's: the latest
+/// producer up the chain that multiplies.
+fn multiplier_of(layers: &[LayerSpec], i: usize, op: &str) -> usize {
+    if layers[i].macs > 0 || !multiplies(op) {
+        return i;
+    }
+    let mut at = i;
+    while let Some(p) = layers[at]
+        .producers
+        .iter()
+        .copied()
+        .filter(|&p| p < at)
+        .max()
+    {
+        if layers[p].macs > 0 {
+            return p;
+        }
+        at = p;
+    }
+    i
+}
+
 /// Attributes every pass's node times to `layers`.
 pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
     let mut nodes_of = vec![0usize; layers.len()];
@@ -79,7 +109,7 @@ pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
     let mut counted: Vec<Vec<String>> = vec![Vec::new(); layers.len()];
     for (p, pass) in passes.iter().enumerate() {
         for t in pass {
-            match layer_of(layers, &t.node) {
+            match layer_of(layers, &t.node).map(|i| multiplier_of(layers, i, &t.op)) {
                 Some(i) => {
                     times[i][p] += t.ms;
                     if !counted[i].contains(&t.node) {
@@ -100,35 +130,14 @@ pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
             }
         }
     }
-    let ran: Vec<RanAs> = (0..layers.len())
-        .map(|i| {
-            if nodes_of[i] > 0 {
-                return RanAs::Nodes(nodes_of[i]);
-            }
-            // Into the latest of its producers that ran (a residual add goes into the
-            // conv just before it, not into the block's input), else up that chain.
-            let mut at = i;
-            loop {
-                let latest = layers[at]
-                    .producers
-                    .iter()
-                    .copied()
-                    .filter(|&p| p < at)
-                    .max();
-                let ran = layers[at]
-                    .producers
-                    .iter()
-                    .copied()
-                    .filter(|&p| p < at && nodes_of[p] > 0)
-                    .max();
-                match (ran, latest) {
-                    (Some(p), _) => return RanAs::FusedInto(p),
-                    (None, Some(p)) => at = p,
-                    (None, None) => return RanAs::Removed,
-                }
-            }
+    let mut ran: Vec<RanAs> = (0..layers.len())
+        .map(|i| match nodes_of[i] {
+            0 => absorbed_by(layers, &nodes_of, i),
+            n => RanAs::Nodes(n),
         })
         .collect();
+    let mut times = times;
+    regroup(layers, &mut ran, &mut times);
     Attributed {
         layers: ran
             .into_iter()
@@ -139,6 +148,58 @@ pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
             })
             .collect(),
         runtime,
+    }
+}
+
+/// The layer whose node ran layer `i` (which has none of its own). A layer that
+/// multiplies (a conv) was run by a node named after what consumes it (runtimes name a
+/// fused conv + activation after the activation); one that does not (an activation, a
+/// residual add) by the latest of its producers that ran (the conv just before it, not the
+/// block's input); else up that chain. `Removed` when nothing ran for it.
+fn absorbed_by(layers: &[LayerSpec], nodes_of: &[usize], i: usize) -> RanAs {
+    let consumer =
+        || (i + 1..layers.len()).find(|&c| nodes_of[c] > 0 && layers[c].producers.contains(&i));
+    if layers[i].macs > 0
+        && let Some(c) = consumer()
+    {
+        return RanAs::FusedInto(c);
+    }
+    let mut at = i;
+    loop {
+        let before = layers[at].producers.iter().copied().filter(|&p| p < at);
+        let latest = before.clone().max();
+        match (before.filter(|&p| nodes_of[p] > 0).max(), latest) {
+            (Some(p), _) => return RanAs::FusedInto(p),
+            (None, Some(p)) => at = p,
+            (None, None) => return consumer().map_or(RanAs::Removed, RanAs::FusedInto),
+        }
+    }
+}
+
+/// Each group of layers one node ran is owned by its member with the most multiply-adds
+/// (a DWConv + ReLU6 run by a node named after the ReLU6 is the DWConv's row): the
+/// owner takes the group's time, the others say `fused into OWNER`.
+fn regroup(layers: &[LayerSpec], ran: &mut [RanAs], times: &mut [Vec<f64>]) {
+    for owner in 0..ran.len() {
+        let RanAs::Nodes(n) = ran[owner] else {
+            continue;
+        };
+        let members: Vec<usize> = (0..ran.len())
+            .filter(|&m| m == owner || ran[m] == RanAs::FusedInto(owner))
+            .collect();
+        let best = members
+            .iter()
+            .copied()
+            .max_by_key(|&m| (layers[m].macs, std::cmp::Reverse(m)))
+            .unwrap_or(owner);
+        if best == owner || layers[best].macs == layers[owner].macs {
+            continue;
+        }
+        for &m in &members {
+            ran[m] = RanAs::FusedInto(best);
+        }
+        ran[best] = RanAs::Nodes(n);
+        times[best] = std::mem::take(&mut times[owner]);
     }
 }
 
@@ -204,6 +265,37 @@ mod tests {
         assert_eq!(a.layers[1], (RanAs::Nodes(1), vec![2.0]));
         assert_eq!(a.layers[2].0, RanAs::FusedInto(1));
         assert!(a.runtime.is_empty());
+    }
+
+    #[test]
+    fn a_conv_run_by_a_node_named_after_its_activation_owns_the_group() {
+        let mut layers = vec![spec("dw", &[]), spec("act", &[0]), spec("pw", &[1])];
+        layers[1].macs = 0;
+        let a = attribute(&layers, &[vec![t("act", 3.0), t("pw", 1.0)]]);
+        assert_eq!(a.layers[0], (RanAs::Nodes(1), vec![3.0]));
+        assert_eq!(a.layers[1], (RanAs::FusedInto(0), vec![]));
+        assert_eq!(a.layers[2], (RanAs::Nodes(1), vec![1.0]));
+    }
+
+    #[test]
+    fn a_matrix_product_named_after_an_activation_is_the_convs() {
+        let mut layers = vec![spec("pw", &[]), spec("pw.act", &[0]), spec("add", &[0, 1])];
+        layers[1].macs = 0;
+        layers[2].macs = 0;
+        let mm = |node: &str, ms| NodeTime {
+            node: node.into(),
+            op: "OptMatMul".into(),
+            ms,
+        };
+        let passes = vec![vec![
+            t("pw.pack", 0.5),
+            mm("pw.act.max.prefused", 2.0),
+            t("pw.act.max", 0.25),
+        ]];
+        let a = attribute(&layers, &passes);
+        assert_eq!(a.layers[0], (RanAs::Nodes(2), vec![2.5]));
+        assert_eq!(a.layers[1], (RanAs::Nodes(1), vec![0.25]));
+        assert_eq!(a.layers[2].0, RanAs::FusedInto(1));
     }
 
     #[test]
