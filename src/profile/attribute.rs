@@ -136,7 +136,6 @@ pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
             n => RanAs::Nodes(n),
         })
         .collect();
-    let mut times = times;
     regroup(layers, &mut ran, &mut times);
     Attributed {
         layers: ran
