@@ -131,6 +131,34 @@ fn every_layer_of_a_zoo_net_is_profiled_on_every_backend() {
         );
         assert!(mine.iter().all(|r| r.samples == 0 || r.samples == 3));
     }
+    // The report's section per network and backend, with its chart.
+    let report = dir.path().join("report");
+    let made = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .arg("report")
+        .arg(&out)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    for backend in backends_here() {
+        assert!(
+            md.contains(&format!("## Per layer: fasternet-t0-64 · {backend} · cpu")),
+            "{md}"
+        );
+        assert!(
+            report
+                .join(format!("layers-fasternet-t0-64-{backend}-cpu.svg"))
+                .is_file()
+        );
+    }
+    assert!(md.contains("| pconv | 13 |"), "{md}");
     let jsonl = std::fs::read_to_string(out.join("layers.jsonl")).unwrap();
     assert_eq!(
         jsonl.lines().count(),

@@ -28,16 +28,16 @@ pub struct Chart {
 }
 
 const SIZE: (u32, u32) = (960, 560);
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 
-fn err(e: impl std::fmt::Display) -> Error {
+pub(super) fn err(e: impl std::fmt::Display) -> Error {
     Error::Serialise {
         what: "an SVG chart",
         message: e.to_string(),
     }
 }
 
-fn color(i: usize) -> RGBColor {
+pub(super) fn color(i: usize) -> RGBColor {
     // Okabe–Ito: distinguishable with colour-vision deficiencies.
     const C: [(u8, u8, u8); 8] = [
         (0, 114, 178),
@@ -54,7 +54,7 @@ fn color(i: usize) -> RGBColor {
 }
 
 /// The range `lo..hi` widened to whole decades, for log axes.
-fn decades(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+pub(super) fn decades(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| *v > 0.0 && v.is_finite())
         .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
@@ -64,7 +64,7 @@ fn decades(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     10f64.powf(lo.log10().floor())..10f64.powf(hi.log10().ceil().max(lo.log10().floor() + 1.0))
 }
 
-fn render(
+pub(super) fn render(
     title: &str,
     file: String,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
@@ -84,7 +84,7 @@ fn render(
 }
 
 /// The legend box every chart draws, at `position`.
-fn legend<'a, CT: plotters::coord::CoordTranslate>(
+pub(super) fn legend<'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
     position: SeriesLabelPosition,
 ) -> Result<()> {
@@ -98,7 +98,7 @@ fn legend<'a, CT: plotters::coord::CoordTranslate>(
         .map_err(err)
 }
 
-fn slug(s: &str) -> String {
+pub(super) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect::<String>()

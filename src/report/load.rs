@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::profile::LayerRow;
 use crate::record::{Record, RowKey};
 
 /// The columns a row needs for `report`: every column of results.csv but the newest ones
@@ -120,6 +121,8 @@ pub struct Loaded {
     pub runs: BTreeMap<String, RunMeta>,
     /// Rows dropped as duplicates.
     pub duplicates: usize,
+    /// Per-layer profiles (each result folder's `layers.csv`), deduplicated.
+    pub layers: Vec<LayerRow>,
 }
 
 fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
@@ -258,6 +261,23 @@ fn read_rows(path: &Path) -> Result<Vec<Record>> {
     Ok(rows)
 }
 
+/// The rows of a `layers.csv` (none when the run profiled nothing).
+fn read_layers(path: &Path) -> Result<Vec<LayerRow>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| bad(path, None, e.to_string()))?;
+    reader
+        .deserialize()
+        .map(|r| {
+            r.map_err(|e: csv::Error| {
+                let line = e.position().map(|p| p.line());
+                bad(path, line, e.to_string())
+            })
+        })
+        .collect()
+}
+
 fn read_meta(dir: &Path) -> Result<Option<RunMeta>> {
     let path = dir.join("meta.json");
     if !path.is_file() {
@@ -294,10 +314,17 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
         .into_iter()
         .flatten()
     {
-        if let Some(dir) = dir
-            && let Some(meta) = read_meta(&dir)?
+        if let Some(dir) = &dir
+            && let Some(meta) = read_meta(dir)?
         {
             out.runs.insert(meta.run_id.clone(), meta);
+        }
+        if let Some(dir) = &dir {
+            for row in read_layers(&dir.join("layers.csv"))? {
+                if !out.layers.contains(&row) {
+                    out.layers.push(row);
+                }
+            }
         }
         for row in read_rows(&csv)? {
             let k = key(&row);

@@ -8,6 +8,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod layers;
 pub mod load;
 pub mod markdown;
 pub mod models;
@@ -248,8 +249,12 @@ fn merged_csv(records: &[Record]) -> Result<String> {
 pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
     let loaded = load::load(&config.inputs)?;
     let all = |f| config.formats.is_empty() || config.formats.contains(&f);
-    let tables = tables::build(&loaded, config.include_emulated);
-    let charts = charts::build(&loaded.records, config.include_emulated)?;
+    let mut tables = tables::build(&loaded, config.include_emulated);
+    // The per-layer sections before the provenance table, which stays last.
+    let at = tables.len().saturating_sub(1);
+    tables.splice(at..at, layers::tables(&loaded.layers, &loaded.records));
+    let mut charts = charts::build(&loaded.records, config.include_emulated)?;
+    charts.extend(layers::charts(&loaded.layers, &loaded.records)?);
     crate::results::prepare_dir(&config.out)
         .map_err(|_| Error::flag("-o", format!("cannot write to {}", config.out.display())))?;
     let mut written = Vec::new();
