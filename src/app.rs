@@ -52,15 +52,43 @@ pub struct BenchCommand {
     pub run: RunOptions,
     /// Summary format on stdout.
     pub format: Format,
+    /// A `flopsbench peak` result folder (or CSV) whose rows are the devices' roofs for
+    /// per-layer bounds (`--ceilings`).
+    pub ceilings: Option<PathBuf>,
+}
+
+/// The `peak` rows of the result folder or CSV at `path` (`--ceilings`).
+fn peak_rows(path: &Path) -> Result<Vec<crate::record::Record>> {
+    let loaded = crate::report::load::load(&[path.to_path_buf()])?;
+    let peaks: Vec<_> = loaded
+        .records
+        .into_iter()
+        .filter(|r| r.kind == crate::spec::CaseKind::Peak)
+        .collect();
+    if peaks.is_empty() {
+        return Err(Error::flag(
+            "--ceilings",
+            format!(
+                "{} has no peak rows; measure them with `flopsbench peak --out DIR`",
+                path.display()
+            ),
+        ));
+    }
+    Ok(peaks)
 }
 
 impl BenchCommand {
     /// The experiment: the flags over a suite's settings over the built-in defaults.
     pub fn experiment(&self) -> Result<Experiment> {
+        let ceilings = match &self.ceilings {
+            Some(path) => peak_rows(path)?,
+            None => Vec::new(),
+        };
         let Some(path) = &self.suite else {
             return Ok(Experiment {
                 sampler: self.sampler.resolve(),
                 seed: self.seed.unwrap_or(0),
+                ceilings,
                 ..self.experiment.clone()
             });
         };
@@ -75,6 +103,7 @@ impl BenchCommand {
             target: Target::Cases(suite.cases),
             sampler: self.sampler.or(suite.sampler).resolve(),
             seed: self.seed.or(suite.seed).unwrap_or(0),
+            ceilings,
             ..self.experiment.clone()
         })
     }

@@ -247,6 +247,9 @@ impl ResultsWriter {
                 .and_then(|_| fs::rename(&tmp, path))
                 .map_err(io(path))?;
         }
+        for name in ["layers.csv", "layers.jsonl"] {
+            cut_partial_line(&dir.join(name))?;
+        }
         let append = |p: &Path| fs::OpenOptions::new().append(true).open(p).map_err(io(p));
         let csv = append(&csv_path)?;
         let jsonl = BufWriter::new(append(&jsonl_path)?);
@@ -261,6 +264,36 @@ impl ResultsWriter {
             kept.into_iter().map(|r| r.record).collect(),
         ))
     }
+}
+
+/// Drops a last line cut short by a kill from `path` (when it exists), atomically.
+fn cut_partial_line(path: &Path) -> Result<()> {
+    let Ok(bytes) = fs::read(path) else {
+        return Ok(());
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, &bytes[..keep])
+        .and_then(|_| fs::rename(&tmp, path))
+        .map_err(io(path))
+}
+
+/// The (case, backend, device) of every per-layer profile in `dir/layers.csv`.
+pub fn profiled(dir: &Path) -> Vec<(String, String, String)> {
+    let Ok(mut reader) = csv::Reader::from_path(dir.join("layers.csv")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for row in reader.deserialize::<crate::profile::LayerRow>().flatten() {
+        let key = (row.case, row.backend, row.device);
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
 }
 
 /// `path` opened for appending, created when missing.

@@ -268,7 +268,15 @@ fn a_model_file_travels_to_the_board_by_content_hash() {
     let run = flopsbench()
         .arg("net")
         .arg(&model)
-        .args(["--backend", "tract", "--device", "board", "--runs", "2"])
+        .args([
+            "--backend",
+            "tract",
+            "--device",
+            "board",
+            "--runs",
+            "2",
+            "--per-layer",
+        ])
         .args(["--warmup", "0", "--min-time", "0", "--quiet"])
         .arg("--devices")
         .arg(&devices)
@@ -295,6 +303,19 @@ fn a_model_file_travels_to_the_board_by_content_hash() {
     assert_eq!(
         std::fs::read(&copy).unwrap(),
         std::fs::read(&model).unwrap()
+    );
+    // The worker's per-layer profile came back with the row, under the board's name.
+    let layers: Vec<flopsbench::profile::LayerRow> =
+        csv::Reader::from_path(out.join("board/layers.csv"))
+            .unwrap()
+            .deserialize()
+            .map(|r| r.unwrap())
+            .collect();
+    assert!(layers.len() > 10, "{layers:?}");
+    assert!(
+        layers
+            .iter()
+            .all(|l| l.device == "board" && l.status == "ok")
     );
 }
 

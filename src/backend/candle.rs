@@ -252,10 +252,11 @@ impl CandlePrepared {
             let y = self.step(step, &values).map_err(err)?;
             if let Some(times) = times.as_deref_mut() {
                 self.device.synchronize().map_err(err)?;
+                let ms = start.elapsed().as_secs_f64() * 1e3;
                 times.push(NodeTime {
                     node: step.name.clone(),
                     op: step.layer.op_name().to_string(),
-                    ms: start.elapsed().as_secs_f64() * 1e3,
+                    ms,
                 });
             }
             values.push(Some(y));

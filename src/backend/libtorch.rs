@@ -219,10 +219,11 @@ impl TchPrepared {
                 if let Device::Cuda(n) = self.device {
                     tch::Cuda::synchronize(n as i64);
                 }
+                let ms = start.elapsed().as_secs_f64() * 1e3;
                 times.push(NodeTime {
                     node: step.name.clone(),
                     op: step.layer.op_name().to_string(),
-                    ms: start.elapsed().as_secs_f64() * 1e3,
+                    ms,
                 });
             }
             values.push(Some(y));

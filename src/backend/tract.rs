@@ -74,10 +74,11 @@ impl Prepared for TractPrepared {
                     .run_plan_with_eval(self.inputs.clone(), |ctx, state, node, inputs| {
                         let start = std::time::Instant::now();
                         let outputs = tract_onnx::tract_core::plan::eval(ctx, state, node, inputs);
+                        let ms = start.elapsed().as_secs_f64() * 1e3;
                         times.push(NodeTime {
                             node: node.name.clone(),
                             op: node.op().name().to_string(),
-                            ms: start.elapsed().as_secs_f64() * 1e3,
+                            ms,
                         });
                         outputs
                     });

@@ -47,6 +47,10 @@ pub struct Experiment {
     /// Roll the layers up by the first N parts of their names (`--depth`).
     #[serde(default)]
     pub depth: Option<usize>,
+    /// `peak` rows of an earlier run (`--ceilings`): the devices' roofs for per-layer
+    /// bounds.
+    #[serde(default)]
+    pub ceilings: Vec<crate::record::Record>,
 }
 
 impl Experiment {
@@ -68,6 +72,7 @@ impl Experiment {
             input_shapes: Vec::new(),
             per_layer: false,
             depth: None,
+            ceilings: Vec::new(),
         }
     }
 

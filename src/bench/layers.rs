@@ -1,16 +1,16 @@
 //! Per-layer profiles in the engine: after a network's timed row on a backend, the same
-//! work prepared afresh (untimed), run once to warm up, then profiled pass by pass
-//! through the backend's per-node hook ([`crate::backend::Prepared::profile`]); never
-//! inside the timed measurement.
+//! work prepared afresh (untimed), run once (ONNX Runtime profiles in a session of its
+//! own, warmed up there), then profiled pass by pass through the backend's per-node hook
+//! ([`crate::backend::Prepared::profile`]); never inside the timed measurement.
 
 use crate::count::{CountOptions, count_net};
 use crate::error::Result;
 use crate::profile::{self, Ceilings, LayerSamples, LayerSpec, ProfileOf};
-use crate::record::{Record, Status};
-use crate::spec::{CaseKind, Net};
+use crate::record::Record;
+use crate::spec::Net;
 
-use super::Job;
 use super::work::Work;
+use super::{Experiment, Job};
 
 /// Passes per profile: `--runs` (at least 3) when given, else about a second's worth of
 /// the network's median, between 10 and 100.
@@ -50,23 +50,15 @@ pub(crate) fn specs_of_net(net: &Net, opts: &CountOptions) -> Vec<LayerSpec> {
         .collect()
 }
 
-/// The device's ceilings from the `peak` rows measured so far in this run on the same
-/// device: the dense GEMM at the job's thread count (or the closest), the stream.
-fn ceilings(records: &[Record], job: &Job<'_>) -> Option<Ceilings> {
-    let peaks = || {
-        records
-            .iter()
-            .filter(|r| r.kind == CaseKind::Peak && r.status == Status::Ok)
-            .filter(|r| r.device == *job.device)
-    };
-    let gemm = peaks()
-        .filter(|r| r.name == "gemm")
-        .min_by_key(|r| r.threads.abs_diff(job.settings.threads))?;
-    let stream = peaks().find(|r| r.name == "stream")?;
-    Some(Ceilings {
-        gmacs_per_s: gemm.gmacs_per_s?,
-        gbytes_per_s: stream.gbytes_per_s?,
-    })
+/// The device's ceilings from the `peak` rows measured so far in this run, or given with
+/// the experiment (`--ceilings`), on the same device.
+fn ceilings(records: &[Record], given: &[Record], job: &Job<'_>) -> Option<Ceilings> {
+    let peaks: Vec<&Record> = records
+        .iter()
+        .chain(given)
+        .filter(|r| r.device == *job.device)
+        .collect();
+    profile::ceilings(&peaks, job.settings.threads)
 }
 
 /// The per-layer rows of `record`'s network on `job`'s backend (one error row when the
@@ -76,8 +68,7 @@ pub(crate) fn profile_job(
     work: &Work,
     record: &Record,
     records: &[Record],
-    runs: Option<usize>,
-    seed: u64,
+    experiment: &Experiment,
 ) -> Vec<LayerSamples> {
     let of = ProfileOf {
         run_id: record.run_id.clone(),
@@ -87,7 +78,7 @@ pub(crate) fn profile_job(
         threads: record.threads,
         batch: record.batch,
     };
-    let passes = passes(runs, record.median_ms.unwrap_or(1.0));
+    let passes = passes(experiment.sampler.runs, record.median_ms.unwrap_or(1.0));
     let timed = || -> Result<Option<Vec<_>>> {
         let mut prepared = work.prepare(job.backend, job.device, &job.settings)?;
         prepared.run()?;
@@ -97,7 +88,8 @@ pub(crate) fn profile_job(
     match timed() {
         Ok(Some(times)) => {
             let attributed = profile::attribute(&work.layers, &times);
-            profile::rows(&of, &work.layers, &attributed, ceilings(records, job), seed)
+            let roof = ceilings(records, &experiment.ceilings, job);
+            profile::rows(&of, &work.layers, &attributed, roof, experiment.seed)
         }
         Ok(None) => vec![of.error(&format!(
             "{} has no per-node hook to profile with",

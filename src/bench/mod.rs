@@ -75,6 +75,9 @@ pub struct RunContext {
     pub overhead_ns: f64,
     /// Rows already ok (a resumed run): kept, not rerun.
     pub done: Vec<Record>,
+    /// The (case, backend, device) of the per-layer profiles already written (a resumed
+    /// run): not profiled again.
+    pub profiled: Vec<(String, String, String)>,
 }
 
 /// One (case, backend, device) to measure, with everything decided.
@@ -134,12 +137,6 @@ pub fn measure_cases(
                     batch,
                     threads: settings.threads,
                 };
-                if let Some(kept) = context.done.iter().find(|r| RowKey::of(r) == key) {
-                    reporter.kept(index, total, kept);
-                    records.push(kept.clone());
-                    continue;
-                }
-                reporter.started(&format!("{} · {} · {device}", case.id, backend.name()));
                 let job = Job {
                     case,
                     work: &work,
@@ -150,18 +147,29 @@ pub fn measure_cases(
                     host: &host,
                     device_model: &device_model,
                 };
-                let (record, samples, output) = measure_one(experiment, &job, context, &mut cache);
-                sink.append(&record, &samples, output.as_ref())?;
-                reporter.finished(index, total, &record);
-                if let (Ok(work), true) = (&work, profiles(experiment, case, &record)) {
-                    let rows = layers::profile_job(
-                        &job,
-                        work,
-                        &record,
-                        &records,
-                        experiment.sampler.runs,
-                        experiment.seed,
-                    );
+                let (record, fresh) = match context.done.iter().find(|r| RowKey::of(r) == key) {
+                    Some(kept) => {
+                        reporter.kept(index, total, kept);
+                        (kept.clone(), false)
+                    }
+                    None => {
+                        reporter.started(&format!("{} · {} · {device}", case.id, backend.name()));
+                        let (record, samples, output) =
+                            measure_one(experiment, &job, context, &mut cache);
+                        sink.append(&record, &samples, output.as_ref())?;
+                        reporter.finished(index, total, &record);
+                        (record, true)
+                    }
+                };
+                // A kept row is profiled when an interrupted run had not profiled it yet.
+                let profiled = !fresh
+                    && context.profiled.iter().any(|(c, b, d)| {
+                        (c, b, d) == (&record.case, &record.backend, &record.device.to_string())
+                    });
+                if let (Ok(work), true, false) =
+                    (&work, profiles(experiment, case, &record), profiled)
+                {
+                    let rows = layers::profile_job(&job, work, &record, &records, experiment);
                     sink.append_layers(&rows)?;
                     reporter.layers(&record, &rows);
                 }

@@ -78,6 +78,7 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         run_id: "test".into(),
         overhead_ns: 0.0,
         done: Vec::new(),
+        profiled: Vec::new(),
     };
     let mut rows = Rows::default();
     let mut events = Events::default();

@@ -223,6 +223,7 @@ impl BenchArgs {
                 fleet: self.fleet.options(),
             },
             format: self.format.into(),
+            ceilings: None,
         }
     }
 }

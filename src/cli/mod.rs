@@ -189,6 +189,11 @@ struct NetCommand {
     #[arg(long, value_name = "N", help_heading = "Per-layer profiles")]
     depth: Option<usize>,
 
+    /// A `flopsbench peak` result folder: its rows are the device's roofs, so that each
+    /// layer gets its roofline bound; with --per-layer
+    #[arg(long, value_name = "DIR", help_heading = "Per-layer profiles")]
+    ceilings: Option<PathBuf>,
+
     #[command(flatten)]
     bench: BenchArgs,
 }
@@ -434,6 +439,10 @@ fn command(commands: Commands) -> Result<Command> {
                 cmd.bench
                     .into_command(Target::Nets(cmd.nets), cmd.resolution.unwrap_or(224), None);
             bench.experiment.input_shapes = input_shapes;
+            if cmd.ceilings.is_some() && !cmd.per_layer {
+                return Err(Error::flag("--ceilings", "applies with --per-layer"));
+            }
+            bench.ceilings = cmd.ceilings;
             match cmd.depth {
                 Some(_) if !cmd.per_layer => {
                     return Err(Error::flag("--depth", "applies with --per-layer"));

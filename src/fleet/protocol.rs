@@ -14,7 +14,7 @@ use crate::record::RecordWithSamples;
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +63,10 @@ pub enum Message {
     /// One finished row, with its samples and output digest.
     Record(Box<RecordWithSamples>),
     /// The per-layer profile of the network row sent just before.
-    Layers(Vec<LayerSamples>),
+    Layers {
+        /// Its rows, with their samples.
+        rows: Vec<LayerSamples>,
+    },
     /// The job is finished.
     Done {
         /// Rows sent.
@@ -140,6 +143,23 @@ mod tests {
         );
         let text = serde_json::to_string(&nets).unwrap();
         assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), nets);
+    }
+
+    #[test]
+    fn a_profile_survives_the_wire() {
+        let of = crate::profile::ProfileOf {
+            run_id: "r".into(),
+            case: "c".into(),
+            backend: "tract".into(),
+            device: "cpu".into(),
+            threads: 1,
+            batch: 1,
+        };
+        let message = Message::Layers {
+            rows: vec![of.error("no hook")],
+        };
+        let line = message.to_line().unwrap();
+        assert_eq!(Message::parse(&line).unwrap(), message);
     }
 
     #[test]

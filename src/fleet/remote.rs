@@ -230,7 +230,7 @@ fn read_messages(
                 }
                 got.records.push(record);
             }
-            Message::Layers(rows) if got.writer.is_some() => {
+            Message::Layers { rows } if got.writer.is_some() => {
                 let rows: Vec<_> = rows
                     .into_iter()
                     .map(|mut r| {
@@ -240,6 +240,12 @@ fn read_messages(
                     .collect();
                 if let Some(w) = got.writer.as_mut() {
                     w.append_layer_rows(&rows)?;
+                }
+                if !run.quiet
+                    && let Some(record) = got.records.last()
+                {
+                    let text = crate::output::layers::render(record, &rows, run.experiment.depth);
+                    write!(log, "{text}").ok();
                 }
             }
             Message::Done { .. } if got.writer.is_some() => {

@@ -62,7 +62,12 @@ impl Sink for LineSink<'_> {
     }
 
     fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()> {
-        send(self.out, &Message::Layers(rows.to_vec()))
+        send(
+            self.out,
+            &Message::Layers {
+                rows: rows.to_vec(),
+            },
+        )
     }
 }
 
@@ -156,6 +161,7 @@ fn start(
         run_id,
         overhead_ns,
         done: Vec::new(),
+        profiled: Vec::new(),
     };
     let mut sink = LineSink {
         out,

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub use attribute::{Attributed, LayerSpec, RanAs, attribute};
 
 use crate::measure::summarize;
+use crate::record::{Record, Status};
+use crate::spec::CaseKind;
 
 /// One row of `layers.csv`: a layer (or a node the runtime added) of one network on one
 /// backend and device.
@@ -42,7 +44,8 @@ pub struct LayerRow {
     pub ran_as: String,
     /// Parameters (of the group, for a layer others were fused into).
     pub params: u64,
-    /// Multiply-adds per item (of the group; 0 for a layer fused into another).
+    /// Multiply-adds per item (of the group; 0 for a layer fused into another; its own for
+    /// a removed one).
     pub macs: u64,
     /// Memory traffic of the batch, bytes (of the group; 0 for a fused layer).
     pub mem_bytes: u64,
@@ -181,10 +184,11 @@ pub fn rows(
         .collect();
     // A group's counts on the layer that ran it.
     for (i, (ran, _)) in attributed.layers.iter().enumerate() {
+        // A removed layer keeps its own counts (nothing ran for them, and the total
+        // stays the network's).
         let owner = match ran {
-            RanAs::Nodes(_) => i,
+            RanAs::Nodes(_) | RanAs::Removed => i,
             RanAs::FusedInto(x) => *x,
-            RanAs::Removed => continue,
         };
         out[owner].row.params += specs[i].params;
         out[owner].row.macs += specs[i].macs;
@@ -237,6 +241,35 @@ fn finish(out: &mut [LayerSamples], batch: usize, ceilings: Option<Ceilings>, se
             }
         }
     }
+}
+
+/// The ceilings among one device's `peaks` rows (others are ignored): the best dense
+/// GEMM rate at the thread count closest to `threads`, and the best stream bandwidth.
+pub fn ceilings(peaks: &[&Record], threads: usize) -> Option<Ceilings> {
+    let ok = || {
+        peaks
+            .iter()
+            .filter(|r| r.kind == CaseKind::Peak && r.status == Status::Ok)
+    };
+    let nearest = ok()
+        .filter(|r| r.name == "gemm")
+        .map(|r| r.threads.abs_diff(threads))
+        .min()?;
+    let best = |rates: Vec<f64>| rates.into_iter().reduce(f64::max);
+    let gemm = best(
+        ok().filter(|r| r.name == "gemm" && r.threads.abs_diff(threads) == nearest)
+            .filter_map(|r| r.gmacs_per_s)
+            .collect(),
+    )?;
+    let stream = best(
+        ok().filter(|r| r.name == "stream")
+            .filter_map(|r| r.gbytes_per_s)
+            .collect(),
+    )?;
+    Some(Ceilings {
+        gmacs_per_s: gemm,
+        gbytes_per_s: stream,
+    })
 }
 
 /// The sum of the rows' medians, ms.

@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::profile::summary::{self, Group};
 use crate::profile::{LayerRow, LayerSamples};
 use crate::record::{Record, Status};
-use crate::spec::CaseKind;
 
 /// One profile: a network on a backend and device, from one run.
 struct Profile<'a> {
@@ -115,20 +114,13 @@ pub fn tables(layers: &[LayerRow], records: &[Record]) -> Vec<Table> {
         .collect()
 }
 
-/// The device's ceilings among `records`: the best dense GEMM rate at `threads` (or any)
-/// and the stream bandwidth.
+/// The device's ceilings among `records` ([`crate::profile::ceilings`]).
 fn ceilings(records: &[Record], device: &str, threads: usize) -> Option<(f64, f64)> {
-    let peaks = || {
-        records.iter().filter(|r| {
-            r.kind == CaseKind::Peak && r.status == Status::Ok && r.device.to_string() == device
-        })
-    };
-    let gemm = peaks()
-        .filter(|r| r.name == "gemm")
-        .min_by_key(|r| r.threads.abs_diff(threads))?
-        .gmacs_per_s?;
-    let stream = peaks().find(|r| r.name == "stream")?.gbytes_per_s?;
-    Some((gemm, stream))
+    let peaks: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.device.to_string() == device)
+        .collect();
+    crate::profile::ceilings(&peaks, threads).map(|c| (c.gmacs_per_s, c.gbytes_per_s))
 }
 
 /// Two bars per op type: its share of the time and of the multiply-adds.

@@ -149,6 +149,11 @@ fn run_local(
         run_id,
         overhead_ns,
         done,
+        profiled: if options.resume {
+            crate::results::profiled(dir)
+        } else {
+            Vec::new()
+        },
     };
     let mut reporter =
         Progress::new(log, options.quiet, options.progress).with_depth(experiment.depth);
