@@ -256,6 +256,7 @@ impl CandlePrepared {
                 times.push(NodeTime {
                     node: step.name.clone(),
                     op: step.layer.op_name().to_string(),
+                    values: Vec::new(),
                     ms,
                 });
             }

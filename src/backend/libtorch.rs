@@ -223,6 +223,7 @@ impl TchPrepared {
                 times.push(NodeTime {
                     node: step.name.clone(),
                     op: step.layer.op_name().to_string(),
+                    values: Vec::new(),
                     ms,
                 });
             }

@@ -119,6 +119,9 @@ pub struct NodeTime {
     pub node: String,
     /// The runtime's operator for it (`Conv`, `FusedConv`, tract's op name, a layer type).
     pub op: String,
+    /// The graph values it writes, where the runtime says (ONNX Runtime's optimised model;
+    /// past its layout reorders): they name the layers it computes.
+    pub values: Vec<String>,
     /// Milliseconds.
     pub ms: f64,
 }

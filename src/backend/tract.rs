@@ -78,6 +78,7 @@ impl Prepared for TractPrepared {
                         times.push(NodeTime {
                             node: node.name.clone(),
                             op: node.op().name().to_string(),
+                            values: Vec::new(),
                             ms,
                         });
                         outputs

@@ -54,10 +54,19 @@ fn prefixes(name: &str, node: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || !rest.starts_with(|c: char| c.is_alphanumeric()))
 }
 
-/// The layer `node` belongs to: the one whose value it computes in another layout (ONNX
-/// Runtime names such a node after the value: `t5_nchwc`), else the longest name that
-/// prefixes it.
-fn layer_of(layers: &[LayerSpec], node: &str) -> Option<usize> {
+/// The layer node `t` belongs to: the last layer whose value it computes where the
+/// runtime says which (ONNX Runtime's optimised model), or whose value names it, else the
+/// longest layer name that prefixes its name.
+fn layer_of(layers: &[LayerSpec], t: &NodeTime) -> Option<usize> {
+    if let Some(i) = (0..layers.len())
+        .rev()
+        .find(|&i| !layers[i].output.is_empty() && t.values.contains(&layers[i].output))
+    {
+        return Some(i);
+    }
+    let node = t.node.as_str();
+    // Inside its blocked layout ONNX Runtime's values are tokens; the node that computes a
+    // graph value there is named after it (`t5_nchwc`).
     if let Some(value) = node.strip_suffix("_nchwc")
         && let Some(i) = layers.iter().position(|l| l.output == value)
     {
@@ -109,7 +118,7 @@ pub fn attribute(layers: &[LayerSpec], passes: &[Vec<NodeTime>]) -> Attributed {
     let mut counted: Vec<Vec<String>> = vec![Vec::new(); layers.len()];
     for (p, pass) in passes.iter().enumerate() {
         for t in pass {
-            match layer_of(layers, &t.node).map(|i| multiplier_of(layers, i, &t.op)) {
+            match layer_of(layers, t).map(|i| multiplier_of(layers, i, &t.op)) {
                 Some(i) => {
                     times[i][p] += t.ms;
                     if !counted[i].contains(&t.node) {
@@ -222,6 +231,7 @@ mod tests {
         NodeTime {
             node: node.into(),
             op: "X".into(),
+            values: Vec::new(),
             ms,
         }
     }
@@ -257,9 +267,14 @@ mod tests {
     }
 
     #[test]
-    fn re_laid_out_nodes_go_to_the_value_they_compute_and_adds_to_the_latest_producer() {
+    fn nodes_go_to_the_value_they_compute_and_adds_to_the_latest_producer() {
         let mut layers = vec![spec("conv", &[]), spec("mlp.3", &[0]), spec("add", &[0, 1])];
         layers[1].output = "t5".into();
+        let mut relaid = t("fused_0", 2.0);
+        relaid.values = vec!["t5".into()];
+        let a = attribute(&layers, &[vec![t("conv", 1.0), relaid]]);
+        assert_eq!(a.layers[1], (RanAs::Nodes(1), vec![2.0]));
+        // A node inside the blocked layout, named after the value it computes.
         let a = attribute(&layers, &[vec![t("conv", 1.0), t("t5_nchwc", 2.0)]]);
         assert_eq!(a.layers[1], (RanAs::Nodes(1), vec![2.0]));
         assert_eq!(a.layers[2].0, RanAs::FusedInto(1));
@@ -284,6 +299,7 @@ mod tests {
         let mm = |node: &str, ms| NodeTime {
             node: node.into(),
             op: "OptMatMul".into(),
+            values: Vec::new(),
             ms,
         };
         let passes = vec![vec![

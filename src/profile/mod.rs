@@ -301,6 +301,7 @@ mod tests {
         let t = |node: &str, ms: f64| NodeTime {
             node: node.into(),
             op: "X".into(),
+            values: Vec::new(),
             ms,
         };
         let passes: Vec<Vec<NodeTime>> = (0..5)

@@ -1,10 +1,15 @@
 //! Per-node times from ONNX Runtime's own profiler: a second session of the same model
 //! with profiling on (the timed session never profiles), run once to warm up and then
 //! `passes` times; its Chrome-trace JSON gives every node's kernel time in whole µs,
-//! grouped here by the `model_run` each falls in. Nodes are named as the runtime named
-//! them after its optimisations (a fused node keeps the name of the node it grew from).
+//! grouped here by the `model_run` each falls in. The session also saves the model as it
+//! optimised it: each node's outputs, followed past the layout reorders it added, are the
+//! graph values the node computes, which name the layers it covers.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+
+use prost::Message;
+use tract_onnx::pb;
 
 use ort::value::Tensor;
 use serde::Deserialize;
@@ -73,7 +78,12 @@ fn run(
     dir: &std::path::Path,
 ) -> Result<Vec<Vec<NodeTime>>> {
     let (builder, _) = builder(device, settings)?;
-    let mut builder = builder.with_profiling(dir.join("trace")).map_err(err)?;
+    let optimised = dir.join("optimised.onnx");
+    let mut builder = builder
+        .with_profiling(dir.join("trace"))
+        .map_err(err)?
+        .with_optimized_model_path(&optimised)
+        .map_err(err)?;
     let mut session = match model {
         ModelBytes::Memory(bytes) => builder.commit_from_memory(bytes),
         ModelBytes::File(path) => builder.commit_from_file(path),
@@ -88,7 +98,18 @@ fn run(
     let text = std::fs::read_to_string(&trace).map_err(err)?;
     let events: Vec<Event> = serde_json::from_str(&text)
         .map_err(|e| err(format!("ONNX Runtime's profile {trace}: {e}")))?;
-    let passes_seen = by_run(&events);
+    let values = std::fs::read(&optimised)
+        .ok()
+        .and_then(|b| pb::ModelProto::decode(b.as_slice()).ok())
+        .and_then(|m| m.graph)
+        .map(|g| values_by_node(&g))
+        .unwrap_or_default();
+    let mut passes_seen = by_run(&events);
+    for t in passes_seen.iter_mut().flatten() {
+        if let Some(v) = values.get(&t.node) {
+            t.values = v.clone();
+        }
+    }
     if passes_seen.len() != passes + 1 {
         return Err(err(format!(
             "ONNX Runtime's profile has {} runs, {} were made",
@@ -98,6 +119,35 @@ fn run(
     }
     // The first run warms the new session up.
     Ok(passes_seen.into_iter().skip(1).collect())
+}
+
+/// The values each node of the optimised graph computes: its outputs, each followed
+/// through the layout reorders (`ReorderOutput`) that read it to the value they write.
+fn values_by_node(graph: &pb::GraphProto) -> HashMap<String, Vec<String>> {
+    let reorder: HashMap<&str, &str> = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "ReorderOutput" && n.input.len() == 1 && n.output.len() == 1)
+        .map(|n| (n.input[0].as_str(), n.output[0].as_str()))
+        .collect();
+    graph
+        .node
+        .iter()
+        .map(|n| {
+            let values = n
+                .output
+                .iter()
+                .map(|o| {
+                    let mut v = o.as_str();
+                    while let Some(next) = reorder.get(v) {
+                        v = next;
+                    }
+                    v.to_string()
+                })
+                .collect();
+            (n.name.clone(), values)
+        })
+        .collect()
 }
 
 /// The kernel times of each `model_run`, in order.
@@ -119,6 +169,7 @@ fn by_run(events: &[Event]) -> Vec<Vec<NodeTime>> {
             out[i].push(NodeTime {
                 node: k.name.trim_end_matches("_kernel_time").to_string(),
                 op: k.args.op_name.clone(),
+                values: Vec::new(),
                 ms: k.dur as f64 / 1e3,
             });
         }
@@ -149,5 +200,27 @@ mod tests {
         assert!((runs[0][0].ms - 0.030).abs() < 1e-12);
         assert_eq!(runs[1][0].node, "conv");
         assert!((runs[1][0].ms - 0.025).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_node_computes_the_values_its_reorders_write() {
+        let node = |op: &str, name: &str, input: &str, output: &str| pb::NodeProto {
+            op_type: op.into(),
+            name: name.into(),
+            input: vec![input.into()],
+            output: vec![output.into()],
+            ..Default::default()
+        };
+        let graph = pb::GraphProto {
+            node: vec![
+                node("Conv", "t5_nchwc", "x", "reorder_token_1"),
+                node("ReorderOutput", "r", "reorder_token_1", "t5"),
+                node("Relu", "act", "t5", "t6"),
+            ],
+            ..Default::default()
+        };
+        let v = values_by_node(&graph);
+        assert_eq!(v["t5_nchwc"], ["t5"]);
+        assert_eq!(v["act"], ["t6"]);
     }
 }
