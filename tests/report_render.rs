@@ -60,7 +60,7 @@ fn the_report_and_its_charts_render_in_chromium() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
-    let fixtures: Vec<String> = ["table1", "nets", "peak", "ratio"]
+    let fixtures: Vec<String> = ["table1", "nets", "peak", "ratio", "layers"]
         .iter()
         .map(|d| format!("{}/tests/fixtures/report/{d}", env!("CARGO_MANIFEST_DIR")))
         .collect();
@@ -79,7 +79,21 @@ fn the_report_and_its_charts_render_in_chromium() {
         .filter(|p| p.extension().is_some_and(|e| e == "svg" || e == "html"))
         .collect();
     pages.sort();
-    assert_eq!(pages.len(), 5, "report.html and 4 charts: {pages:?}");
+    // report.html, the 4 paper charts, and the per-layer profile's two (its shares by op
+    // type, its layers on the roofline of the peak fixture's ceilings).
+    let names: Vec<String> = pages
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(pages.len(), 7, "{names:?}");
+    for chart in [
+        "layers-fasternet-t0-64-tract-cpu.svg",
+        "layers-roofline-fasternet-t0-64-tract-cpu.svg",
+    ] {
+        assert!(names.iter().any(|n| n == chart), "{chart}: {names:?}");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Per layer: fasternet-t0-64 · tract · cpu"));
     let profile = dir.path().join("profile");
     for page in &pages {
         let png = page.with_extension("png");
