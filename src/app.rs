@@ -109,6 +109,35 @@ impl BenchCommand {
     }
 }
 
+/// The configuration of `flopsbench predict`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictConfig {
+    /// Result folders or CSVs to learn from.
+    pub from: Vec<PathBuf>,
+    /// Networks to predict (zoo names or model files).
+    pub targets: Vec<String>,
+    /// Their input resolution.
+    pub resolution: usize,
+}
+
+/// `flopsbench predict`: every device and backend with enough data, evaluated, and the
+/// targets predicted; the text for stdout.
+pub fn predict(config: &PredictConfig) -> Result<String> {
+    let loaded = crate::report::load::load(&config.from)
+        .map_err(|e| Error::flag("--from", e.to_string()))?;
+    let groups = crate::predict::groups(&loaded.records, &loaded.layers)?;
+    let mut text = String::new();
+    for g in &groups {
+        let targets = NetTarget::resolve(&config.targets)?
+            .iter()
+            .map(|t| crate::predict::unmeasured(t, config.resolution, g.batch))
+            .collect::<Result<Vec<_>>>()?;
+        text += &crate::output::predict::render(g, &targets);
+        text += "\n";
+    }
+    Ok(text)
+}
+
 /// A command, ready to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -122,6 +151,8 @@ pub enum Command {
     List(Option<PathBuf>),
     /// `flopsbench report`.
     Report(Box<crate::report::ReportConfig>),
+    /// `flopsbench predict`.
+    Predict(Box<PredictConfig>),
     /// `flopsbench paper`.
     Paper(Box<PaperConfig>),
     /// `flopsbench worker` (hidden): one job on stdin, JSON lines on stdout.
@@ -249,6 +280,10 @@ pub fn run(
                 .filter(|r| r.status != Status::Ok)
                 .count();
             return Ok(finished(failed));
+        }
+        Command::Predict(config) => {
+            let text = predict(config)?;
+            write_all(out, &text)?;
         }
         Command::Report(config) => {
             let written = crate::report::run(config)?;

@@ -78,6 +78,7 @@ pub mod model;
 pub mod onnx;
 pub mod output;
 pub mod paper;
+pub mod predict;
 pub mod profile;
 pub mod record;
 pub mod reference;

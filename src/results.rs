@@ -23,7 +23,7 @@ pub struct ResultsWriter {
     csv_header: bool,
     jsonl: BufWriter<File>,
     /// `layers.csv` and `layers.jsonl`, opened with the first per-layer profile.
-    layers: Option<(csv::Writer<File>, BufWriter<File>)>,
+    layers: Option<(File, File)>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -157,19 +157,14 @@ impl Sink for ResultsWriter {
 
 impl ResultsWriter {
     /// Appends a per-layer profile to `layers.csv` and `layers.jsonl` (created, or
-    /// appended to after a resume, with the first one) and flushes them.
+    /// appended to after a resume, with the first one), each file in one write, flushed.
     pub fn append_layer_rows(&mut self, rows: &[LayerSamples]) -> Result<()> {
         let csv_path = self.dir.join("layers.csv");
         let jsonl_path = self.dir.join("layers.jsonl");
         if self.layers.is_none() {
-            let header = !csv_path.is_file();
-            let csv = csv::WriterBuilder::new()
-                .has_headers(header)
-                .from_writer(append(&csv_path)?);
-            let jsonl = BufWriter::new(append(&jsonl_path)?);
-            self.layers = Some((csv, jsonl));
+            self.layers = Some((append(&csv_path)?, append(&jsonl_path)?));
         }
-        let Some((csv, jsonl)) = self.layers.as_mut() else {
+        let Some((csv_file, jsonl_file)) = self.layers.as_mut() else {
             // Opened just above.
             return Ok(());
         };
@@ -177,14 +172,28 @@ impl ResultsWriter {
             path: path.to_path_buf(),
             source: std::io::Error::other(e),
         };
+        let header = csv_file.metadata().map_or(true, |m| m.len() == 0);
+        let mut csv = csv::WriterBuilder::new()
+            .has_headers(header)
+            .from_writer(Vec::new());
+        let mut jsonl = String::new();
         for r in rows {
             csv.serialize(&r.row)
                 .map_err(|e| bad(&csv_path, e.to_string()))?;
-            let line = serde_json::to_string(r).map_err(|e| bad(&jsonl_path, e.to_string()))?;
-            writeln!(jsonl, "{line}").map_err(io(&jsonl_path))?;
+            jsonl += &serde_json::to_string(r).map_err(|e| bad(&jsonl_path, e.to_string()))?;
+            jsonl.push('\n');
         }
-        csv.flush().map_err(io(&csv_path))?;
-        jsonl.flush().map_err(io(&jsonl_path))
+        let bytes = csv
+            .into_inner()
+            .map_err(|e| bad(&csv_path, e.to_string()))?;
+        csv_file
+            .write_all(&bytes)
+            .and_then(|_| csv_file.flush())
+            .map_err(io(&csv_path))?;
+        jsonl_file
+            .write_all(jsonl.as_bytes())
+            .and_then(|_| jsonl_file.flush())
+            .map_err(io(&jsonl_path))
     }
 }
 

@@ -495,3 +495,48 @@ fn input_shapes_set_symbolic_dimensions_and_batch_sets_the_batch() {
         (2 * 2 * 3 * 16 * 8 * 4).to_string().as_str()
     );
 }
+
+#[test]
+fn a_model_file_is_profiled_layer_by_layer_with_its_patterns() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fasternet-t0.onnx");
+    refilled(&fixture("onnx/fasternet-t0.stripped.onnx"), 6, &file);
+    let backends: Vec<&str> = backends_here()
+        .into_iter()
+        .filter(|b| *b == "tract" || *b == "ort")
+        .collect();
+    let out = dir.path().join("run");
+    let (code, _) = measure_cli(
+        &[
+            "net",
+            file.to_str().unwrap(),
+            "--per-layer",
+            "--backend",
+            &backends.join(","),
+        ],
+        &out,
+    );
+    assert_eq!(code, 0);
+    let rows: Vec<flopsbench::profile::LayerRow> = csv::Reader::from_path(out.join("layers.csv"))
+        .unwrap()
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect();
+    for backend in backends {
+        let mine: Vec<_> = rows.iter().filter(|r| r.backend == backend).collect();
+        assert!(mine.iter().all(|r| r.status == "ok"), "{backend}");
+        // The PConv and GELU patterns' member nodes (Split, Concat, Erf, …) belong to
+        // their layers, not to the runtime.
+        let stray: Vec<&str> = mine
+            .iter()
+            .filter(|r| r.ran_as == "runtime node")
+            .filter(|r| ["Split", "Concat", "Erf", "Div"].contains(&r.op.as_str()))
+            .map(|r| r.layer.as_str())
+            .collect();
+        assert!(stray.is_empty(), "{backend}: {stray:?}");
+        let pconv = mine.iter().filter(|r| r.op == "pconv").count();
+        assert_eq!(pconv, 13, "{backend}");
+        let share: f64 = mine.iter().filter_map(|r| r.share_of_time).sum();
+        assert!((share - 1.0).abs() < 1e-9);
+    }
+}

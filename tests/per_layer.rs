@@ -81,55 +81,7 @@ fn every_layer_of_a_zoo_net_is_profiled_on_every_backend() {
     }
     let rows = layer_rows(&out);
     for backend in backends_here() {
-        let mine: Vec<&LayerRow> = rows.iter().filter(|r| r.backend == backend).collect();
-        assert!(mine.iter().all(|r| r.status == "ok"), "{backend}: {mine:?}");
-        let layers: Vec<&&LayerRow> = mine.iter().filter(|r| r.ran_as != "runtime node").collect();
-        let names: Vec<&str> = layers.iter().map(|r| r.layer.as_str()).collect();
-        let expected: Vec<&str> = counted.iter().map(|c| c.0.as_str()).collect();
-        assert_eq!(names, expected, "{backend}: every layer, in order");
-        // Each group (a layer and those fused into it) carries the group's counts.
-        let mut groups: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        for (r, (name, macs, bytes)) in layers.iter().zip(&counted) {
-            let owner = match r.ran_as.strip_prefix("fused into ") {
-                Some(x) => {
-                    assert_eq!((r.macs, r.median_ms), (0, None), "{backend} {name}");
-                    x
-                }
-                None if r.ran_as == "removed" => continue,
-                None => name.as_str(),
-            };
-            let g = groups.entry(owner).or_default();
-            g.0 += macs;
-            g.1 += bytes;
-        }
-        for r in &layers {
-            if let Some(&(macs, bytes)) = groups.get(r.layer.as_str()) {
-                assert_eq!(
-                    (r.macs, r.mem_bytes),
-                    (macs, bytes),
-                    "{backend} {}",
-                    r.layer
-                );
-                assert!(r.median_ms.is_some(), "{backend} {}: timed", r.layer);
-            }
-        }
-        if backend == "candle" || backend == "tch" {
-            // Node by node: every layer is its own node.
-            assert!(layers.iter().all(|r| r.ran_as == "1 node"), "{backend}");
-        }
-        let total: u64 = mine.iter().map(|r| r.macs).sum();
-        assert_eq!(total, counted.iter().map(|c| c.1).sum::<u64>(), "{backend}");
-        let time: f64 = mine.iter().filter_map(|r| r.share_of_time).sum();
-        let macs: f64 = mine.iter().filter_map(|r| r.share_of_macs).sum();
-        assert!(
-            (time - 1.0).abs() < 1e-9,
-            "{backend}: shares of time sum to {time}"
-        );
-        assert!(
-            (macs - 1.0).abs() < 1e-9,
-            "{backend}: shares of MACs sum to {macs}"
-        );
-        assert!(mine.iter().all(|r| r.samples == 0 || r.samples == 3));
+        check_profile(backend, &rows, &counted);
     }
     // The report's section per network and backend, with its chart.
     let report = dir.path().join("report");
@@ -165,6 +117,60 @@ fn every_layer_of_a_zoo_net_is_profiled_on_every_backend() {
         rows.len(),
         "the samples of every row"
     );
+}
+
+/// `backend`'s profile among `rows`: every layer of `counted` (name, MACs, bytes) in
+/// order, fused groups carrying their members' counts, shares summing to one.
+fn check_profile(backend: &str, rows: &[LayerRow], counted: &[(String, u64, u64)]) {
+    let mine: Vec<&LayerRow> = rows.iter().filter(|r| r.backend == backend).collect();
+    assert!(mine.iter().all(|r| r.status == "ok"), "{backend}: {mine:?}");
+    let layers: Vec<&&LayerRow> = mine.iter().filter(|r| r.ran_as != "runtime node").collect();
+    let names: Vec<&str> = layers.iter().map(|r| r.layer.as_str()).collect();
+    let expected: Vec<&str> = counted.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(names, expected, "{backend}: every layer, in order");
+    // Each group (a layer and those fused into it) carries the group's counts.
+    let mut groups: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (r, (name, macs, bytes)) in layers.iter().zip(counted) {
+        let owner = match r.ran_as.strip_prefix("fused into ") {
+            Some(x) => {
+                assert_eq!((r.macs, r.median_ms), (0, None), "{backend} {name}");
+                x
+            }
+            None if r.ran_as == "removed" => continue,
+            None => name.as_str(),
+        };
+        let g = groups.entry(owner).or_default();
+        g.0 += macs;
+        g.1 += bytes;
+    }
+    for r in &layers {
+        if let Some(&(macs, bytes)) = groups.get(r.layer.as_str()) {
+            assert_eq!(
+                (r.macs, r.mem_bytes),
+                (macs, bytes),
+                "{backend} {}",
+                r.layer
+            );
+            assert!(r.median_ms.is_some(), "{backend} {}: timed", r.layer);
+        }
+    }
+    if backend == "candle" || backend == "tch" {
+        // Node by node: every layer is its own node.
+        assert!(layers.iter().all(|r| r.ran_as == "1 node"), "{backend}");
+    }
+    let total: u64 = mine.iter().map(|r| r.macs).sum();
+    assert_eq!(total, counted.iter().map(|c| c.1).sum::<u64>(), "{backend}");
+    let time: f64 = mine.iter().filter_map(|r| r.share_of_time).sum();
+    let macs: f64 = mine.iter().filter_map(|r| r.share_of_macs).sum();
+    assert!(
+        (time - 1.0).abs() < 1e-9,
+        "{backend}: shares of time sum to {time}"
+    );
+    assert!(
+        (macs - 1.0).abs() < 1e-9,
+        "{backend}: shares of MACs sum to {macs}"
+    );
+    assert!(mine.iter().all(|r| r.samples == 0 || r.samples == 3));
 }
 
 /// A real backend (candle) whose prepared models have no per-node hook.

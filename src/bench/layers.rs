@@ -35,6 +35,7 @@ pub(crate) fn specs_of_net(net: &Net, opts: &CountOptions) -> Vec<LayerSpec> {
         .enumerate()
         .map(|(i, (node, c))| LayerSpec {
             output: crate::onnx::value_name(net.nodes.len(), i + 1),
+            aliases: Vec::new(),
             name: node.name.clone(),
             op: c.op,
             params: c.params,
@@ -51,12 +52,12 @@ pub(crate) fn specs_of_net(net: &Net, opts: &CountOptions) -> Vec<LayerSpec> {
 }
 
 /// The device's ceilings from the `peak` rows measured so far in this run, or given with
-/// the experiment (`--ceilings`), on the same device.
+/// the experiment (`--ceilings`), of the same host and device (`cpu` is every host's).
 fn ceilings(records: &[Record], given: &[Record], job: &Job<'_>) -> Option<Ceilings> {
     let peaks: Vec<&Record> = records
         .iter()
         .chain(given)
-        .filter(|r| r.device == *job.device)
+        .filter(|r| r.device == *job.device && r.host == job.host)
         .collect();
     profile::ceilings(&peaks, job.settings.threads)
 }

@@ -79,7 +79,10 @@ impl Work {
             Ok(m) => specs_of_net(&m.net, opts)
                 .into_iter()
                 .map(|mut l| {
-                    l.output = value_of(&run, &l.name);
+                    if let Some(n) = run.nodes.iter().find(|n| n.name == l.name) {
+                        l.output = n.outputs.first().cloned().unwrap_or_default();
+                        l.aliases = n.members.clone();
+                    }
                     l
                 })
                 .collect(),
@@ -123,15 +126,6 @@ impl Work {
     }
 }
 
-/// The value the imported node `name` writes (empty when none).
-fn value_of(run: &ImportedModel, name: &str) -> String {
-    run.nodes
-        .iter()
-        .find(|n| n.name == name)
-        .and_then(|n| n.outputs.first().cloned())
-        .unwrap_or_default()
-}
-
 /// The layers of a model no spec network maps to: its nodes, counted node by node.
 fn specs_of_nodes(run: &ImportedModel, counted: &CaseCount) -> Vec<LayerSpec> {
     let writer = |value: &str| {
@@ -150,6 +144,7 @@ fn specs_of_nodes(run: &ImportedModel, counted: &CaseCount) -> Vec<LayerSpec> {
             mem_bytes: c.mem_bytes,
             producers: node.inputs.iter().filter_map(|i| writer(i)).collect(),
             output: node.outputs.first().cloned().unwrap_or_default(),
+            aliases: node.members.clone(),
         })
         .collect()
 }

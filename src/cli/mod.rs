@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use std::path::PathBuf;
 
-use crate::app::{Command, CountTarget, Invocation, PaperConfig};
+use crate::app::{Command, CountTarget, Invocation, PaperConfig, PredictConfig};
 use crate::backend::Selection;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
@@ -102,6 +102,14 @@ enum Commands {
         flopsbench report run-a/ run-b/results.csv -o out --format md,svg"
     )]
     Report(Box<ReportCommand>),
+    /// Does FLOPs predict latency here? Three predictors evaluated on measured runs
+    #[command(
+        after_help = "Examples:\n  flopsbench net all --backend tract --per-layer --out runs/nets\n  \
+        flopsbench peak --backend tract --out runs/peak\n  \
+        flopsbench predict --from runs/nets,runs/peak\n  \
+        flopsbench predict --from runs/nets,runs/peak fasternet-s --resolution 256"
+    )]
+    Predict(Box<PredictCommand>),
     /// Write the ONNX model (seeded weights) of one network or operator case
     #[command(
         after_help = "Examples:\n  flopsbench export fasternet-t0 -o t0.onnx\n  \
@@ -261,6 +269,22 @@ enum ReportFormatArg {
     Csv,
     Svg,
     Html,
+}
+
+#[derive(Debug, Args)]
+struct PredictCommand {
+    /// Result folders (or CSVs), comma-separated or repeated: network rows with their
+    /// per-layer profiles (`net --per-layer`) and the device's `peak` rows
+    #[arg(long, value_name = "DIR", value_delimiter = ',', required = true)]
+    from: Vec<PathBuf>,
+
+    /// Networks to predict (not measured): zoo names or ONNX model files, comma-separated
+    #[arg(value_delimiter = ',', value_name = "NETS")]
+    nets: Vec<String>,
+
+    /// Input resolution of the zoo networks to predict [default: 224]
+    #[arg(long)]
+    resolution: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -471,6 +495,20 @@ fn command(commands: Commands) -> Result<Command> {
                 fleet: cmd.fleet.options(),
                 out: cmd.out,
                 quiet: cmd.quiet,
+            })))
+        }
+        Commands::Predict(cmd) => {
+            let cmd = *cmd;
+            if cmd.resolution.is_some() && cmd.nets.is_empty() {
+                return Err(Error::flag(
+                    "--resolution",
+                    "applies to the networks to predict; none was given",
+                ));
+            }
+            Ok(Command::Predict(Box::new(PredictConfig {
+                from: cmd.from,
+                targets: cmd.nets,
+                resolution: cmd.resolution.unwrap_or(224),
             })))
         }
         Commands::Report(cmd) => {

@@ -29,6 +29,8 @@ pub struct Imported {
     pub params: NodeParams,
     /// The index of the ONNX node it is (`None` for a pattern of several).
     pub source: Option<usize>,
+    /// The names of the ONNX nodes it stands for (several for a pattern).
+    pub members: Vec<String>,
 }
 
 /// Attribute lookup on an ONNX node.
@@ -126,7 +128,11 @@ pub fn map(graph: &pb::GraphProto, values: &Values, weights: bool) -> Vec<Import
             used[i] = true;
             continue;
         }
-        if let Some((imported, consumed)) = ctx.pconv(i).or_else(|| ctx.gelu(i)) {
+        if let Some((mut imported, consumed)) = ctx.pconv(i).or_else(|| ctx.gelu(i)) {
+            imported.members = consumed
+                .iter()
+                .map(|&c| node_name(&graph.node[c]))
+                .collect();
             for c in consumed {
                 used[c] = true;
             }
@@ -171,6 +177,7 @@ pub(super) const NONE: NodeParams = NodeParams::None;
 fn plain(node: &pb::NodeProto, layer: Option<Layer>, inputs: Vec<String>) -> Imported {
     Imported {
         source: None,
+        members: vec![node_name(node)],
         name: node_name(node),
         op_type: node.op_type.clone(),
         layer,

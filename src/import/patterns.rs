@@ -52,6 +52,7 @@ impl Ctx<'_> {
             outputs: cat_node.output.clone(),
             params,
             source: None,
+            members: Vec::new(),
         };
         Some((imported, vec![i, ci, cat]))
     }
@@ -97,6 +98,7 @@ impl Ctx<'_> {
             outputs: self.nodes[half].output.clone(),
             params: NONE,
             source: None,
+            members: Vec::new(),
         };
         Some((imported, vec![i, erf, add, mul_x, half]))
     }

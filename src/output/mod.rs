@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod json;
 pub mod layers;
+pub mod predict;
 pub mod progress;
 pub mod table;
 pub mod units;

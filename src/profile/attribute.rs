@@ -26,6 +26,9 @@ pub struct LayerSpec {
     pub producers: Vec<usize>,
     /// The name of the value it writes in the graph the runtime ran.
     pub output: String,
+    /// Other node names it goes by in that graph (the nodes of an imported pattern:
+    /// Split, Conv and Concat of a PConv).
+    pub aliases: Vec<String>,
 }
 
 /// How a runtime ran a layer.
@@ -75,8 +78,15 @@ fn layer_of(layers: &[LayerSpec], t: &NodeTime) -> Option<usize> {
     layers
         .iter()
         .enumerate()
-        .filter(|(_, l)| prefixes(&l.name, node))
-        .max_by_key(|(_, l)| l.name.len())
+        .filter_map(|(i, l)| {
+            std::iter::once(&l.name)
+                .chain(&l.aliases)
+                .filter(|n| prefixes(n, node))
+                .map(String::len)
+                .max()
+                .map(|len| (i, len))
+        })
+        .max_by_key(|&(_, len)| len)
         .map(|(i, _)| i)
 }
 
@@ -224,6 +234,7 @@ mod tests {
             mem_bytes: 100,
             producers: producers.to_vec(),
             output: format!("{name}.out"),
+            aliases: Vec::new(),
         }
     }
 

@@ -292,6 +292,7 @@ mod tests {
             mem_bytes: 1000,
             producers: producers.to_vec(),
             output: String::new(),
+            aliases: Vec::new(),
         };
         let specs = [
             spec("conv", 100, &[]),

@@ -23,8 +23,13 @@ struct Profile<'a> {
 }
 
 /// The profiles of `layers` (the latest run of each network, backend and device; error
-/// rows left out), with the network rows of `records` they belong to.
-fn profiles<'a>(layers: &[LayerRow], records: &'a [Record]) -> Vec<Profile<'a>> {
+/// rows left out, and emulated devices' unless `include_emulated`), with the network
+/// rows of `records` they belong to.
+fn profiles<'a>(
+    layers: &[LayerRow],
+    records: &'a [Record],
+    include_emulated: bool,
+) -> Vec<Profile<'a>> {
     let mut latest: BTreeMap<(String, String, String), &str> = BTreeMap::new();
     for r in layers.iter().filter(|r| r.status == "ok") {
         let k = (r.case.clone(), r.backend.clone(), r.device.clone());
@@ -55,6 +60,7 @@ fn profiles<'a>(layers: &[LayerRow], records: &'a [Record]) -> Vec<Profile<'a>> 
             });
             Profile { key, rows, network }
         })
+        .filter(|p| include_emulated || !p.network.is_some_and(|n| n.emulated))
         .collect()
 }
 
@@ -63,8 +69,8 @@ fn percent(x: f64) -> String {
 }
 
 /// One table per profile: its op types.
-pub fn tables(layers: &[LayerRow], records: &[Record]) -> Vec<Table> {
-    profiles(layers, records)
+pub fn tables(layers: &[LayerRow], records: &[Record], include_emulated: bool) -> Vec<Table> {
+    profiles(layers, records, include_emulated)
         .iter()
         .map(|p| {
             let (case, backend, device) = &p.key;
@@ -114,11 +120,12 @@ pub fn tables(layers: &[LayerRow], records: &[Record]) -> Vec<Table> {
         .collect()
 }
 
-/// The device's ceilings among `records` ([`crate::profile::ceilings`]).
-fn ceilings(records: &[Record], device: &str, threads: usize) -> Option<(f64, f64)> {
+/// The ceilings among `records` of `network`'s host and device
+/// ([`crate::profile::ceilings`]).
+fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<(f64, f64)> {
     let peaks: Vec<&Record> = records
         .iter()
-        .filter(|r| r.device.to_string() == device)
+        .filter(|r| r.device == network.device && r.host == network.host)
         .collect();
     crate::profile::ceilings(&peaks, threads).map(|c| (c.gmacs_per_s, c.gbytes_per_s))
 }
@@ -258,12 +265,16 @@ fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
 }
 
 /// The charts of every profile.
-pub fn charts(layers: &[LayerRow], records: &[Record]) -> Result<Vec<Chart>> {
+pub fn charts(
+    layers: &[LayerRow],
+    records: &[Record],
+    include_emulated: bool,
+) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
-    for p in profiles(layers, records) {
+    for p in profiles(layers, records, include_emulated) {
         out.push(shares_chart(&p)?);
         let threads = p.rows.first().map_or(1, |r| r.row.threads);
-        if let Some(roof) = ceilings(records, &p.key.2, threads) {
+        if let Some(roof) = p.network.and_then(|n| ceilings(records, n, threads)) {
             out.push(roofline_chart(&p, roof)?);
         }
     }

@@ -252,9 +252,16 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
     let mut tables = tables::build(&loaded, config.include_emulated);
     // The per-layer sections before the provenance table, which stays last.
     let at = tables.len().saturating_sub(1);
-    tables.splice(at..at, layers::tables(&loaded.layers, &loaded.records));
+    tables.splice(
+        at..at,
+        layers::tables(&loaded.layers, &loaded.records, config.include_emulated),
+    );
     let mut charts = charts::build(&loaded.records, config.include_emulated)?;
-    charts.extend(layers::charts(&loaded.layers, &loaded.records)?);
+    charts.extend(layers::charts(
+        &loaded.layers,
+        &loaded.records,
+        config.include_emulated,
+    )?);
     crate::results::prepare_dir(&config.out)
         .map_err(|_| Error::flag("-o", format!("cannot write to {}", config.out.display())))?;
     let mut written = Vec::new();
