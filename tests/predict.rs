@@ -74,6 +74,19 @@ fn predictors_are_evaluated_on_measured_networks_and_predict_others() {
         text.contains("mobilenetv3-large") && text.contains("resnet50"),
         "{text}"
     );
+    // The report answers it too, with the predicted-vs-measured chart.
+    flopsbench(&["report", "nets", "peak", "-o", "report"], d);
+    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    assert!(
+        md.contains("Does FLOPs predict latency? tract · cpu @"),
+        "{md}"
+    );
+    let charts: Vec<String> = std::fs::read_dir(d.join("report"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("predict-") && n.ends_with("-tract.svg"))
+        .collect();
+    assert_eq!(charts.len(), 1, "{charts:?}");
     // Without the ceilings there is no roofline: refused, naming what to run.
     let out = Command::cargo_bin("flopsbench")
         .unwrap()

@@ -12,6 +12,7 @@ pub mod layers;
 pub mod load;
 pub mod markdown;
 pub mod models;
+pub mod predicted;
 pub mod select;
 pub mod tables;
 
@@ -256,12 +257,22 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
         at..at,
         layers::tables(&loaded.layers, &loaded.records, config.include_emulated),
     );
+    // The predictors learn from the rows the report shows (emulated ones when asked for).
+    let shown: Vec<crate::record::Record> = loaded
+        .records
+        .iter()
+        .filter(|r| config.include_emulated || !r.emulated)
+        .cloned()
+        .collect();
+    let at = tables.len().saturating_sub(1);
+    tables.splice(at..at, predicted::tables(&shown, &loaded.layers));
     let mut charts = charts::build(&loaded.records, config.include_emulated)?;
     charts.extend(layers::charts(
         &loaded.layers,
         &loaded.records,
         config.include_emulated,
     )?);
+    charts.extend(predicted::charts(&shown, &loaded.layers)?);
     crate::results::prepare_dir(&config.out)
         .map_err(|_| Error::flag("-o", format!("cannot write to {}", config.out.display())))?;
     let mut written = Vec::new();
