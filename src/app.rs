@@ -125,7 +125,10 @@ pub struct PredictConfig {
 pub fn predict(config: &PredictConfig) -> Result<String> {
     let loaded = crate::report::load::load(&config.from)
         .map_err(|e| Error::flag("--from", e.to_string()))?;
-    let groups = crate::predict::groups(&loaded.records, &loaded.layers)?;
+    // As report does, emulated rows are left out: their times are the emulator's.
+    let records: Vec<crate::record::Record> =
+        loaded.records.into_iter().filter(|r| !r.emulated).collect();
+    let groups = crate::predict::groups(&records, &loaded.layers)?;
     let mut text = String::new();
     for g in &groups {
         let targets = NetTarget::resolve(&config.targets)?

@@ -57,7 +57,8 @@ fn predictors_are_evaluated_on_measured_networks_and_predict_others() {
     assert!(text.contains("4 networks"), "{text}");
     for predictor in ["FLOPs (a·MACs + b)", "roofline (no fit)", "per-layer model"] {
         assert_eq!(
-            text.matches(predictor).count(),
+            text.matches(&format!("│ {predictor}")).count()
+                + text.matches(&format!("┆ {predictor}")).count(),
             4,
             "{predictor}: two evaluations and two predictions: {text}"
         );

@@ -7,6 +7,11 @@ use crate::predict::{Group, Holdout, Network, PerLayer, Predictor, Scores, eval,
 
 fn score_cells(s: &Scores) -> Vec<String> {
     vec![
+        format!(
+            "{}/{}",
+            s.predictions.len(),
+            s.predictions.len() + s.missing
+        ),
         s.tau.map_or("–".into(), |t| format!("{t:.2}")),
         format!("{:.0}%", s.within10 * 100.0),
         format!("{:.0}%", s.within20 * 100.0),
@@ -35,6 +40,7 @@ pub fn render(group: &Group, targets: &[Network]) -> String {
         &[
             "predictor",
             "held out",
+            "predicted",
             "Kendall τ",
             "within ±10%",
             "within ±20%",
@@ -53,6 +59,20 @@ pub fn render(group: &Group, targets: &[Network]) -> String {
     }
     align_numbers(&mut t, 2);
     out += &format!("{t}\n");
+    for (p, h, s) in &all {
+        for (name, never) in &s.unseen {
+            let held = if *h == Holdout::Family {
+                "family"
+            } else {
+                "network"
+            };
+            out += &format!(
+                "note: {} ({held} held out), {name}: {} never measured in the training networks, predicted by the roofline\n",
+                p.name(),
+                never.join(", ")
+            );
+        }
+    }
     let mut per = new_table(
         false,
         &["network", "measured", "FLOPs", "roofline", "per-layer"],
@@ -86,7 +106,6 @@ fn render_targets(
     targets: &[Network],
     all: &[(Predictor, Holdout, Scores)],
 ) -> String {
-    let train: Vec<&Network> = group.networks.iter().collect();
     let range = |p: Predictor| {
         all.iter()
             .find(|(q, h, _)| *q == p && *h == Holdout::Family)
@@ -98,7 +117,11 @@ fn render_targets(
                     .collect();
                 let lo = e.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                format!("{lo:+.0}%…{hi:+.0}%")
+                if e.is_empty() {
+                    "–".to_string()
+                } else {
+                    format!("{lo:+.0}%…{hi:+.0}% ({} networks)", e.len())
+                }
             })
             .unwrap_or_default()
     };
@@ -112,8 +135,10 @@ fn render_targets(
         ],
     );
     let mut notes = Vec::new();
-    let per_layer = PerLayer::fit(&train);
     for n in targets {
+        // A target that was measured is not learnt from.
+        let train: Vec<&Network> = group.networks.iter().filter(|m| m.name != n.name).collect();
+        let per_layer = PerLayer::fit(&train);
         for p in Predictor::ALL {
             let ms = match p {
                 Predictor::PerLayer => per_layer.as_ref().map(|m| {
@@ -127,7 +152,7 @@ fn render_targets(
                     }
                     pr.ms
                 }),
-                _ => eval::predict(p, &train, n, &group.ceilings),
+                _ => eval::predict(p, &train, n, &group.ceilings).map(|(ms, _)| ms),
             };
             t.add_row(vec![
                 n.name.clone(),

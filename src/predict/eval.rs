@@ -54,19 +54,27 @@ pub struct Scores {
     pub median_abs: f64,
     /// Per network: name, predicted and measured latency (ms).
     pub predictions: Vec<(String, f64, f64)>,
+    /// Networks it could not predict (too few to learn from), counted as misses.
+    pub missing: usize,
+    /// Per network, the op types the per-layer model never saw (predicted by the roofline).
+    pub unseen: Vec<(String, Vec<String>)>,
 }
 
-/// The prediction of `target` by `predictor` from `train`.
+/// The prediction of `target` by `predictor` from `train`, with the op types the
+/// per-layer model never saw.
 pub fn predict(
     predictor: Predictor,
     train: &[&Network],
     target: &Network,
     ceilings: &Ceilings,
-) -> Option<f64> {
+) -> Option<(f64, Vec<String>)> {
     match predictor {
-        Predictor::Flops => flops(train, target),
-        Predictor::Roofline => Some(roofline(target, ceilings)),
-        Predictor::PerLayer => PerLayer::fit(train).map(|m| m.predict(target, Some(ceilings)).ms),
+        Predictor::Flops => flops(train, target).map(|p| (p, Vec::new())),
+        Predictor::Roofline => Some((roofline(target, ceilings), Vec::new())),
+        Predictor::PerLayer => PerLayer::fit(train).map(|m| {
+            let p = m.predict(target, Some(ceilings));
+            (p.ms, p.unseen)
+        }),
     }
 }
 
@@ -78,6 +86,8 @@ pub fn evaluate(
     holdout: Holdout,
 ) -> Scores {
     let mut predictions = Vec::new();
+    let mut unseen = Vec::new();
+    let mut missing = 0;
     for target in networks {
         let train: Vec<&Network> = networks
             .iter()
@@ -86,13 +96,21 @@ pub fn evaluate(
                 Holdout::Family => n.family != target.family,
             })
             .collect();
-        if let Some(p) = predict(predictor, &train, target, ceilings) {
-            predictions.push((target.name.clone(), p, target.latency_ms));
+        match predict(predictor, &train, target, ceilings) {
+            Some((p, never)) => {
+                predictions.push((target.name.clone(), p, target.latency_ms));
+                if !never.is_empty() {
+                    unseen.push((target.name.clone(), never));
+                }
+            }
+            None => missing += 1,
         }
     }
+    // A network that could not be predicted is a miss (an infinite error).
     let errors: Vec<f64> = predictions
         .iter()
         .map(|(_, p, m)| error_percent(*p, *m))
+        .chain(std::iter::repeat_n(f64::INFINITY, missing))
         .collect();
     let predicted: Vec<f64> = predictions.iter().map(|(_, p, _)| *p).collect();
     let measured: Vec<f64> = predictions.iter().map(|(_, _, m)| *m).collect();
@@ -102,5 +120,58 @@ pub fn evaluate(
         within20: within(&errors, 20.0),
         median_abs: median_abs(&errors),
         predictions,
+        missing,
+        unseen,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::model::LayerPoint;
+
+    fn net(name: &str, gmacs: f64) -> Network {
+        Network {
+            name: name.into(),
+            family: crate::predict::family(name),
+            macs: gmacs * 1e9,
+            latency_ms: 2.0 * gmacs,
+            layers: vec![LayerPoint {
+                op: "conv".into(),
+                macs: gmacs * 1e9,
+                bytes: 0.0,
+                ms: Some(2.0 * gmacs),
+            }],
+            layers_ms: 2.0 * gmacs,
+        }
+    }
+
+    #[test]
+    fn families_are_held_out_together() {
+        // Latency is exactly 2 ms per G multiply-adds in every network.
+        let nets = vec![
+            net("aa-1", 1.0),
+            net("aa-2", 2.0),
+            net("aa-3", 3.0),
+            net("bb-1", 4.0),
+        ];
+        let c = Ceilings {
+            gmacs_per_s: 500.0,
+            gbytes_per_s: 10.0,
+        };
+        let by_network = evaluate(Predictor::Flops, &nets, &c, Holdout::Network);
+        assert_eq!(by_network.predictions.len(), 4);
+        assert_eq!(by_network.within10, 1.0, "exactly linear");
+        assert_eq!(by_network.tau, Some(1.0));
+        // Holding out family `aa` leaves one network (bb-1) to fit a line from: the three
+        // aa's cannot be predicted and count as misses; bb-1 is predicted from them.
+        let by_family = evaluate(Predictor::Flops, &nets, &c, Holdout::Family);
+        assert_eq!(by_family.missing, 3);
+        assert_eq!(by_family.predictions.len(), 1);
+        assert!((by_family.predictions[0].1 - 8.0).abs() < 1e-9);
+        assert_eq!(by_family.within10, 0.25);
+        // The roofline: 1 G at 500 G/s is 2 ms.
+        let roof = evaluate(Predictor::Roofline, &nets, &c, Holdout::Family);
+        assert!((roof.predictions[0].1 - 2.0).abs() < 1e-9);
     }
 }

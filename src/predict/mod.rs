@@ -48,20 +48,51 @@ pub struct Group {
 /// threads and batch (the most recent row of each network); the groups that have enough
 /// for an evaluation, or a message naming what to run.
 pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
-    type Key = (String, String, String, usize, usize);
+    type Key = (String, String, String, usize, usize, String);
+    let profiled = |r: &Record| {
+        layers.iter().any(|l| {
+            l.run_id == r.run_id
+                && l.case == r.case
+                && l.backend == r.backend
+                && l.device == r.device.to_string()
+                && l.status == "ok"
+        })
+    };
     let mut latest: BTreeMap<(Key, String), &Record> = BTreeMap::new();
+    let mut unprofiled = 0;
     for r in records
         .iter()
         .filter(|r| r.kind == CaseKind::Net && r.status == Status::Ok && r.median_ms.is_some())
     {
+        // The most recent row that has a profile (a later run without one hides nothing).
+        if !profiled(r) {
+            unprofiled += 1;
+            continue;
+        }
         let group = (
             r.host.clone(),
             r.device.to_string(),
             r.backend.clone(),
             r.threads,
             r.batch,
+            format!(
+                "{} {}",
+                r.dtype,
+                if r.fused_bn {
+                    "BN folded"
+                } else {
+                    "BN unfolded"
+                }
+            ),
         );
-        let k = (group, r.name.clone());
+        // A model file is its own network, whatever its name (resnet18.onnx is not the
+        // zoo's resnet18): keyed by its path.
+        let key = if r.model_path.is_empty() {
+            r.name.clone()
+        } else {
+            r.model_path.clone()
+        };
+        let k = (group, key);
         let keep = latest
             .get(&k)
             .is_none_or(|k| (&k.timestamp, &k.run_id) < (&r.timestamp, &r.run_id));
@@ -70,7 +101,6 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
         }
     }
     let mut by_group: BTreeMap<Key, Vec<Network>> = BTreeMap::new();
-    let mut unprofiled = 0;
     for ((group, _), r) in latest {
         let device = group.1.clone();
         let mine: Vec<&LayerRow> = layers
@@ -78,10 +108,6 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
             .filter(|l| l.run_id == r.run_id && l.case == r.case && l.backend == r.backend)
             .filter(|l| l.device == device && l.status == "ok")
             .collect();
-        if mine.is_empty() {
-            unprofiled += 1;
-            continue;
-        }
         by_group.entry(group).or_default().push(network(r, &mine));
     }
     let peaks: Vec<&Record> = records
@@ -90,7 +116,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
         .collect();
     let mut out = Vec::new();
     let mut why = Vec::new();
-    for ((host, device, backend, threads, batch), networks) in by_group {
+    for ((host, device, backend, threads, batch, _), networks) in by_group {
         let on_device: Vec<&Record> = peaks
             .iter()
             .copied()
@@ -110,7 +136,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
                 ceilings: c,
             }),
             (false, _) => why.push(format!(
-                "{backend} on {device}: {} profiled network(s), {MIN_NETWORKS} needed",
+                "{backend} on {device} of {host}: {} profiled network(s), {MIN_NETWORKS} needed",
                 networks.len()
             )),
             (true, None) => why.push(format!(
@@ -133,12 +159,23 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
     Ok(out)
 }
 
+/// A network's name in predictions: the zoo name, or a model's file name.
+fn shown_name(r: &Record) -> String {
+    if r.model_path.is_empty() {
+        r.name.clone()
+    } else {
+        std::path::Path::new(&r.model_path)
+            .file_name()
+            .map_or(r.name.clone(), |f| f.to_string_lossy().into_owned())
+    }
+}
+
 /// A measured network and its profile's layers (the runtime's own nodes left out).
 fn network(r: &Record, layers: &[&LayerRow]) -> Network {
     let batch = r.batch as f64;
     let points: Vec<LayerPoint> = layers
         .iter()
-        .filter(|l| l.ran_as != "runtime node" && !l.ran_as.starts_with("fused into"))
+        .filter(|l| l.ran_as != "runtime node")
         .map(|l| LayerPoint {
             op: l.op.clone(),
             macs: l.macs as f64 * batch,
@@ -147,7 +184,7 @@ fn network(r: &Record, layers: &[&LayerRow]) -> Network {
         })
         .collect();
     Network {
-        name: r.name.clone(),
+        name: shown_name(r),
         family: family(&r.name),
         macs: r.macs as f64 * batch,
         latency_ms: r.median_ms.unwrap_or(0.0),

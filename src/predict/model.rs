@@ -23,7 +23,7 @@ pub struct LayerPoint {
 /// One network measured on a device and backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
-    /// Its name (zoo name or model-file stem).
+    /// Its name (zoo name or model file name).
     pub name: String,
     /// Its family (`fasternet`, `resnet`, `mobilenet`): held out together.
     pub family: String,
@@ -82,6 +82,9 @@ pub fn roofline(target: &Network, c: &Ceilings) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerLayer {
     ops: Vec<(String, Vec<f64>)>,
+    /// Op types the training networks ran only fused into another layer: their cost is
+    /// that layer's, so a target's layers of these types add nothing.
+    fused: Vec<String>,
     scale: f64,
 }
 
@@ -99,8 +102,14 @@ impl PerLayer {
     /// Fits every op type on the measured layers of `train`.
     pub fn fit(train: &[&Network]) -> Option<PerLayer> {
         let mut by_op: Vec<(String, Vec<Vec<f64>>, Vec<f64>)> = Vec::new();
+        let mut fused: Vec<String> = Vec::new();
         for l in train.iter().flat_map(|n| &n.layers) {
-            let Some(ms) = l.ms else { continue };
+            let Some(ms) = l.ms else {
+                if !fused.contains(&l.op) {
+                    fused.push(l.op.clone());
+                }
+                continue;
+            };
             let at = match by_op.iter().position(|(op, _, _)| *op == l.op) {
                 Some(i) => i,
                 None => {
@@ -111,10 +120,11 @@ impl PerLayer {
             by_op[at].1.push(vec![l.macs, l.bytes, 1.0]);
             by_op[at].2.push(ms);
         }
-        let ops = by_op
+        let ops: Vec<(String, Vec<f64>)> = by_op
             .into_iter()
             .filter_map(|(op, xs, y)| Some((op, nonnegative(&xs, &y)?)))
             .collect();
+        fused.retain(|op| !ops.iter().any(|(o, _)| o == op));
         let ratios: Vec<f64> = train
             .iter()
             .filter(|n| n.layers_ms > 0.0)
@@ -122,6 +132,7 @@ impl PerLayer {
             .collect();
         (!ratios.is_empty()).then(|| PerLayer {
             ops,
+            fused,
             scale: ratios.iter().sum::<f64>() / ratios.len() as f64,
         })
     }
@@ -131,11 +142,11 @@ impl PerLayer {
     pub fn predict(&self, target: &Network, ceilings: Option<&Ceilings>) -> Prediction {
         let mut unseen: Vec<String> = Vec::new();
         let mut ms = 0.0;
-        for l in target
-            .layers
-            .iter()
-            .filter(|l| l.ms.is_some() || l.macs > 0.0 || l.bytes > 0.0)
-        {
+        // A layer is predicted unless it carries no counts (fused in the target's own
+        // profile) or is of a type the training networks only ran fused.
+        let predicted =
+            |l: &&LayerPoint| (l.macs > 0.0 || l.bytes > 0.0) && !self.fused.contains(&l.op);
+        for l in target.layers.iter().filter(predicted) {
             match self.ops.iter().find(|(op, _)| *op == l.op) {
                 Some((_, c)) => ms += c[0] * l.macs + c[1] * l.bytes + c[2],
                 None => {
@@ -227,7 +238,7 @@ mod tests {
             vec![
                 layer("conv", 1.5e9, 3e6, 0.0),
                 layer("relu", 0.0, 3e6, 0.0),
-                layer("gelu", 0.0, 0.0, 0.0),
+                layer("gelu", 0.0, 1e6, 0.0),
             ],
             0.0,
         );

@@ -34,6 +34,11 @@ pub fn tables(records: &[Record], layers: &[LayerRow]) -> Vec<Table> {
                     rows.push(vec![
                         p.name().to_string(),
                         label.to_string(),
+                        format!(
+                            "{}/{}",
+                            s.predictions.len(),
+                            s.predictions.len() + s.missing
+                        ),
                         s.tau.map_or("–".into(), |t| f(t, 2)),
                         f(s.within10 * 100.0, 0),
                         f(s.within20 * 100.0, 0),
@@ -55,6 +60,7 @@ pub fn tables(records: &[Record], layers: &[LayerRow]) -> Vec<Table> {
                 header: [
                     "Predictor",
                     "Held out",
+                    "Predicted",
                     "Kendall τ",
                     "Within ±10% (%)",
                     "Within ±20% (%)",
