@@ -128,7 +128,18 @@ pub fn predict(config: &PredictConfig) -> Result<String> {
     // As report does, emulated rows are left out: their times are the emulator's.
     let records: Vec<crate::record::Record> =
         loaded.records.into_iter().filter(|r| !r.emulated).collect();
-    let groups = crate::predict::groups(&records, &loaded.layers)?;
+    // Too little data: the message names the folders read.
+    let groups = crate::predict::groups(&records, &loaded.layers).map_err(|e| match e {
+        Error::InvalidFlag { flag, message } => {
+            let read: Vec<String> = config
+                .from
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            Error::flag(&flag, format!("in {}: {message}", read.join(", ")))
+        }
+        other => other,
+    })?;
     let mut text = String::new();
     for g in &groups {
         let targets = NetTarget::resolve(&config.targets)?
