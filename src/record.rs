@@ -138,6 +138,33 @@ pub struct Record {
     /// Nodes no counting rule covers (`2 nodes — Einsum ×2`): the counts are lower bounds.
     #[serde(default)]
     pub uncounted_nodes: String,
+    /// Whether the row's 95% CI is within the run's target (empty without a target):
+    /// `false` when sampling hit its time cap first.
+    #[serde(default)]
+    pub ci_target_met: Option<bool>,
+    /// Per-call latency percentiles and maximum of the timed calls, per batch (calls of at
+    /// least 50 µs, timed one by one; empty for shorter ones).
+    #[serde(default)]
+    pub call_p50_ms: Option<f64>,
+    /// 90th percentile of the timed calls.
+    #[serde(default)]
+    pub call_p90_ms: Option<f64>,
+    /// 99th percentile of the timed calls.
+    #[serde(default)]
+    pub call_p99_ms: Option<f64>,
+    /// Slowest timed call.
+    #[serde(default)]
+    pub call_max_ms: Option<f64>,
+    /// The first call after preparation (lazy initialisation, allocation, autotuning).
+    #[serde(default)]
+    pub cold_ms: Option<f64>,
+    /// Preparation: building or loading the graph, optimising it, creating the session.
+    #[serde(default)]
+    pub prepare_ms: Option<f64>,
+    /// Peak resident memory the case added over what the process held before it
+    /// (preparing, checking and timing), MiB; empty where the OS does not say.
+    #[serde(default)]
+    pub peak_rss_added_mib: Option<f64>,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

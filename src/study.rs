@@ -91,7 +91,24 @@ fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> Stri
             .collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
-    let mut out = format!(
+    let measured: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.status == Status::Ok && r.kind != crate::spec::CaseKind::Peak)
+        .collect();
+    let flagged = measured
+        .iter()
+        .filter(|r| r.ci_target_met == Some(false))
+        .count();
+    let mut out = if flagged > 0 {
+        format!(
+            "\n{flagged} of {} rows reached their time cap before their 95% CI met the suite's \
+             target (marked † in the report)\n",
+            measured.len()
+        )
+    } else {
+        String::new()
+    };
+    out += &format!(
         "\nTable 1, average achieved GFLOPS (multiply-adds/s) over the four feature maps, \
          finished in {:.0} s:\n",
         elapsed.as_secs_f64()

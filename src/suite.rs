@@ -58,6 +58,8 @@ pub struct Measure {
     pub runs: Option<usize>,
     /// Keep sampling until the 95% CI is within this fraction of the median.
     pub target_ci: Option<Spanned<f64>>,
+    /// Sampling time of the whole suite, shared out among its cases.
+    pub budget: Option<Spanned<String>>,
     /// Seed.
     pub seed: Option<u64>,
 }
@@ -414,6 +416,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Suite> {
                 Some(t) => Some(*t.get_ref()),
                 None => None,
             },
+            budget: duration(&ctx, "budget", &m.budget)?,
         },
         seed: m.seed,
     })

@@ -481,3 +481,118 @@ fn the_c_heap_is_pinned_unless_the_environment_sets_it() {
         assert!(c_heap("other", None).contains("nothing pinned"));
     }
 }
+
+/// `op ARGS… --out DIR --format FORMAT` on candle and tract: whether it succeeded, and
+/// what it printed.
+fn op_rows(args: &[&str], out: &Path, format: &str) -> (bool, String) {
+    let output = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(["op", "--backend", "candle,tract"])
+        .args(args)
+        .args(["--out", out.to_str().unwrap(), "--format", format])
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn per_call_percentiles_cold_start_memory_and_the_ci_target_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 layers of Conv 64×28×28: milliseconds per call, so calls are timed one by one. A
+    // target no run can meet (±0.0000001%) is missed; the table marks it.
+    let long = [
+        "--kind",
+        "conv",
+        "--shape",
+        "64x28x28",
+        "--layers",
+        "2",
+        "--warmup",
+        "0",
+        "--min-time",
+        "0",
+        "--max-time",
+        "0.3s",
+    ];
+    let (ok, table) = op_rows(
+        &[&long[..], &["--target-ci", "0.000000001"]].concat(),
+        &dir.path().join("missed"),
+        "table",
+    );
+    assert!(ok);
+    assert!(
+        table.contains("*") && table.contains("sampling reached its time cap first"),
+        "{table}"
+    );
+    let (ok, json) = op_rows(
+        &[&long[..], &["--target-ci", "0.9"]].concat(),
+        &dir.path().join("met"),
+        "json",
+    );
+    assert!(ok);
+    let printed: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(printed.len(), 2);
+    for row in &printed {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(row["ci_target_met"], true, "{row}");
+        let get = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k}: {row}"));
+        let (p50, p90, p99, max) = (
+            get("call_p50_ms"),
+            get("call_p90_ms"),
+            get("call_p99_ms"),
+            get("call_max_ms"),
+        );
+        assert!(0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max, "{row}");
+        // A sample is the mean of its calls: the fastest sample is no faster than the
+        // fastest call, and the median call lies within the samples' range widened by the
+        // spread of calls within a sample.
+        assert!(
+            p50 <= get("max_ms") * 1.5 && p50 >= get("min_ms") * 0.5,
+            "{row}"
+        );
+        assert!(get("cold_ms") > 0.0 && get("prepare_ms") > 0.0, "{row}");
+        if cfg!(target_os = "linux") {
+            assert!(get("peak_rss_added_mib") >= 0.0, "{row}");
+        }
+    }
+    let missed = rows(&dir.path().join("missed"));
+    let csv = csv::Reader::from_path(dir.path().join("missed/results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let col = csv.iter().position(|h| h == "ci_target_met").unwrap();
+    assert!(missed.iter().all(|r| &r[col] == "false"));
+    // A call far under 50 µs is timed per sample only: no per-call columns.
+    let (ok, json) = op_rows(
+        &[
+            "--kind",
+            "conv",
+            "--shape",
+            "4x4x4",
+            "--layers",
+            "1",
+            "--warmup",
+            "0",
+            "--min-time",
+            "0",
+            "--max-time",
+            "0.1s",
+        ],
+        &dir.path().join("short"),
+        "json",
+    );
+    assert!(ok);
+    let printed: Vec<Value> = serde_json::from_str(&json).unwrap();
+    for row in &printed {
+        assert!(row["call_p50_ms"].is_null(), "{row}");
+        assert!(
+            row["ci_target_met"].is_null(),
+            "no target, no verdict: {row}"
+        );
+        assert!(row["cold_ms"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}

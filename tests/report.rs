@@ -243,3 +243,26 @@ fn markdown_links_only_charts_that_are_written() {
             .all(|e| { e.unwrap().path().extension().is_none_or(|x| x != "svg") })
     );
 }
+
+#[test]
+fn per_call_figures_and_missed_ci_targets_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let calls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/report/calls");
+    report(&[calls.to_str().unwrap()], &out);
+    let md = read(out.join("report.md"));
+    // Two of the four rows missed their ±2% target: † on their Table-1 cells, the legend
+    // above, "no †" in the per-call table.
+    let table1 = md.split("\n## ").nth(1).unwrap();
+    assert_eq!(table1.matches(" † |").count(), 2, "{table1}");
+    assert!(
+        table1.contains("† marks a row whose 95% CI is wider"),
+        "{table1}"
+    );
+    insta::assert_snapshot!(
+        "calls.md",
+        md.split("\n## ")
+            .find(|s| s.starts_with("Per call, cold start and memory"))
+            .unwrap()
+    );
+}

@@ -5,6 +5,7 @@
 use crate::backend::{Backend, PconvImpl, Prepared, Settings};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
+use crate::measure::memory::PeakRss;
 use crate::measure::{Measurement, SamplerConfig, measure, summarize};
 use crate::record::{OutputDigest, Record};
 use crate::reference::{compare, run_op_stack};
@@ -123,6 +124,11 @@ fn reference(
 
 pub(crate) struct Checked {
     pub(crate) measurement: Measurement,
+    /// Preparation and the first (cold) call, ms.
+    prepare_ms: f64,
+    cold_ms: f64,
+    /// Peak resident memory added while preparing and timing, MiB.
+    peak_rss_added_mib: Option<f64>,
     max_abs_err: f64,
     reference: String,
     detail: String,
@@ -136,6 +142,12 @@ pub(crate) struct Checked {
 /// first and then sample them round by round.
 pub(crate) struct Verified {
     prepared: Box<dyn Prepared>,
+    /// Preparation, ms.
+    prepare_ms: f64,
+    /// The first call after preparation (run and sync), ms.
+    cold_ms: f64,
+    /// Peak memory of the case so far (preparation and the cold call).
+    rss: Option<PeakRss>,
     max_abs_err: f64,
     reference: String,
     output: OutputDigest,
@@ -150,10 +162,19 @@ pub(crate) fn prepare_checked(
     settings: &Settings,
     scratch: &mut Scratch<'_>,
 ) -> Result<Verified> {
+    let mut rss = PeakRss::start();
+    let started = std::time::Instant::now();
     let mut prepared = work.prepare(backend, device, settings)?;
+    let prepare_ms = started.elapsed().as_secs_f64() * 1e3;
+    let cold = std::time::Instant::now();
     prepared.run()?;
     prepared.sync()?;
+    let cold_ms = cold.elapsed().as_secs_f64() * 1e3;
     let got = prepared.output()?;
+    // The reference's own memory is not the case's.
+    if let Some(rss) = &mut rss {
+        rss.pause();
+    }
     let (want, reference) = reference(case, work, backend.name(), settings, scratch.references)?;
     let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
         backend: backend.name().into(),
@@ -176,6 +197,9 @@ pub(crate) fn prepare_checked(
     }
     Ok(Verified {
         prepared,
+        prepare_ms,
+        cold_ms,
+        rss,
         max_abs_err: abs,
         reference,
         output,
@@ -183,19 +207,28 @@ pub(crate) fn prepare_checked(
 }
 
 /// Times a verified model: every timed call is a run followed by a sync.
-pub(crate) fn time(verified: Verified, sampler: &SamplerConfig) -> Result<Checked> {
+pub(crate) fn time(verified: Verified, sampler: &SamplerConfig, seed: u64) -> Result<Checked> {
     let Verified {
         mut prepared,
+        prepare_ms,
+        cold_ms,
+        mut rss,
         max_abs_err,
         reference,
         output,
     } = verified;
-    let measurement = measure(sampler, &mut || {
+    if let Some(rss) = &mut rss {
+        rss.resume();
+    }
+    let measurement = measure(sampler, seed, &mut || {
         prepared.run()?;
         prepared.sync()
     })?;
     Ok(Checked {
         measurement,
+        prepare_ms,
+        cold_ms,
+        peak_rss_added_mib: rss.map(PeakRss::added_mib),
         max_abs_err,
         reference,
         detail: prepared.detail(),
@@ -225,6 +258,19 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
     record.gflops_per_s = Some(record.flops as f64 * items / seconds / 1e9);
     record.gbytes_per_s = Some(record.mem_bytes as f64 / seconds / 1e9);
     record.max_abs_err = Some(checked.max_abs_err);
+    record.ci_target_met = m.ci_target_met;
+    if !m.calls_ms.is_empty() {
+        let mut calls = m.calls_ms.clone();
+        calls.sort_by(f64::total_cmp);
+        let rank = |p: f64| Some(crate::measure::stats::nearest_rank(&calls, p));
+        record.call_p50_ms = rank(0.50);
+        record.call_p90_ms = rank(0.90);
+        record.call_p99_ms = rank(0.99);
+        record.call_max_ms = calls.last().copied();
+    }
+    record.prepare_ms = Some(checked.prepare_ms);
+    record.cold_ms = Some(checked.cold_ms);
+    record.peak_rss_added_mib = checked.peak_rss_added_mib;
     record.reference = checked.reference.clone();
     record.detail = checked.detail.clone();
     if has_pconv {

@@ -117,6 +117,9 @@ impl Experiment {
                 format!("{t} is outside (0, 1); e.g. 0.02 for ±2%"),
             ));
         }
+        if sampler.budget == Some(std::time::Duration::ZERO) {
+            return Err(Error::flag("--budget", "must be longer than 0 s, e.g. 60s"));
+        }
         if sampler.runs == Some(0) {
             return Err(Error::flag("--runs", "must be ≥ 1"));
         }

@@ -7,12 +7,15 @@
 //! The engine knows nothing of folders, remote devices or terminals: the run layer
 //! (`run`) places cases on devices and gives the local ones to [`measure_cases`].
 
+mod budget;
 mod check;
 mod experiment;
 mod layers;
 mod plan;
 mod row;
 mod work;
+
+use std::time::{Duration, Instant};
 
 use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
 use work::Work;
@@ -110,6 +113,10 @@ pub fn measure_cases(
     let device_model = meta::cpu_model();
     let mut records = Vec::new();
     let mut index = 0;
+    let mut budget = experiment
+        .sampler
+        .budget
+        .map(|b| budget::Budget::new(b, total));
     for (device, backends) in plan {
         let (paper_batch, paper_threads) = device.paper_protocol();
         for case in cases {
@@ -150,12 +157,22 @@ pub fn measure_cases(
                 let (record, fresh) = match context.done.iter().find(|r| RowKey::of(r) == key) {
                     Some(kept) => {
                         reporter.kept(index, total, kept);
+                        if let Some(b) = &mut budget {
+                            b.done(Duration::ZERO, Duration::ZERO);
+                        }
                         (kept.clone(), false)
                     }
                     None => {
                         reporter.started(&format!("{} · {} · {device}", case.id, backend.name()));
+                        let sampler = budget
+                            .as_ref()
+                            .map_or(experiment.sampler, |b| b.next(&experiment.sampler));
+                        let started = Instant::now();
                         let (record, samples, output) =
-                            measure_one(experiment, &job, context, &mut cache);
+                            measure_one(experiment, &sampler, &job, context, &mut cache);
+                        if let Some(b) = &mut budget {
+                            b.done(started.elapsed(), sampled(&record));
+                        }
                         sink.append(&record, &samples, output.as_ref())?;
                         reporter.finished(index, total, &record);
                         (record, true)
@@ -181,6 +198,16 @@ pub fn measure_cases(
     Ok(records)
 }
 
+/// The time a row spent sampling (zero for an error row).
+fn sampled(record: &Record) -> Duration {
+    match (record.samples, record.iters_per_sample, record.mean_ms) {
+        (Some(n), Some(iters), Some(mean)) => {
+            Duration::from_secs_f64(n as f64 * iters as f64 * mean / 1e3)
+        }
+        _ => Duration::ZERO,
+    }
+}
+
 /// Whether `record` (a network's, checked and timed) gets a per-layer profile.
 fn profiles(experiment: &Experiment, case: &Case, record: &Record) -> bool {
     (experiment.per_layer || case.per_layer)
@@ -192,6 +219,7 @@ fn profiles(experiment: &Experiment, case: &Case, record: &Record) -> bool {
 /// anything fails).
 fn measure_one(
     experiment: &Experiment,
+    sampler: &crate::measure::SamplerConfig,
     job: &Job<'_>,
     context: &RunContext,
     cache: &mut ReferenceCache,
@@ -229,7 +257,7 @@ fn measure_one(
                 &job.settings,
                 &mut scratch,
             )
-            .and_then(|verified| time(verified, &experiment.sampler))
+            .and_then(|verified| time(verified, sampler, experiment.seed))
             .map(|checked| (checked, work))
         });
     record.max_abs_err = scratch.max_abs_err;

@@ -123,5 +123,13 @@ pub fn blank_record(
         uncounted_nodes: counts
             .and_then(CaseCount::uncounted_text)
             .unwrap_or_default(),
+        ci_target_met: None,
+        call_p50_ms: None,
+        call_p90_ms: None,
+        call_p99_ms: None,
+        call_max_ms: None,
+        cold_ms: None,
+        prepare_ms: None,
+        peak_rss_added_mib: None,
     }
 }

@@ -54,7 +54,7 @@ fn config(target: Target) -> Experiment {
             min_time: std::time::Duration::ZERO,
             max_time: std::time::Duration::from_secs(5),
             runs: Some(2),
-            target_ci: None,
+            ..SamplerConfig::default()
         },
         seed: 7,
         ..Experiment::new(target)

@@ -75,6 +75,12 @@ pub(super) struct BenchArgs {
     #[arg(long, value_name = "FRACTION", help_heading = "Measurement")]
     pub(super) target_ci: Option<f64>,
 
+    /// Sampling time of the whole run: each case is capped at its share of what is left
+    /// (never above --max-time), so time quiet cases leave goes to the noisy ones after
+    /// them [default: off, or the suite's]
+    #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
+    pub(super) budget: Option<Duration>,
+
     /// Seed of weights, inputs and the bootstrap [default: 0, or the suite's]
     #[arg(long, help_heading = "Measurement")]
     pub(super) seed: Option<u64>,
@@ -212,6 +218,7 @@ impl BenchArgs {
                 max_time: self.max_time,
                 runs: self.runs,
                 target_ci: self.target_ci,
+                budget: self.budget,
             },
             seed: self.seed,
             run: RunOptions {

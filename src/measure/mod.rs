@@ -1,5 +1,7 @@
-//! The measurement engine: adaptive sampling ([`sampler`]) and statistics ([`stats`]).
+//! The measurement engine: adaptive sampling ([`sampler`]), statistics ([`stats`]) and
+//! the peak memory a case adds ([`memory`]).
 
+pub mod memory;
 pub mod sampler;
 pub mod stats;
 

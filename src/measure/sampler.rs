@@ -1,7 +1,10 @@
 //! Adaptive sampling (after criterion's `routine.rs` and hyperfine's executor): a timed
 //! warm-up whose first call is discarded, iterations per sample chosen from the warm-up
-//! estimate so one sample lasts ≥ 10 ms, and a stop on a time budget, a sample cap or an
-//! exact run count. The harness's own per-iteration overhead is calibrated and recorded.
+//! estimate so one sample lasts ≥ 10 ms, and a stop as soon as the confidence interval
+//! reported for the median is within its target (after the minimum the statistics need),
+//! at a time cap, or at an exact run count. Calls long enough to time one by one (≥
+//! [`PER_CALL_MIN`]) are also timed one by one, for per-call percentiles. The harness's
+//! own per-iteration overhead is calibrated and recorded.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -12,6 +15,9 @@ use crate::error::Result;
 pub const TARGET_SAMPLE: Duration = Duration::from_millis(10);
 /// Fewest samples a time-budgeted measurement takes.
 pub const MIN_SAMPLES: usize = 10;
+/// Calls at least this long (by the warm-up's estimate) are timed one by one too: the
+/// clock's own cost (tens of nanoseconds) stays under 0.1% of a call.
+pub const PER_CALL_MIN: Duration = Duration::from_micros(50);
 
 /// When to stop.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -27,6 +33,15 @@ pub struct SamplerConfig {
     /// After `min_time`, keep sampling (up to `max_time`) until the 95% CI of the median
     /// is within this fraction of it (e.g. 0.02), like criterion's target precision.
     pub target_ci: Option<f64>,
+    /// The sampling time of a whole run: each case's cap is its share of what is left
+    /// (what is left over the cases left, never above `max_time`), so the time quiet
+    /// cases do not need goes to the noisy ones after them.
+    #[serde(default)]
+    pub budget: Option<Duration>,
+    /// This case's share of the budget: sampling stops when it is spent, once the
+    /// minimum number of samples is taken (set per case by the engine, never by a user).
+    #[serde(skip)]
+    pub share: Option<Duration>,
 }
 
 impl Default for SamplerConfig {
@@ -37,6 +52,8 @@ impl Default for SamplerConfig {
             max_time: Duration::from_secs(30),
             target_ci: None,
             runs: None,
+            budget: None,
+            share: None,
         }
     }
 }
@@ -55,6 +72,8 @@ pub struct SamplerOverrides {
     pub runs: Option<usize>,
     /// Target CI half-width, as a fraction of the median.
     pub target_ci: Option<f64>,
+    /// Sampling time of the whole run.
+    pub budget: Option<Duration>,
 }
 
 impl SamplerOverrides {
@@ -66,6 +85,7 @@ impl SamplerOverrides {
             max_time: self.max_time.or(lower.max_time),
             runs: self.runs.or(lower.runs),
             target_ci: self.target_ci.or(lower.target_ci),
+            budget: self.budget.or(lower.budget),
         }
     }
 
@@ -78,6 +98,8 @@ impl SamplerOverrides {
             max_time: self.max_time.unwrap_or(builtin.max_time),
             runs: self.runs,
             target_ci: self.target_ci,
+            budget: self.budget,
+            share: None,
         }
     }
 }
@@ -91,6 +113,56 @@ pub struct Measurement {
     pub iters_per_sample: u64,
     /// Iterations run during warm-up (the discarded first call not included).
     pub warmup_iters: u64,
+    /// Every timed call's own time, ms, when calls are long enough to time one by one
+    /// (≥ [`PER_CALL_MIN`]); empty otherwise.
+    pub calls_ms: Vec<f64>,
+    /// Whether sampling stopped because the CI met `target_ci` (`None` without a target).
+    pub ci_target_met: Option<bool>,
+}
+
+/// Why sampling stops after the samples so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The exact number of runs was taken.
+    Runs,
+    /// The minimum was taken and the CI is within its target (or there is no target).
+    Precise,
+    /// The time cap (`max_time`, or the case's share of a budget once the minimum number
+    /// of samples is taken) was reached first.
+    Cap,
+}
+
+/// The stopping rule: whether to stop after `samples` taken in `elapsed`, and why. The
+/// target is checked on the CI the row reports (the bootstrap with `seed`), after a cheap
+/// order-statistics estimate says it may be met, so a row stops exactly when its reported
+/// CI is within the target.
+pub fn stop(config: &SamplerConfig, samples: &[f64], elapsed: Duration, seed: u64) -> Option<Stop> {
+    if let Some(runs) = config.runs {
+        return (samples.len() >= runs).then_some(Stop::Runs);
+    }
+    let enough = elapsed >= config.min_time && samples.len() >= MIN_SAMPLES;
+    let precise = || match config.target_ci {
+        None => true,
+        Some(t) => median_ci_half_width(samples) <= t && reported_half_width(samples, seed) <= t,
+    };
+    let share_spent = samples.len() >= MIN_SAMPLES && config.share.is_some_and(|s| elapsed >= s);
+    if enough && precise() {
+        Some(Stop::Precise)
+    } else if elapsed >= config.max_time || share_spent {
+        Some(Stop::Cap)
+    } else {
+        None
+    }
+}
+
+/// The half-width of the reported (bootstrap) 95% CI of the median, relative to it.
+pub fn reported_half_width(samples: &[f64], seed: u64) -> f64 {
+    let s = crate::measure::summarize(samples, seed);
+    if s.median_ms > 0.0 {
+        (s.ci95_high_ms - s.ci95_low_ms) / 2.0 / s.median_ms
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// The sampling loop's own cost per iteration, in nanoseconds: the same loop around an
@@ -131,8 +203,13 @@ pub fn median_ci_half_width(samples: &[f64]) -> f64 {
     (s[hi] - s[lo]) / 2.0 / median
 }
 
-/// Times `f` (one forward pass, synchronised) under `config`.
-pub fn measure(config: &SamplerConfig, f: &mut dyn FnMut() -> Result<()>) -> Result<Measurement> {
+/// Times `f` (one forward pass, synchronised) under `config`; `seed` is the bootstrap's,
+/// as in the row's statistics.
+pub fn measure(
+    config: &SamplerConfig,
+    seed: u64,
+    f: &mut dyn FnMut() -> Result<()>,
+) -> Result<Measurement> {
     f()?; // first call discarded: allocations, lazy initialisation, autotuning
     let start = Instant::now();
     let mut warmup_iters = 0u64;
@@ -145,33 +222,40 @@ pub fn measure(config: &SamplerConfig, f: &mut dyn FnMut() -> Result<()>) -> Res
     }
     let per_iter = start.elapsed().as_secs_f64() / warmup_iters as f64;
     let iters = ((TARGET_SAMPLE.as_secs_f64() / per_iter.max(1e-9)).ceil() as u64).max(1);
+    let per_call = per_iter >= PER_CALL_MIN.as_secs_f64();
     let mut samples_ms = Vec::new();
+    let mut calls_ms = Vec::new();
     let started = Instant::now();
-    loop {
+    let why = loop {
         let t = Instant::now();
-        for _ in 0..iters {
-            f()?;
+        if per_call {
+            for _ in 0..iters {
+                let c = Instant::now();
+                f()?;
+                calls_ms.push(c.elapsed().as_secs_f64() * 1e3);
+            }
+        } else {
+            for _ in 0..iters {
+                f()?;
+            }
         }
         samples_ms.push(t.elapsed().as_secs_f64() * 1e3 / iters as f64);
-        let elapsed = started.elapsed();
-        let done = match config.runs {
-            Some(runs) => samples_ms.len() >= runs,
-            None => {
-                let enough = elapsed >= config.min_time && samples_ms.len() >= MIN_SAMPLES;
-                let precise = config
-                    .target_ci
-                    .is_none_or(|t| median_ci_half_width(&samples_ms) <= t);
-                (enough && precise) || elapsed >= config.max_time
-            }
-        };
-        if done {
-            break;
+        if let Some(why) = stop(config, &samples_ms, started.elapsed(), seed) {
+            break why;
         }
-    }
+    };
+    // As reported: the row's own CI against the target, however sampling stopped.
+    let ci_target_met = match (config.target_ci, why) {
+        (Some(_), Stop::Precise) => Some(true),
+        (Some(t), _) => Some(reported_half_width(&samples_ms, seed) <= t),
+        (None, _) => None,
+    };
     Ok(Measurement {
         samples_ms,
         iters_per_sample: iters,
         warmup_iters,
+        calls_ms,
+        ci_target_met,
     })
 }
 
@@ -187,7 +271,7 @@ mod tests {
             ..SamplerConfig::default()
         };
         let mut calls = 0u64;
-        let m = measure(&config, &mut || {
+        let m = measure(&config, 0, &mut || {
             calls += 1;
             std::thread::sleep(Duration::from_millis(2));
             Ok(())
@@ -198,6 +282,85 @@ mod tests {
         assert_eq!(calls, 1 + m.warmup_iters + 3 * m.iters_per_sample);
     }
 
+    /// Samples around 10 ms with a relative spread of ±`spread`, deterministic.
+    fn synthetic(n: usize, spread: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| 10.0 * (1.0 + spread * (((i * 7919) % 101) as f64 / 50.0 - 1.0)))
+            .collect()
+    }
+
+    #[test]
+    fn the_stopping_rule_stops_when_the_reported_ci_meets_its_target() {
+        let config = SamplerConfig {
+            min_time: Duration::from_millis(100),
+            max_time: Duration::from_secs(4),
+            target_ci: Some(0.01),
+            ..SamplerConfig::default()
+        };
+        let quiet = synthetic(40, 0.005);
+        let ms = Duration::from_millis;
+        // Not before the minimum time, nor before the minimum number of samples.
+        assert_eq!(stop(&config, &quiet, ms(50), 0), None);
+        assert_eq!(stop(&config, &quiet[..MIN_SAMPLES - 1], ms(500), 0), None);
+        // Quiet samples meet ±1% as soon as both minimums are reached.
+        assert_eq!(
+            stop(&config, &quiet[..MIN_SAMPLES], ms(100), 0),
+            Some(Stop::Precise)
+        );
+        assert!(reported_half_width(&quiet[..MIN_SAMPLES], 0) <= 0.01);
+        // ±20% noise: its CI is wider than ±1% with 40 samples, so sampling goes on
+        // until the cap.
+        let noisy = synthetic(40, 0.2);
+        assert!(reported_half_width(&noisy, 0) > 0.01);
+        assert_eq!(stop(&config, &noisy, ms(3999), 0), None);
+        assert_eq!(stop(&config, &noisy, ms(4000), 0), Some(Stop::Cap));
+        // A budget's share stops sampling, but never before the minimum number of samples.
+        let shared = SamplerConfig {
+            share: Some(ms(500)),
+            ..config
+        };
+        assert_eq!(stop(&shared, &noisy[..MIN_SAMPLES - 1], ms(900), 0), None);
+        assert_eq!(
+            stop(&shared, &noisy[..MIN_SAMPLES], ms(500), 0),
+            Some(Stop::Cap)
+        );
+        assert_eq!(stop(&shared, &noisy[..MIN_SAMPLES], ms(499), 0), None);
+        // Without a target, the minimums suffice; an exact run count ignores time.
+        let plain = SamplerConfig {
+            target_ci: None,
+            ..config
+        };
+        assert_eq!(stop(&plain, &noisy[..10], ms(100), 0), Some(Stop::Precise));
+        let runs = SamplerConfig {
+            runs: Some(3),
+            ..config
+        };
+        assert_eq!(stop(&runs, &noisy[..2], ms(9000), 0), None);
+        assert_eq!(stop(&runs, &noisy[..3], ms(0), 0), Some(Stop::Runs));
+    }
+
+    #[test]
+    fn long_calls_are_timed_one_by_one() {
+        let config = SamplerConfig {
+            warmup: Duration::from_millis(5),
+            runs: Some(2),
+            ..SamplerConfig::default()
+        };
+        // A busy call of 200 µs (no sleep: the clock is what is under test).
+        let m = measure(&config, 0, &mut || {
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_micros(200) {}
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(m.calls_ms.len() as u64, 2 * m.iters_per_sample);
+        assert!(m.calls_ms.iter().all(|c| *c >= 0.2), "{:?}", m.calls_ms);
+        assert_eq!(m.ci_target_met, None);
+        // Calls far under PER_CALL_MIN are timed per sample only.
+        let m = measure(&config, 0, &mut || Ok(())).unwrap();
+        assert!(m.calls_ms.is_empty());
+    }
+
     #[test]
     fn zero_min_time_takes_min_samples() {
         let config = SamplerConfig {
@@ -205,7 +368,7 @@ mod tests {
             min_time: Duration::ZERO,
             ..SamplerConfig::default()
         };
-        let m = measure(&config, &mut || Ok(())).unwrap();
+        let m = measure(&config, 0, &mut || Ok(())).unwrap();
         assert_eq!(m.samples_ms.len(), MIN_SAMPLES);
     }
 
@@ -221,7 +384,7 @@ mod tests {
 
     #[test]
     fn errors_stop_the_measurement() {
-        let e = measure(&SamplerConfig::default(), &mut || {
+        let e = measure(&SamplerConfig::default(), 0, &mut || {
             Err(crate::Error::Usage("boom".into()))
         });
         assert!(e.is_err());

@@ -51,6 +51,14 @@ pub fn median(values: &[f64]) -> f64 {
     median_sorted(&v)
 }
 
+/// The nearest-rank percentile `p` in (0, 1] of a sorted, non-empty slice: the smallest
+/// value with at least a fraction `p` of the values at or below it (as trtexec and
+/// onnxruntime_perf_test report per-call percentiles).
+pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// Linear-interpolated percentile `p` in [0, 1] of a sorted slice.
 fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     let rank = p * (sorted.len() - 1) as f64;
@@ -141,6 +149,18 @@ mod tests {
         let s = summarize(&v, 0);
         assert_eq!(s.outliers, 1);
         assert_eq!(s.max_ms, 100.0);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(nearest_rank(&v, 0.5), 50.0);
+        assert_eq!(nearest_rank(&v, 0.9), 90.0);
+        assert_eq!(nearest_rank(&v, 0.99), 99.0);
+        assert_eq!(nearest_rank(&v[..10], 0.99), 10.0);
+        assert_eq!(nearest_rank(&[7.0], 0.5), 7.0);
+        // 0.9 · 7 = 6.3, so the 7th value.
+        assert_eq!(nearest_rank(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 0.9), 7.0);
     }
 
     #[test]

@@ -134,9 +134,13 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
             "threads",
             "median",
             "95% CI",
+            "p99 call",
             "throughput",
             "MAC/s",
             "B/s",
+            "cold",
+            "prepare",
+            "+RSS",
             "status",
         ],
     );
@@ -148,7 +152,15 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
                     if r.samples == Some(1) {
                         "–".to_string()
                     } else {
-                        format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0)
+                        format!(
+                            "±{:.1}%{}",
+                            (hi - lo) / 2.0 / m * 100.0,
+                            if r.ci_target_met == Some(false) {
+                                "*"
+                            } else {
+                                ""
+                            }
+                        )
                     },
                     format!("{}/s", si(r.throughput_per_s.unwrap_or(0.0))),
                     match r.gmacs_per_s {
@@ -187,17 +199,25 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
             r.threads.to_string(),
             median,
             ci,
+            r.call_p99_ms.map_or("–".into(), duration_ms),
             throughput,
             rate,
             bandwidth,
+            r.cold_ms.map_or("–".into(), duration_ms),
+            r.prepare_ms.map_or("–".into(), duration_ms),
+            r.peak_rss_added_mib
+                .map_or("–".into(), |m| format!("{m:.0} MiB")),
             status,
         ]);
     }
     align_numbers(&mut t, 3);
-    if let Some(col) = t.column_mut(10) {
+    if let Some(col) = t.column_mut(14) {
         col.set_cell_alignment(CellAlignment::Left);
     }
     let mut text = format!("{t}\n");
+    if rows.iter().any(|r| r.record.ci_target_met == Some(false)) {
+        text += "* CI wider than the run's target: sampling reached its time cap first\n";
+    }
     // Which rates are lower bounds, and why.
     let mut noted: Vec<&str> = Vec::new();
     for r in rows.iter().map(|r| r.record) {

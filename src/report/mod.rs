@@ -6,6 +6,7 @@
 //! (neutral tables) and `charts` (SVG strings) → `markdown` / `html` renderers → files
 //! written atomically.
 
+mod calls;
 pub mod charts;
 pub mod html;
 pub mod layers;

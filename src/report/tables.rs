@@ -32,16 +32,33 @@ pub(super) fn f(x: f64, digits: usize) -> String {
 
 /// Latency per item (CPU/ARM: the batch's median latency / batch, which at the paper's
 /// batch 1 is the latency) or throughput (GPU), as the paper reports it.
+/// A row whose CI missed the run's target carries † (see "Per call, cold start and
+/// memory").
 pub(super) fn speed(c: &Column, r: &Record) -> String {
-    if c.is_gpu() {
+    let value = if c.is_gpu() {
         f(r.throughput_per_s.unwrap_or(0.0), 0)
     } else {
         f(r.median_ms.unwrap_or(0.0) / r.batch.max(1) as f64, 2)
+    };
+    if r.ci_target_met == Some(false) {
+        value + " †"
+    } else {
+        value
     }
 }
 
 pub(super) fn speed_unit(c: &Column) -> &'static str {
     if c.is_gpu() { "fps" } else { "ms" }
+}
+
+/// The legend of †, when some of `rows` carry it.
+pub(super) fn flag_note(rows: &[&Record]) -> &'static str {
+    if rows.iter().any(|r| r.ci_target_met == Some(false)) {
+        " † marks a row whose 95% CI is wider than its run's target (sampling reached its \
+         time cap first)."
+    } else {
+        ""
+    }
 }
 
 fn mean(xs: &[f64]) -> Option<f64> {
@@ -108,7 +125,8 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
                 batch 1; GPU: batch 32; split-cat PConv; f32); any other protocol is its own \
                 column, labelled with its threads, batch, PConv forward or dtype. Each cell \
                 is the most recent run of that configuration."
-            .into(),
+            .to_string()
+            + flag_note(&t1),
         header,
         rows: out_rows,
     }];
@@ -279,7 +297,8 @@ fn table3(rows: &[&Record]) -> Option<Table> {
                 the column's batch on GPU; FLOPs as multiply-adds at the case's resolution. \
                 Unlabelled columns follow the paper's protocol. The paper: RTX 2080Ti batch \
                 32 fps, i9-9900X and Cortex-A72 latency, 1 thread (data/paper/table3.csv)."
-            .into(),
+            .to_string()
+            + flag_note(&nets),
         header,
         rows: out_rows,
     })
@@ -483,6 +502,7 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     out.extend(earlier(&rows));
     out.extend(peaks(&rows));
     out.extend(other_ops(&rows));
+    out.extend(super::calls::table(&rows));
     out.extend(failures(&loaded.records));
     if !include_emulated {
         out.extend(left_out(&loaded.records));

@@ -1,0 +1,33 @@
+//! The peak resident memory a case adds (`peak_rss_added_mib`), on its own in this test
+//! binary: the measure is per process, so another test allocating or freeing at the same
+//! time would move it.
+
+use flopsbench::measure::memory::PeakRss;
+
+#[test]
+fn a_large_allocation_is_seen_after_it_is_freed_and_between_stretches_is_not() {
+    let started = PeakRss::start();
+    #[cfg(target_os = "linux")]
+    let mut rss = started.expect("Linux has /proc/self/clear_refs and /proc/self/status");
+    #[cfg(not(target_os = "linux"))]
+    let Some(mut rss) = started else {
+        eprintln!("skipped: this OS has no /proc/self/clear_refs");
+        return;
+    };
+    let touch = |mib: usize| {
+        let mut block = vec![0u8; mib << 20];
+        for i in (0..block.len()).step_by(4096) {
+            block[i] = 1;
+        }
+        std::hint::black_box(&block);
+    };
+    // 64 MiB touched page by page, then freed: the stretch's peak remembers it.
+    touch(64);
+    rss.pause();
+    // Between stretches (where the reference runs), 256 MiB is not the case's.
+    touch(256);
+    rss.resume();
+    touch(16);
+    let added = rss.added_mib();
+    assert!((63.0..100.0).contains(&added), "{added} MiB");
+}
