@@ -165,6 +165,10 @@ pub struct Record {
     /// (preparing, checking and timing), MiB; empty where the OS does not say.
     #[serde(default)]
     pub peak_rss_added_mib: Option<f64>,
+    /// Whether the row was measured in interleaved rounds with the case's other backends
+    /// (sample i of each taken in round i).
+    #[serde(default)]
+    pub interleaved: bool,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

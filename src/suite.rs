@@ -60,6 +60,8 @@ pub struct Measure {
     pub target_ci: Option<Spanned<f64>>,
     /// Sampling time of the whole suite, shared out among its cases.
     pub budget: Option<Spanned<String>>,
+    /// Measure a case's backends in interleaved rounds (default true).
+    pub interleave: Option<bool>,
     /// Seed.
     pub seed: Option<u64>,
 }
@@ -417,6 +419,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Suite> {
                 None => None,
             },
             budget: duration(&ctx, "budget", &m.budget)?,
+            interleave: m.interleave,
         },
         seed: m.seed,
     })

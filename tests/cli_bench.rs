@@ -295,6 +295,29 @@ fn a_failing_case_is_an_error_row_and_the_run_continues() {
         2,
         "both rows were written"
     );
+    // In interleaved rounds with tract, the refusal is candle's error row; tract's rounds
+    // go on alone, and on the narrow case both are measured in rounds.
+    let options = RunOptions {
+        out: Some(dir.path().join("rounds")),
+        ..RunOptions::default()
+    };
+    let tract = backend::by_name("tract").unwrap();
+    let plan = vec![(DeviceSpec::Cpu, vec![&failing as &dyn Backend, tract])];
+    let outcome = run_on(&experiment, &options, &plan, &mut std::io::sink()).unwrap();
+    let rows: Vec<(Status, &str, bool, Option<usize>)> = outcome
+        .records
+        .iter()
+        .map(|r| (r.status, r.backend.as_str(), r.interleaved, r.samples))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (Status::Error, "candle", true, None),
+            (Status::Ok, "tract", true, Some(3)),
+            (Status::Ok, "candle", true, Some(3)),
+            (Status::Ok, "tract", true, Some(3)),
+        ]
+    );
 }
 
 /// Calls of `run` on [`WrongOutput`]'s prepared models.
@@ -594,5 +617,26 @@ fn per_call_percentiles_cold_start_memory_and_the_ci_target_are_recorded() {
             "no target, no verdict: {row}"
         );
         assert!(row["cold_ms"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}
+
+#[test]
+fn a_cases_backends_are_measured_in_rounds_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = [
+        "--kind", "conv", "--shape", "16x10x10", "--layers", "3", "--warmup", "0", "--runs", "7",
+    ];
+    for (flags, rounds) in [(&[][..], true), (&["--no-interleave"][..], false)] {
+        let out = dir.path().join(format!("r{rounds}"));
+        let (ok, json) = op_rows(&[&case[..], flags].concat(), &out, "json");
+        assert!(ok);
+        let printed: Vec<Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(printed.len(), 2);
+        for row in &printed {
+            assert_eq!(row["status"], "ok", "{row}");
+            assert_eq!(row["interleaved"], rounds, "{row}");
+            // Each row keeps its own statistics over its own samples.
+            assert_eq!(row["samples"], 7, "{row}");
+        }
     }
 }

@@ -265,4 +265,18 @@ fn per_call_figures_and_missed_ci_targets_are_shown() {
             .find(|s| s.starts_with("Per call, cold start and memory"))
             .unwrap()
     );
+    // Both cases ran tract and ort in interleaved rounds: tract against the faster ort,
+    // from the per-round samples of results.jsonl.
+    let paired = md
+        .split("\n## ")
+        .find(|s| s.starts_with("Backends against each other"))
+        .unwrap();
+    assert_eq!(
+        paired
+            .matches("| tract · cpu @ vm | ort · cpu @ vm |")
+            .count(),
+        2,
+        "{paired}"
+    );
+    insta::assert_snapshot!("paired.md", paired);
 }

@@ -56,6 +56,10 @@ pub struct Settings {
     pub pconv_impl: PconvImpl,
     /// Element type of weights, activations and input.
     pub dtype: Dtype,
+    /// Whether idle runtime threads may spin-wait for work (ONNX Runtime's
+    /// `allow_spinning`): off when a case's backends are measured in interleaved rounds,
+    /// so one runtime's spinning threads do not slow the next.
+    pub spin: bool,
 }
 
 impl Settings {
@@ -65,6 +69,7 @@ impl Settings {
             threads,
             pconv_impl: PconvImpl::SplitCat,
             dtype: Dtype::F32,
+            spin: true,
         }
     }
 }

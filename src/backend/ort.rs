@@ -436,6 +436,10 @@ pub(super) fn builder(
         .with_intra_threads(settings.threads)
         .map_err(err)?
         .with_inter_threads(1)
+        .map_err(err)?
+        .with_intra_op_spinning(settings.spin)
+        .map_err(err)?
+        .with_inter_op_spinning(settings.spin)
         .map_err(err)?;
     Ok((builder, cuda))
 }

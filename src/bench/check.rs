@@ -127,7 +127,7 @@ pub(crate) struct Checked {
     /// Preparation and the first (cold) call, ms.
     prepare_ms: f64,
     cold_ms: f64,
-    /// Peak resident memory added while preparing and timing, MiB.
+    /// Peak resident memory added while preparing and running the first call, MiB.
     peak_rss_added_mib: Option<f64>,
     max_abs_err: f64,
     reference: String,
@@ -146,8 +146,8 @@ pub(crate) struct Verified {
     prepare_ms: f64,
     /// The first call after preparation (run and sync), ms.
     cold_ms: f64,
-    /// Peak memory of the case so far (preparation and the cold call).
-    rss: Option<PeakRss>,
+    /// Peak resident memory added by preparation and the cold call, MiB.
+    peak_rss_added_mib: Option<f64>,
     max_abs_err: f64,
     reference: String,
     output: OutputDigest,
@@ -170,11 +170,10 @@ pub(crate) fn prepare_checked(
     prepared.run()?;
     prepared.sync()?;
     let cold_ms = cold.elapsed().as_secs_f64() * 1e3;
+    // The timed calls run the same graph on the same buffers as the cold call: the peak
+    // so far is the case's (the reference computed next is not).
+    let peak_rss_added_mib = rss.take().map(PeakRss::added_mib);
     let got = prepared.output()?;
-    // The reference's own memory is not the case's.
-    if let Some(rss) = &mut rss {
-        rss.pause();
-    }
     let (want, reference) = reference(case, work, backend.name(), settings, scratch.references)?;
     let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
         backend: backend.name().into(),
@@ -199,42 +198,49 @@ pub(crate) fn prepare_checked(
         prepared,
         prepare_ms,
         cold_ms,
-        rss,
+        peak_rss_added_mib,
         max_abs_err: abs,
         reference,
         output,
     })
 }
 
-/// Times a verified model: every timed call is a run followed by a sync.
-pub(crate) fn time(verified: Verified, sampler: &SamplerConfig, seed: u64) -> Result<Checked> {
+impl Verified {
+    /// One timed call: a run followed by a sync.
+    pub(crate) fn call(&mut self) -> Result<()> {
+        self.prepared.run()?;
+        self.prepared.sync()
+    }
+}
+
+/// Times a verified model on its own.
+pub(crate) fn time(mut verified: Verified, sampler: &SamplerConfig, seed: u64) -> Result<Checked> {
+    let measurement = measure(sampler, seed, &mut || verified.call())?;
+    Ok(checked(verified, measurement))
+}
+
+/// A verified model's row data, with its measurement.
+pub(crate) fn checked(verified: Verified, measurement: Measurement) -> Checked {
     let Verified {
-        mut prepared,
+        prepared,
         prepare_ms,
         cold_ms,
-        mut rss,
+        peak_rss_added_mib,
         max_abs_err,
         reference,
         output,
     } = verified;
-    if let Some(rss) = &mut rss {
-        rss.resume();
-    }
-    let measurement = measure(sampler, seed, &mut || {
-        prepared.run()?;
-        prepared.sync()
-    })?;
-    Ok(Checked {
+    Checked {
         measurement,
         prepare_ms,
         cold_ms,
-        peak_rss_added_mib: rss.map(PeakRss::added_mib),
+        peak_rss_added_mib,
         max_abs_err,
         reference,
         detail: prepared.detail(),
         pconv_impl: prepared.pconv_impl(),
         output,
-    })
+    }
 }
 
 pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {

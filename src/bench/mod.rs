@@ -12,6 +12,7 @@ mod check;
 mod experiment;
 mod layers;
 mod plan;
+mod rounds;
 mod row;
 mod work;
 
@@ -98,7 +99,8 @@ struct Job<'a> {
 
 /// Checks and times every case on every backend of `plan`, handing each row to `sink`
 /// and `reporter` as it finishes. A failing case is an error row; only a sink that cannot
-/// write stops the run.
+/// write stops the run. The backends of a case are measured in interleaved rounds unless
+/// the sampler says otherwise (then one after the other).
 pub fn measure_cases(
     experiment: &Experiment,
     cases: &[Case],
@@ -109,93 +111,190 @@ pub fn measure_cases(
 ) -> Result<Vec<Record>> {
     let total: usize = plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len();
     reporter.begin(total);
-    let host = meta::host_name();
-    let device_model = meta::cpu_model();
-    let mut records = Vec::new();
-    let mut index = 0;
-    let mut budget = experiment
-        .sampler
-        .budget
-        .map(|b| budget::Budget::new(b, total));
+    let mut engine = Engine {
+        experiment,
+        context,
+        sink,
+        reporter,
+        budget: experiment
+            .sampler
+            .budget
+            .map(|b| budget::Budget::new(b, total)),
+        index: 0,
+        total,
+        host: meta::host_name(),
+        device_model: meta::cpu_model(),
+        records: Vec::new(),
+    };
     for (device, backends) in plan {
-        let (paper_batch, paper_threads) = device.paper_protocol();
         for case in cases {
-            let settings = Settings {
-                threads: case.threads.or(experiment.threads).unwrap_or(paper_threads),
-                pconv_impl: experiment.pconv_impl,
-                dtype: experiment.dtype,
-            };
-            let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
-            let opts = CountOptions {
+            engine.case(device, backends, case)?;
+        }
+    }
+    engine.reporter.done();
+    Ok(engine.records)
+}
+
+/// A run in progress: where rows go, the budget, the rows so far.
+struct Engine<'a> {
+    experiment: &'a Experiment,
+    context: &'a RunContext,
+    sink: &'a mut dyn Sink,
+    reporter: &'a mut dyn Reporter,
+    budget: Option<budget::Budget>,
+    index: usize,
+    total: usize,
+    host: String,
+    device_model: String,
+    records: Vec<Record>,
+}
+
+/// A measured row: the record, its raw samples and its output's digest.
+type Measured = (Record, Vec<f64>, Option<OutputDigest>);
+
+impl Engine<'_> {
+    /// One case on every backend of `device`.
+    fn case(&mut self, device: &DeviceSpec, backends: &[&dyn Backend], case: &Case) -> Result<()> {
+        let experiment = self.experiment;
+        let (paper_batch, paper_threads) = device.paper_protocol();
+        let interleave = experiment.sampler.interleave;
+        let settings = Settings {
+            threads: case.threads.or(experiment.threads).unwrap_or(paper_threads),
+            pconv_impl: experiment.pconv_impl,
+            dtype: experiment.dtype,
+            spin: !interleave,
+        };
+        let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
+        let opts = CountOptions {
+            batch,
+            dtype: experiment.dtype,
+            fuse_bn: experiment.fuse_bn,
+            convention: experiment.convention,
+        };
+        let work = Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string());
+        let mut cache = ReferenceCache::new();
+        let (host, device_model) = (self.host.clone(), self.device_model.clone());
+        let jobs: Vec<Job<'_>> = backends
+            .iter()
+            .map(|backend| Job {
+                case,
+                work: &work,
+                backend: *backend,
+                device,
+                settings,
                 batch,
-                dtype: experiment.dtype,
-                fuse_bn: experiment.fuse_bn,
-                convention: experiment.convention,
-            };
-            let work = Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string());
-            let mut cache = ReferenceCache::new();
-            for backend in backends {
-                index += 1;
+                host: &host,
+                device_model: &device_model,
+            })
+            .collect();
+        let kept: Vec<Option<&Record>> = jobs
+            .iter()
+            .map(|job| {
                 let key = RowKey {
                     case: case.id.clone(),
                     device: device.clone(),
-                    backend: backend.name().to_string(),
+                    backend: job.backend.name().to_string(),
                     dtype: experiment.dtype,
                     batch,
                     threads: settings.threads,
                 };
-                let job = Job {
-                    case,
-                    work: &work,
-                    backend: *backend,
-                    device,
-                    settings,
-                    batch,
-                    host: &host,
-                    device_model: &device_model,
-                };
-                let (record, fresh) = match context.done.iter().find(|r| RowKey::of(r) == key) {
-                    Some(kept) => {
-                        reporter.kept(index, total, kept);
-                        if let Some(b) = &mut budget {
-                            b.done(Duration::ZERO, Duration::ZERO);
-                        }
-                        (kept.clone(), false)
-                    }
-                    None => {
-                        reporter.started(&format!("{} · {} · {device}", case.id, backend.name()));
-                        let sampler = budget
-                            .as_ref()
-                            .map_or(experiment.sampler, |b| b.next(&experiment.sampler));
-                        let started = Instant::now();
-                        let (record, samples, output) =
-                            measure_one(experiment, &sampler, &job, context, &mut cache);
-                        if let Some(b) = &mut budget {
-                            b.done(started.elapsed(), sampled(&record));
-                        }
-                        sink.append(&record, &samples, output.as_ref())?;
-                        reporter.finished(index, total, &record);
-                        (record, true)
-                    }
-                };
-                // A kept row is profiled when an interrupted run had not profiled it yet.
-                let profiled = !fresh
-                    && context.profiled.iter().any(|(c, b, d)| {
-                        (c, b, d) == (&record.case, &record.backend, &record.device.to_string())
-                    });
-                if let (Ok(work), true, false) =
-                    (&work, profiles(experiment, case, &record), profiled)
-                {
-                    let rows = layers::profile_job(&job, work, &record, &records, experiment);
-                    sink.append_layers(&rows)?;
-                    reporter.layers(&record, &rows);
+                self.context.done.iter().find(|r| RowKey::of(r) == key)
+            })
+            .collect();
+        let fresh: Vec<&Job<'_>> = jobs
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| k.is_none())
+            .map(|(j, _)| j)
+            .collect();
+        // In rounds: every fresh backend prepared, checked, then sampled in turn.
+        let mut measured: Vec<Measured> = Vec::new();
+        if interleave && fresh.len() > 1 {
+            let names: Vec<&str> = fresh.iter().map(|j| j.backend.name()).collect();
+            self.reporter.started(&format!(
+                "{} · {} in rounds · {device}",
+                case.id,
+                names.join(", ")
+            ));
+            let sampler = self.sampler();
+            let started = Instant::now();
+            measured =
+                rounds::measure_group(experiment, &sampler, &fresh, self.context, &mut cache);
+            let each = started.elapsed() / fresh.len() as u32;
+            for (record, _, _) in &measured {
+                if let Some(b) = &mut self.budget {
+                    b.done(each, sampled(record));
                 }
-                records.push(record);
             }
         }
+        let mut measured = measured.into_iter();
+        for (job, kept) in jobs.iter().zip(kept) {
+            self.index += 1;
+            let (record, fresh) = match kept {
+                Some(kept) => {
+                    self.reporter.kept(self.index, self.total, kept);
+                    if let Some(b) = &mut self.budget {
+                        b.done(Duration::ZERO, Duration::ZERO);
+                    }
+                    (kept.clone(), false)
+                }
+                None => {
+                    let (record, samples, output) = match measured.next() {
+                        Some(row) => row,
+                        None => self.one(job, &mut cache),
+                    };
+                    self.sink.append(&record, &samples, output.as_ref())?;
+                    self.reporter.finished(self.index, self.total, &record);
+                    (record, true)
+                }
+            };
+            self.profile(job, &record, fresh)?;
+            self.records.push(record);
+        }
+        Ok(())
     }
-    reporter.done();
-    Ok(records)
+
+    /// The sampler of the next case: the experiment's, with its share of the budget.
+    fn sampler(&self) -> crate::measure::SamplerConfig {
+        let sampler = self.experiment.sampler;
+        self.budget.as_ref().map_or(sampler, |b| b.next(&sampler))
+    }
+
+    /// One backend of a case on its own.
+    fn one(&mut self, job: &Job<'_>, cache: &mut ReferenceCache) -> Measured {
+        self.reporter.started(&format!(
+            "{} · {} · {}",
+            job.case.id,
+            job.backend.name(),
+            job.device
+        ));
+        let sampler = self.sampler();
+        let started = Instant::now();
+        let row = measure_one(self.experiment, &sampler, job, self.context, cache);
+        if let Some(b) = &mut self.budget {
+            b.done(started.elapsed(), sampled(&row.0));
+        }
+        row
+    }
+
+    /// The per-layer profile of a network's row, when asked for and not written yet (a
+    /// kept row is profiled when an interrupted run had not profiled it).
+    fn profile(&mut self, job: &Job<'_>, record: &Record, fresh: bool) -> Result<()> {
+        let profiled = !fresh
+            && self.context.profiled.iter().any(|(c, b, d)| {
+                (c, b, d) == (&record.case, &record.backend, &record.device.to_string())
+            });
+        if let (Ok(work), true, false) = (
+            job.work,
+            profiles(self.experiment, job.case, record),
+            profiled,
+        ) {
+            let rows = layers::profile_job(job, work, record, &self.records, self.experiment);
+            self.sink.append_layers(&rows)?;
+            self.reporter.layers(record, &rows);
+        }
+        Ok(())
+    }
 }
 
 /// The time a row spent sampling (zero for an error row).
@@ -215,17 +314,9 @@ fn profiles(experiment: &Experiment, case: &Case, record: &Record) -> bool {
         && record.status == Status::Ok
 }
 
-/// Checks and times one job: its row, raw samples and output digest (an error row when
-/// anything fails).
-fn measure_one(
-    experiment: &Experiment,
-    sampler: &crate::measure::SamplerConfig,
-    job: &Job<'_>,
-    context: &RunContext,
-    cache: &mut ReferenceCache,
-) -> (Record, Vec<f64>, Option<OutputDigest>) {
-    let work = job.work.as_ref();
-    let mut record = blank_record(
+/// A job's row before it is measured: its counts, protocol and provenance.
+fn new_record(experiment: &Experiment, job: &Job<'_>, context: &RunContext) -> Record {
+    blank_record(
         experiment,
         job.case,
         &RowBase {
@@ -240,13 +331,24 @@ fn measure_one(
             threads: job.settings.threads,
             overhead_ns: context.overhead_ns,
         },
-        work.ok().map(|w| &w.counts),
-    );
+        job.work.as_ref().ok().map(|w| &w.counts),
+    )
+}
+
+/// Prepares `job` and checks its output (untimed); the row's `max_abs_err` is set once the
+/// output was compared, whether it passed or not.
+fn prepare_job(
+    job: &Job<'_>,
+    record: &mut Record,
+    cache: &mut ReferenceCache,
+) -> Result<check::Verified> {
     let mut scratch = Scratch {
         references: cache,
         max_abs_err: None,
     };
-    let result = work
+    let verified = job
+        .work
+        .as_ref()
         .map_err(|why| crate::error::Error::Usage(why.clone()))
         .and_then(|work| {
             prepare_checked(
@@ -257,12 +359,20 @@ fn measure_one(
                 &job.settings,
                 &mut scratch,
             )
-            .and_then(|verified| time(verified, sampler, experiment.seed))
-            .map(|checked| (checked, work))
         });
     record.max_abs_err = scratch.max_abs_err;
-    let (samples, output) = match result {
-        Ok((checked, work)) => {
+    verified
+}
+
+/// The finished row: measured, or an error row saying why not.
+fn finish_row(
+    experiment: &Experiment,
+    job: &Job<'_>,
+    mut record: Record,
+    outcome: Result<check::Checked>,
+) -> Measured {
+    let (samples, output) = match (outcome, job.work) {
+        (Ok(checked), Ok(work)) => {
             fill(&mut record, &checked, experiment.seed, work.has_pconv);
             if let Some((split_cat, slicing)) = work.graph_bytes {
                 record.mem_bytes_graph = Some(if record.pconv_impl == "slicing" {
@@ -273,14 +383,34 @@ fn measure_one(
             }
             (checked.measurement.samples_ms, Some(checked.output))
         }
-        Err(e) => {
+        (Err(e), _) => {
             record.status = Status::Error;
             record.error = e.to_string();
+            (Vec::new(), None)
+        }
+        (Ok(_), Err(why)) => {
+            record.status = Status::Error;
+            record.error = why.clone();
             (Vec::new(), None)
         }
     };
     record.timestamp = now();
     (record, samples, output)
+}
+
+/// Checks and times one job on its own: its row, raw samples and output digest (an error
+/// row when anything fails).
+fn measure_one(
+    experiment: &Experiment,
+    sampler: &crate::measure::SamplerConfig,
+    job: &Job<'_>,
+    context: &RunContext,
+    cache: &mut ReferenceCache,
+) -> Measured {
+    let mut record = new_record(experiment, job, context);
+    let outcome = prepare_job(job, &mut record, cache)
+        .and_then(|verified| time(verified, sampler, experiment.seed));
+    finish_row(experiment, job, record, outcome)
 }
 
 #[cfg(test)]

@@ -131,5 +131,6 @@ pub fn blank_record(
         cold_ms: None,
         prepare_ms: None,
         peak_rss_added_mib: None,
+        interleaved: false,
     }
 }

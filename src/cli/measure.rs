@@ -81,6 +81,11 @@ pub(super) struct BenchArgs {
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
     pub(super) budget: Option<Duration>,
 
+    /// Measure the backends of a case one after the other instead of in interleaved rounds
+    /// (A B C A B C …, the default)
+    #[arg(long, help_heading = "Measurement")]
+    pub(super) no_interleave: bool,
+
     /// Seed of weights, inputs and the bootstrap [default: 0, or the suite's]
     #[arg(long, help_heading = "Measurement")]
     pub(super) seed: Option<u64>,
@@ -219,6 +224,7 @@ impl BenchArgs {
                 runs: self.runs,
                 target_ci: self.target_ci,
                 budget: self.budget,
+                interleave: self.no_interleave.then_some(false),
             },
             seed: self.seed,
             run: RunOptions {

@@ -42,6 +42,14 @@ pub struct SamplerConfig {
     /// minimum number of samples is taken (set per case by the engine, never by a user).
     #[serde(skip)]
     pub share: Option<Duration>,
+    /// Measure the backends of a case in interleaved rounds (A B C A B C …) rather than
+    /// one after the other.
+    #[serde(default = "yes")]
+    pub interleave: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SamplerConfig {
@@ -54,6 +62,7 @@ impl Default for SamplerConfig {
             runs: None,
             budget: None,
             share: None,
+            interleave: true,
         }
     }
 }
@@ -74,6 +83,8 @@ pub struct SamplerOverrides {
     pub target_ci: Option<f64>,
     /// Sampling time of the whole run.
     pub budget: Option<Duration>,
+    /// Interleaved rounds.
+    pub interleave: Option<bool>,
 }
 
 impl SamplerOverrides {
@@ -86,6 +97,7 @@ impl SamplerOverrides {
             runs: self.runs.or(lower.runs),
             target_ci: self.target_ci.or(lower.target_ci),
             budget: self.budget.or(lower.budget),
+            interleave: self.interleave.or(lower.interleave),
         }
     }
 
@@ -100,6 +112,7 @@ impl SamplerOverrides {
             target_ci: self.target_ci,
             budget: self.budget,
             share: None,
+            interleave: self.interleave.unwrap_or(true),
         }
     }
 }
@@ -210,53 +223,103 @@ pub fn measure(
     seed: u64,
     f: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Measurement> {
-    f()?; // first call discarded: allocations, lazy initialisation, autotuning
-    let start = Instant::now();
-    let mut warmup_iters = 0u64;
-    loop {
-        f()?;
-        warmup_iters += 1;
-        if start.elapsed() >= config.warmup {
-            break;
+    let mut sampling = Sampling::warm_up(config, seed, f)?;
+    while !sampling.sample(f)? {}
+    Ok(sampling.finish())
+}
+
+/// A measurement in progress, one sample at a time: what interleaved rounds need (each
+/// backend of a case takes a sample in turn, each stopping by its own rule).
+#[derive(Debug, Clone)]
+pub struct Sampling {
+    config: SamplerConfig,
+    seed: u64,
+    iters: u64,
+    per_call: bool,
+    warmup_iters: u64,
+    samples_ms: Vec<f64>,
+    calls_ms: Vec<f64>,
+    /// Time spent in [`Sampling::sample`] so far (samples and stop checks).
+    elapsed: Duration,
+    stopped: Option<Stop>,
+}
+
+impl Sampling {
+    /// One discarded call, then the warm-up, which sets the iterations per sample.
+    pub fn warm_up(
+        config: &SamplerConfig,
+        seed: u64,
+        f: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Sampling> {
+        f()?; // first call discarded: allocations, lazy initialisation, autotuning
+        let start = Instant::now();
+        let mut warmup_iters = 0u64;
+        loop {
+            f()?;
+            warmup_iters += 1;
+            if start.elapsed() >= config.warmup {
+                break;
+            }
         }
+        let per_iter = start.elapsed().as_secs_f64() / warmup_iters as f64;
+        Ok(Sampling {
+            config: *config,
+            seed,
+            iters: ((TARGET_SAMPLE.as_secs_f64() / per_iter.max(1e-9)).ceil() as u64).max(1),
+            per_call: per_iter >= PER_CALL_MIN.as_secs_f64(),
+            warmup_iters,
+            samples_ms: Vec::new(),
+            calls_ms: Vec::new(),
+            elapsed: Duration::ZERO,
+            stopped: None,
+        })
     }
-    let per_iter = start.elapsed().as_secs_f64() / warmup_iters as f64;
-    let iters = ((TARGET_SAMPLE.as_secs_f64() / per_iter.max(1e-9)).ceil() as u64).max(1);
-    let per_call = per_iter >= PER_CALL_MIN.as_secs_f64();
-    let mut samples_ms = Vec::new();
-    let mut calls_ms = Vec::new();
-    let started = Instant::now();
-    let why = loop {
+
+    /// Takes one sample (unless stopped already); whether sampling is now over.
+    pub fn sample(&mut self, f: &mut dyn FnMut() -> Result<()>) -> Result<bool> {
+        if self.stopped.is_some() {
+            return Ok(true);
+        }
         let t = Instant::now();
-        if per_call {
-            for _ in 0..iters {
+        if self.per_call {
+            for _ in 0..self.iters {
                 let c = Instant::now();
                 f()?;
-                calls_ms.push(c.elapsed().as_secs_f64() * 1e3);
+                self.calls_ms.push(c.elapsed().as_secs_f64() * 1e3);
             }
         } else {
-            for _ in 0..iters {
+            for _ in 0..self.iters {
                 f()?;
             }
         }
-        samples_ms.push(t.elapsed().as_secs_f64() * 1e3 / iters as f64);
-        if let Some(why) = stop(config, &samples_ms, started.elapsed(), seed) {
-            break why;
+        self.samples_ms
+            .push(t.elapsed().as_secs_f64() * 1e3 / self.iters as f64);
+        self.stopped = stop(
+            &self.config,
+            &self.samples_ms,
+            self.elapsed + t.elapsed(),
+            self.seed,
+        );
+        self.elapsed += t.elapsed();
+        Ok(self.stopped.is_some())
+    }
+
+    /// The measurement so far.
+    pub fn finish(self) -> Measurement {
+        // As reported: the row's own CI against the target, however sampling stopped.
+        let ci_target_met = match (self.config.target_ci, self.stopped) {
+            (Some(_), Some(Stop::Precise)) => Some(true),
+            (Some(t), _) => Some(reported_half_width(&self.samples_ms, self.seed) <= t),
+            (None, _) => None,
+        };
+        Measurement {
+            samples_ms: self.samples_ms,
+            iters_per_sample: self.iters,
+            warmup_iters: self.warmup_iters,
+            calls_ms: self.calls_ms,
+            ci_target_met,
         }
-    };
-    // As reported: the row's own CI against the target, however sampling stopped.
-    let ci_target_met = match (config.target_ci, why) {
-        (Some(_), Stop::Precise) => Some(true),
-        (Some(t), _) => Some(reported_half_width(&samples_ms, seed) <= t),
-        (None, _) => None,
-    };
-    Ok(Measurement {
-        samples_ms,
-        iters_per_sample: iters,
-        warmup_iters,
-        calls_ms,
-        ci_target_met,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -123,6 +123,9 @@ pub struct Loaded {
     pub duplicates: usize,
     /// Per-layer profiles (each result folder's `layers.csv`), deduplicated.
     pub layers: Vec<LayerRow>,
+    /// The raw samples of rows measured in interleaved rounds (from each result folder's
+    /// `results.jsonl`), by run and row key: sample i of each was taken in round i.
+    pub rounds: BTreeMap<(String, RowKey), Vec<f64>>,
 }
 
 fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
@@ -278,6 +281,26 @@ fn read_layers(path: &Path) -> Result<Vec<LayerRow>> {
         .collect()
 }
 
+/// The samples of the interleaved rows of a `results.jsonl` (none without the file).
+fn read_rounds(path: &Path, into: &mut BTreeMap<(String, RowKey), Vec<f64>>) -> Result<()> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(path, None, e.to_string()))?;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let row: crate::record::RecordWithSamples =
+            serde_json::from_str(line).map_err(|e| bad(path, Some(i as u64 + 1), e.to_string()))?;
+        if row.record.interleaved && !row.samples_ms.is_empty() {
+            into.insert(key(&row.record), row.samples_ms);
+        }
+    }
+    Ok(())
+}
+
 fn read_meta(dir: &Path) -> Result<Option<RunMeta>> {
     let path = dir.join("meta.json");
     if !path.is_file() {
@@ -325,6 +348,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
                     out.layers.push(row);
                 }
             }
+            read_rounds(&dir.join("results.jsonl"), &mut out.rounds)?;
         }
         for row in read_rows(&csv)? {
             let k = key(&row);

@@ -13,6 +13,7 @@ pub mod layers;
 pub mod load;
 pub mod markdown;
 pub mod models;
+mod paired;
 pub mod predicted;
 pub mod select;
 pub mod tables;

@@ -503,6 +503,7 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     out.extend(peaks(&rows));
     out.extend(other_ops(&rows));
     out.extend(super::calls::table(&rows));
+    out.extend(super::paired::table(loaded, &rows, 0));
     out.extend(failures(&loaded.records));
     if !include_emulated {
         out.extend(left_out(&loaded.records));

@@ -1,0 +1,73 @@
+//! Interleaved rounds: the backends of one case are prepared and checked first, each is
+//! warmed up, and then they take one sample each in turn (A B C A B C …), each stopping by
+//! its own rule (its own target, minimums and cap over its own sampling time). A drift of
+//! the machine then falls on every backend of a round alike, so their ratios, taken round
+//! by round, survive it; each row keeps its own statistics. Sample i of every row of the
+//! group was taken in round i.
+
+use super::check::{Verified, checked};
+use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
+use crate::error::Result;
+use crate::measure::{SamplerConfig, Sampling};
+
+/// One backend's state in the group.
+enum State {
+    /// Checked, warmed up, sampling (or done).
+    Sampling(Box<Verified>, Sampling),
+    /// Failed (preparation, check, warm-up or a timed call).
+    Failed(crate::error::Error),
+}
+
+/// Measures `jobs` (the backends of one case) in interleaved rounds: their rows, in
+/// `jobs`' order.
+pub(super) fn measure_group(
+    experiment: &Experiment,
+    sampler: &SamplerConfig,
+    jobs: &[&Job<'_>],
+    context: &RunContext,
+    cache: &mut ReferenceCache,
+) -> Vec<Measured> {
+    // Every backend prepared and checked before any is warmed up or timed.
+    let mut records = Vec::new();
+    let mut prepared = Vec::new();
+    for job in jobs {
+        let mut record = new_record(experiment, job, context);
+        record.interleaved = true;
+        prepared.push(super::prepare_job(job, &mut record, cache));
+        records.push(record);
+    }
+    let mut states: Vec<State> = prepared
+        .into_iter()
+        .map(|p| {
+            let mut v = Box::new(p?);
+            let s = Sampling::warm_up(sampler, experiment.seed, &mut || v.call())?;
+            Ok(State::Sampling(v, s))
+        })
+        .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
+        .collect();
+    loop {
+        let mut more = false;
+        for state in &mut states {
+            if let State::Sampling(v, s) = state {
+                match s.sample(&mut || v.call()) {
+                    Ok(done) => more |= !done,
+                    Err(e) => *state = State::Failed(e),
+                }
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    jobs.iter()
+        .zip(records)
+        .zip(states)
+        .map(|((job, record), state)| {
+            let outcome = match state {
+                State::Sampling(v, s) => Ok(checked(*v, s.finish())),
+                State::Failed(e) => Err(e),
+            };
+            finish_row(experiment, job, record, outcome)
+        })
+        .collect()
+}
