@@ -171,6 +171,19 @@ pub enum Command {
     Paper(Box<PaperConfig>),
     /// `flopsbench worker` (hidden): one job on stdin, JSON lines on stdout.
     Worker,
+    /// `flopsbench coverage` (hidden): the CI self-check.
+    Coverage(Box<CoverageConfig>),
+}
+
+/// The configuration of `flopsbench coverage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoverageConfig {
+    /// The case (its first) and the sampling of each run.
+    pub experiment: Experiment,
+    /// The backend.
+    pub backend: String,
+    /// Runs in a row (and as many in rounds).
+    pub runs: usize,
 }
 
 pub use crate::study::PaperConfig;
@@ -294,6 +307,19 @@ pub fn run(
                 .filter(|r| r.status != Status::Ok)
                 .count();
             return Ok(finished(failed));
+        }
+        Command::Coverage(config) => {
+            crate::backend::configure(&global(None));
+            let backend = crate::backend::by_name(&config.backend)
+                .map_err(|e| Error::flag("--backend", e.to_string()))?;
+            backend
+                .probe(&crate::device::DeviceSpec::Cpu)
+                .map_err(|why| Error::flag("--backend", why))?;
+            if config.runs < 2 {
+                return Err(Error::flag("--runs", "at least 2 runs"));
+            }
+            let c = crate::bench::coverage::coverage(&config.experiment, backend, config.runs)?;
+            write_all(out, &c.render())?;
         }
         Command::Predict(config) => {
             let text = predict(config)?;

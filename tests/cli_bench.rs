@@ -640,3 +640,48 @@ fn a_cases_backends_are_measured_in_rounds_unless_told_otherwise() {
         }
     }
 }
+
+#[test]
+fn the_coverage_self_check_counts_the_runs_whose_ci_holds_the_grand_median() {
+    let output = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args([
+            "coverage",
+            "--kind",
+            "conv",
+            "--shape",
+            "8x8x8",
+            "--layers",
+            "1",
+            "--backend",
+            "tract",
+            "--runs",
+            "3",
+            "--warmup",
+            "0",
+            "--min-time",
+            "0.05s",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("conv-8x8x8-k3-l1 · tract · cpu\n"),
+        "{stdout}"
+    );
+    for label in ["in a row", "in rounds"] {
+        let line = stdout.lines().find(|l| l.contains(label)).unwrap();
+        let n: usize = line
+            .split(" lies inside ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(n <= 3 && line.contains("of 3 runs' 95% CIs"), "{line}");
+    }
+}

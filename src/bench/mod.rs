@@ -9,6 +9,7 @@
 
 mod budget;
 mod check;
+pub mod coverage;
 mod experiment;
 mod layers;
 mod plan;

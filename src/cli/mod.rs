@@ -16,6 +16,7 @@ use crate::spec::{OpKind, OpSweep, Ratio, Shape};
 use crate::target::Target;
 
 mod count;
+mod coverage;
 mod measure;
 
 use count::{CountArgs, check_model_flags};
@@ -125,6 +126,10 @@ enum Commands {
     /// Run one job read on stdin and stream JSON lines (what remote devices run)
     #[command(hide = true)]
     Worker,
+    /// Self-check: one case measured N times in a row and in rounds; how many runs' 95% CIs
+    /// contain the grand median
+    #[command(hide = true)]
+    Coverage(Box<coverage::CoverageCommand>),
 }
 
 #[derive(Debug, Args)]
@@ -552,5 +557,6 @@ fn command(commands: Commands) -> Result<Command> {
         }
         Commands::List(cmd) => Ok(Command::List(cmd.devices)),
         Commands::Worker => Ok(Command::Worker),
+        Commands::Coverage(cmd) => Ok(Command::Coverage(Box::new(cmd.config()))),
     }
 }
