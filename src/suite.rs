@@ -58,7 +58,7 @@ pub struct Measure {
     pub runs: Option<usize>,
     /// Keep sampling until the 95% CI is within this fraction of the median.
     pub target_ci: Option<Spanned<f64>>,
-    /// Sampling time of the whole suite, shared out among its cases.
+    /// Wall time of the whole suite, shared out among its cases.
     pub budget: Option<Spanned<String>>,
     /// Measure a case's backends in interleaved rounds (default true).
     pub interleave: Option<bool>,

@@ -75,9 +75,9 @@ pub(super) struct BenchArgs {
     #[arg(long, value_name = "FRACTION", help_heading = "Measurement")]
     pub(super) target_ci: Option<f64>,
 
-    /// Sampling time of the whole run: each case is capped at its share of what is left
-    /// (never above --max-time), so time quiet cases leave goes to the noisy ones after
-    /// them [default: off, or the suite's]
+    /// Wall time of the whole run: each case samples at most its share of what is left
+    /// (within --min-time and --max-time, at least 10 samples), so time quiet cases leave
+    /// goes to the noisy ones after them [default: off, or the suite's]
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
     pub(super) budget: Option<Duration>,
 

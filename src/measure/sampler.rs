@@ -33,7 +33,7 @@ pub struct SamplerConfig {
     /// After `min_time`, keep sampling (up to `max_time`) until the 95% CI of the median
     /// is within this fraction of it (e.g. 0.02), like criterion's target precision.
     pub target_ci: Option<f64>,
-    /// The sampling time of a whole run: each case's cap is its share of what is left
+    /// The wall time of a whole run: each case's cap is its share of what is left
     /// (what is left over the cases left, never above `max_time`), so the time quiet
     /// cases do not need goes to the noisy ones after them.
     #[serde(default)]
@@ -81,7 +81,7 @@ pub struct SamplerOverrides {
     pub runs: Option<usize>,
     /// Target CI half-width, as a fraction of the median.
     pub target_ci: Option<f64>,
-    /// Sampling time of the whole run.
+    /// Wall time of the whole run.
     pub budget: Option<Duration>,
     /// Interleaved rounds.
     pub interleave: Option<bool>,
