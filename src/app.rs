@@ -318,6 +318,12 @@ pub fn run(
             if config.runs < 2 {
                 return Err(Error::flag("--runs", "at least 2 runs"));
             }
+            if config.experiment.sampler.min_time.is_zero() {
+                return Err(Error::flag(
+                    "--min-time",
+                    "must be longer than 0 s, e.g. 1s",
+                ));
+            }
             let c = crate::bench::coverage::coverage(&config.experiment, backend, config.runs)?;
             write_all(out, &c.render())?;
         }

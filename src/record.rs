@@ -162,7 +162,8 @@ pub struct Record {
     #[serde(default)]
     pub prepare_ms: Option<f64>,
     /// Peak resident memory the case added over what the process held before it
-    /// (preparing, checking and timing), MiB; empty where the OS does not say.
+    /// (preparing and the first call; the timed calls reuse its buffers), MiB; empty where
+    /// the OS does not say.
     #[serde(default)]
     pub peak_rss_added_mib: Option<f64>,
     /// Whether the row was measured in interleaved rounds with the case's other backends

@@ -198,7 +198,9 @@ impl ResultsWriter {
 }
 
 /// The rows of `dir/results.jsonl` that parse, dropping a last line cut short by a kill.
-fn read_jsonl(path: &Path) -> Result<Vec<RecordWithSamples>> {
+/// The complete rows of a `results.jsonl` (a line cut short by a kill, or one that does
+/// not parse, is left out).
+pub(crate) fn read_jsonl(path: &Path) -> Result<Vec<RecordWithSamples>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -6,12 +6,13 @@ use flopsbench::measure::memory::PeakRss;
 
 #[test]
 fn a_large_allocation_is_seen_after_it_is_freed_and_between_stretches_is_not() {
-    let started = PeakRss::start();
-    #[cfg(target_os = "linux")]
-    let mut rss = started.expect("Linux has /proc/self/clear_refs and /proc/self/status");
-    #[cfg(not(target_os = "linux"))]
-    let Some(mut rss) = started else {
-        eprintln!("skipped: this OS has no /proc/self/clear_refs");
+    let Some(mut rss) = PeakRss::start() else {
+        // CI runs on Linux as root, where /proc/self/clear_refs exists: not a skip there.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no /proc/self/clear_refs on the CI machine"
+        );
+        eprintln!("skipped: this OS has no writable /proc/self/clear_refs");
         return;
     };
     let touch = |mib: usize| {

@@ -86,6 +86,7 @@ pub struct RunContext {
 }
 
 /// One (case, backend, device) to measure, with everything decided.
+#[derive(Clone, Copy)]
 struct Job<'a> {
     case: &'a Case,
     /// The case built for its backends, or why it could not be.
@@ -117,10 +118,11 @@ pub fn measure_cases(
         context,
         sink,
         reporter,
+        // Rows kept from an earlier session are not cases left to measure.
         budget: experiment
             .sampler
             .budget
-            .map(|b| budget::Budget::new(b, total)),
+            .map(|b| budget::Budget::new(b, total.saturating_sub(context.done.len()))),
         index: 0,
         total,
         host: meta::host_name(),
@@ -158,14 +160,32 @@ impl Engine<'_> {
     fn case(&mut self, device: &DeviceSpec, backends: &[&dyn Backend], case: &Case) -> Result<()> {
         let experiment = self.experiment;
         let (paper_batch, paper_threads) = device.paper_protocol();
-        let interleave = experiment.sampler.interleave;
+        let threads = case.threads.or(experiment.threads).unwrap_or(paper_threads);
+        let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
+        let kept: Vec<Option<&Record>> = backends
+            .iter()
+            .map(|backend| {
+                let key = RowKey {
+                    case: case.id.clone(),
+                    device: device.clone(),
+                    backend: backend.name().to_string(),
+                    dtype: experiment.dtype,
+                    batch,
+                    threads,
+                };
+                self.context.done.iter().find(|r| RowKey::of(r) == key)
+            })
+            .collect();
+        // In rounds when more than one backend is left to measure; runtimes' idle threads
+        // then do not spin (one runtime's spinning would slow the next).
+        let rounds =
+            experiment.sampler.interleave && kept.iter().filter(|k| k.is_none()).count() > 1;
         let settings = Settings {
-            threads: case.threads.or(experiment.threads).unwrap_or(paper_threads),
+            threads,
             pconv_impl: experiment.pconv_impl,
             dtype: experiment.dtype,
-            spin: !interleave,
+            spin: !rounds,
         };
-        let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
         let opts = CountOptions {
             batch,
             dtype: experiment.dtype,
@@ -188,20 +208,6 @@ impl Engine<'_> {
                 device_model: &device_model,
             })
             .collect();
-        let kept: Vec<Option<&Record>> = jobs
-            .iter()
-            .map(|job| {
-                let key = RowKey {
-                    case: case.id.clone(),
-                    device: device.clone(),
-                    backend: job.backend.name().to_string(),
-                    dtype: experiment.dtype,
-                    batch,
-                    threads: settings.threads,
-                };
-                self.context.done.iter().find(|r| RowKey::of(r) == key)
-            })
-            .collect();
         let fresh: Vec<&Job<'_>> = jobs
             .iter()
             .zip(&kept)
@@ -210,7 +216,7 @@ impl Engine<'_> {
             .collect();
         // In rounds: every fresh backend prepared, checked, then sampled in turn.
         let mut measured: Vec<Measured> = Vec::new();
-        if interleave && fresh.len() > 1 {
+        if rounds {
             let names: Vec<&str> = fresh.iter().map(|j| j.backend.name()).collect();
             self.reporter.started(&format!(
                 "{} · {} in rounds · {device}",
@@ -234,9 +240,6 @@ impl Engine<'_> {
             let (record, fresh) = match kept {
                 Some(kept) => {
                     self.reporter.kept(self.index, self.total, kept);
-                    if let Some(b) = &mut self.budget {
-                        b.done(Duration::ZERO, Duration::ZERO);
-                    }
                     (kept.clone(), false)
                 }
                 None => {
@@ -290,7 +293,15 @@ impl Engine<'_> {
             profiles(self.experiment, job.case, record),
             profiled,
         ) {
-            let rows = layers::profile_job(job, work, record, &self.records, self.experiment);
+            // Profiled on its own: threads may spin as they do outside rounds.
+            let job = Job {
+                settings: Settings {
+                    spin: true,
+                    ..job.settings
+                },
+                ..*job
+            };
+            let rows = layers::profile_job(&job, work, record, &self.records, self.experiment);
             self.sink.append_layers(&rows)?;
             self.reporter.layers(record, &rows);
         }

@@ -3,7 +3,8 @@
 //! its own rule (its own target, minimums and cap over its own sampling time). A drift of
 //! the machine then falls on every backend of a round alike, so their ratios, taken round
 //! by round, survive it; each row keeps its own statistics. Sample i of every row of the
-//! group was taken in round i.
+//! group was taken in round i; each round starts one backend further on. The group's rows
+//! share one timestamp.
 
 use super::check::{Verified, checked};
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
@@ -45,9 +46,13 @@ pub(super) fn measure_group(
         })
         .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
         .collect();
-    loop {
+    // Each round starts one backend further on (A B C, B C A, C A B, …), so no backend
+    // always follows the same one; sample i of each is still taken in round i.
+    for round in 0.. {
         let mut more = false;
-        for state in &mut states {
+        let n = states.len();
+        for k in 0..n {
+            let state = &mut states[(round + k) % n];
             if let State::Sampling(v, s) = state {
                 match s.sample(&mut || v.call()) {
                     Ok(done) => more |= !done,
@@ -59,7 +64,8 @@ pub(super) fn measure_group(
             break;
         }
     }
-    jobs.iter()
+    let mut rows: Vec<Measured> = jobs
+        .iter()
         .zip(records)
         .zip(states)
         .map(|((job, record), state)| {
@@ -69,5 +75,12 @@ pub(super) fn measure_group(
             };
             finish_row(experiment, job, record, outcome)
         })
-        .collect()
+        .collect();
+    // One timestamp for the group: with the run id it tells rows sampled in the same
+    // rounds from those of another session of a resumed run.
+    let finished = super::now();
+    for (record, _, _) in &mut rows {
+        record.timestamp = finished.clone();
+    }
+    rows
 }

@@ -55,7 +55,8 @@ impl CoverageCommand {
                 sampler: SamplerConfig {
                     warmup: self.warmup,
                     min_time: self.min_time,
-                    max_time: self.min_time,
+                    // Each run stops at --min-time once it has its 10 samples.
+                    max_time: Duration::from_secs(24 * 3600),
                     ..SamplerConfig::default()
                 },
                 ..Experiment::new(Target::Ops(sweep))

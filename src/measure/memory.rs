@@ -4,8 +4,8 @@
 //! allocator kept from earlier cases and reuses is resident already and not counted again.
 //! Elsewhere (macOS, Windows) nothing is measured and the column stays empty.
 
-/// Peak-RSS tracking over the stretches of one case (preparation and the cold call, then
-/// timing; the reference computed between them is left out).
+/// Peak-RSS tracking over one or more stretches of work (the engine tracks one: a case's
+/// preparation and first call, before its output is checked).
 #[derive(Debug, Clone, Copy)]
 pub struct PeakRss {
     start_kib: u64,

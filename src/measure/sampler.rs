@@ -150,13 +150,29 @@ pub enum Stop {
 /// order-statistics estimate says it may be met, so a row stops exactly when its reported
 /// CI is within the target.
 pub fn stop(config: &SamplerConfig, samples: &[f64], elapsed: Duration, seed: u64) -> Option<Stop> {
+    stop_checking(config, samples, elapsed, seed, true)
+}
+
+/// [`stop`], with the bootstrap run only when `bootstrap` (it costs milliseconds on
+/// hundreds of samples; [`Sampling`] runs it again only once the samples grew by a tenth).
+fn stop_checking(
+    config: &SamplerConfig,
+    samples: &[f64],
+    elapsed: Duration,
+    seed: u64,
+    bootstrap: bool,
+) -> Option<Stop> {
     if let Some(runs) = config.runs {
         return (samples.len() >= runs).then_some(Stop::Runs);
     }
     let enough = elapsed >= config.min_time && samples.len() >= MIN_SAMPLES;
     let precise = || match config.target_ci {
         None => true,
-        Some(t) => median_ci_half_width(samples) <= t && reported_half_width(samples, seed) <= t,
+        Some(t) => {
+            median_ci_half_width(samples) <= t
+                && bootstrap
+                && reported_half_width(samples, seed) <= t
+        }
     };
     let share_spent = samples.len() >= MIN_SAMPLES && config.share.is_some_and(|s| elapsed >= s);
     if enough && precise() {
@@ -239,9 +255,11 @@ pub struct Sampling {
     warmup_iters: u64,
     samples_ms: Vec<f64>,
     calls_ms: Vec<f64>,
-    /// Time spent in [`Sampling::sample`] so far (samples and stop checks).
+    /// Time spent taking samples so far (the stop checks between them not counted).
     elapsed: Duration,
     stopped: Option<Stop>,
+    /// The sample count from which the stop rule may run the bootstrap again.
+    next_bootstrap: usize,
 }
 
 impl Sampling {
@@ -272,6 +290,7 @@ impl Sampling {
             calls_ms: Vec::new(),
             elapsed: Duration::ZERO,
             stopped: None,
+            next_bootstrap: 0,
         })
     }
 
@@ -279,6 +298,10 @@ impl Sampling {
     pub fn sample(&mut self, f: &mut dyn FnMut() -> Result<()>) -> Result<bool> {
         if self.stopped.is_some() {
             return Ok(true);
+        }
+        if self.per_call {
+            // Grown before the clock starts, not inside a sample.
+            self.calls_ms.reserve(self.iters as usize);
         }
         let t = Instant::now();
         if self.per_call {
@@ -292,22 +315,30 @@ impl Sampling {
                 f()?;
             }
         }
+        let took = t.elapsed();
         self.samples_ms
-            .push(t.elapsed().as_secs_f64() * 1e3 / self.iters as f64);
-        self.stopped = stop(
-            &self.config,
-            &self.samples_ms,
-            self.elapsed + t.elapsed(),
-            self.seed,
-        );
-        self.elapsed += t.elapsed();
+            .push(took.as_secs_f64() * 1e3 / self.iters as f64);
+        self.elapsed += took;
+        let n = self.samples_ms.len();
+        let bootstrap = n >= self.next_bootstrap;
+        let (config, samples) = (&self.config, &self.samples_ms);
+        self.stopped = stop_checking(config, samples, self.elapsed, self.seed, bootstrap);
+        let cheap_passed = config
+            .target_ci
+            .is_some_and(|t| median_ci_half_width(samples) <= t);
+        if bootstrap && self.stopped.is_none() && cheap_passed {
+            // The bootstrap ran and said no: again once the samples grew by a tenth.
+            self.next_bootstrap = n + (n / 10).max(1);
+        }
         Ok(self.stopped.is_some())
     }
 
     /// The measurement so far.
     pub fn finish(self) -> Measurement {
-        // As reported: the row's own CI against the target, however sampling stopped.
+        // As reported: the row's own CI against the target, however sampling stopped; no
+        // verdict on fewer than 3 samples (a CI of one or two samples means nothing).
         let ci_target_met = match (self.config.target_ci, self.stopped) {
+            _ if self.samples_ms.len() < 3 => None,
             (Some(_), Some(Stop::Precise)) => Some(true),
             (Some(t), _) => Some(reported_half_width(&self.samples_ms, self.seed) <= t),
             (None, _) => None,

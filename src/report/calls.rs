@@ -7,7 +7,7 @@ use super::Column;
 use super::tables::{Table, f};
 use crate::record::{Record, Status};
 
-/// A duration in ms with three significant decimals, or a dash.
+/// A duration in ms (three decimals under 10 ms, one above), or a dash.
 fn ms(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| f(v, if v < 10.0 { 3 } else { 1 }))
 }
@@ -61,8 +61,9 @@ pub(super) fn table(rows: &[&Record]) -> Option<Table> {
                 preparation (lazy initialisation, allocation, autotuning). Prepare: \
                 building or loading the graph, optimising it, creating the session. +RSS: \
                 the peak resident memory the case added (MiB; memory an allocator kept from \
-                earlier cases is not counted again). \"no †\": sampling reached its time cap \
-                before the CI met the run's target; such rows carry † in every table."
+                earlier cases is not counted again). \"no †\": sampling stopped (at its time \
+                cap, or after --runs samples) with the CI wider than the run's target; such \
+                rows carry † in every table."
             .into(),
         header: [
             "Case",

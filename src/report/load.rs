@@ -281,21 +281,13 @@ fn read_layers(path: &Path) -> Result<Vec<LayerRow>> {
         .collect()
 }
 
-/// The samples of the interleaved rows of a `results.jsonl` (none without the file).
+/// The samples of the interleaved rows of a `results.jsonl` (none without the file; a
+/// line cut short by a kill is left out, as `--resume` leaves it; the first copy of a row
+/// is kept, as for results.csv).
 fn read_rounds(path: &Path, into: &mut BTreeMap<(String, RowKey), Vec<f64>>) -> Result<()> {
-    if !path.is_file() {
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(path, None, e.to_string()))?;
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let row: crate::record::RecordWithSamples =
-            serde_json::from_str(line).map_err(|e| bad(path, Some(i as u64 + 1), e.to_string()))?;
+    for row in crate::results::read_jsonl(path)? {
         if row.record.interleaved && !row.samples_ms.is_empty() {
-            into.insert(key(&row.record), row.samples_ms);
+            into.entry(key(&row.record)).or_insert(row.samples_ms);
         }
     }
     Ok(())

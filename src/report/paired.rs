@@ -11,7 +11,7 @@ use super::tables::{Table, f};
 use crate::measure::paired::paired_ratio;
 use crate::record::{Record, RowKey, Status};
 
-/// Run, case, device and protocol (dtype, batch, threads).
+/// Run and timestamp, case, device and protocol (dtype, batch, threads).
 type Group = (String, String, String, String);
 
 /// The table, when some run measured a case's backends in rounds.
@@ -26,8 +26,10 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
         let Some(samples) = loaded.rounds.get(&(r.run_id.clone(), RowKey::of(r))) else {
             continue;
         };
+        // Rows sampled in the same rounds share their run id and timestamp (a resumed
+        // run's later session has another).
         let group = (
-            r.run_id.clone(),
+            format!("{} {}", r.run_id, r.timestamp),
             r.case.clone(),
             r.device.to_string(),
             format!("{} {} {}", r.dtype, r.batch, r.threads),
