@@ -205,6 +205,16 @@ impl RowKey {
     }
 }
 
+impl Record {
+    /// The 95% CI's half-width relative to the median, when the row has both.
+    pub fn ci_half_width(&self) -> Option<f64> {
+        match (self.median_ms, self.ci95_low_ms, self.ci95_high_ms) {
+            (Some(m), Some(lo), Some(hi)) if m > 0.0 => Some((hi - lo) / 2.0 / m),
+            _ => None,
+        }
+    }
+}
+
 impl Status {
     /// The word written to files: `ok`, `error`, `skipped`.
     pub fn as_str(self) -> &'static str {

@@ -1,21 +1,12 @@
 //! `flopsbench count` and `list` through the real binary: every format parses and carries
 //! the contract's fields.
 
-use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+
 fn run(args: &[&str]) -> String {
-    let out = Command::cargo_bin("flopsbench")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(common::flopsbench_ok(args, None).stdout).unwrap()
 }
 
 fn json(args: &[&str]) -> Vec<Value> {

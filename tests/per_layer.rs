@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod common;
+
 use assert_cmd::Command;
 use flopsbench::backend::{self, Backend, Prepared, Settings};
 use flopsbench::bench::Experiment;
@@ -248,20 +250,10 @@ fn a_backend_that_cannot_profile_gives_an_error_row_and_the_run_goes_on() {
     }
 }
 
+/// `flopsbench ARGS` in `dir` with quick sampling, which must succeed.
 fn flopsbench(args: &[&str], dir: &Path) -> std::process::Output {
-    let out = Command::cargo_bin("flopsbench")
-        .unwrap()
-        .args(args)
-        .args(["--runs", "3", "--warmup", "0", "--min-time", "0"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let quick = ["--runs", "3", "--warmup", "0", "--min-time", "0"];
+    common::flopsbench_ok(&[args, &quick[..]].concat(), Some(dir))
 }
 
 #[test]

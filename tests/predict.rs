@@ -6,19 +6,10 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+mod common;
+
 fn flopsbench(args: &[&str], dir: &Path) -> String {
-    let out = Command::cargo_bin("flopsbench")
-        .unwrap()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(common::flopsbench_ok(args, Some(dir)).stdout).unwrap()
 }
 
 #[test]

@@ -162,7 +162,7 @@ pub(crate) fn prepare_checked(
     settings: &Settings,
     scratch: &mut Scratch<'_>,
 ) -> Result<Verified> {
-    let mut rss = PeakRss::start();
+    let rss = PeakRss::start();
     let started = std::time::Instant::now();
     let mut prepared = work.prepare(backend, device, settings)?;
     let prepare_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -172,7 +172,7 @@ pub(crate) fn prepare_checked(
     let cold_ms = cold.elapsed().as_secs_f64() * 1e3;
     // The timed calls run the same graph on the same buffers as the cold call: the peak
     // so far is the case's (the reference computed next is not).
-    let peak_rss_added_mib = rss.take().map(PeakRss::added_mib);
+    let peak_rss_added_mib = rss.map(PeakRss::added_mib);
     let got = prepared.output()?;
     let (want, reference) = reference(case, work, backend.name(), settings, scratch.references)?;
     let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {

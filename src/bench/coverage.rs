@@ -113,7 +113,7 @@ impl Coverage {
         ] {
             let widths: Vec<f64> = runs
                 .iter()
-                .map(|s| (s.ci95_high_ms - s.ci95_low_ms) / 2.0 / s.median_ms * 100.0)
+                .map(|s| s.relative_half_width() * 100.0)
                 .collect();
             out += &format!(
                 "  {label:<9}: the grand median {grand:.4} ms lies inside {} of {} runs' 95% CIs \

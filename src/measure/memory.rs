@@ -4,12 +4,11 @@
 //! allocator kept from earlier cases and reuses is resident already and not counted again.
 //! Elsewhere (macOS, Windows) nothing is measured and the column stays empty.
 
-/// Peak-RSS tracking over one or more stretches of work (the engine tracks one: a case's
-/// preparation and first call, before its output is checked).
+/// Peak-RSS tracking from [`PeakRss::start`] to [`PeakRss::added_mib`] (the engine
+/// tracks a case's preparation and first call, before its output is checked).
 #[derive(Debug, Clone, Copy)]
 pub struct PeakRss {
     start_kib: u64,
-    peak_kib: u64,
 }
 
 fn status(field: &str) -> Option<u64> {
@@ -31,29 +30,14 @@ impl PeakRss {
     /// Starts tracking from the current resident size; `None` where the OS cannot say.
     pub fn start() -> Option<PeakRss> {
         reset_peak()?;
-        let start_kib = status("VmRSS")?;
         Some(PeakRss {
-            start_kib,
-            peak_kib: start_kib,
+            start_kib: status("VmRSS")?,
         })
     }
 
-    /// Ends a stretch: its peak is kept.
-    pub fn pause(&mut self) {
-        if let Some(hwm) = status("VmHWM") {
-            self.peak_kib = self.peak_kib.max(hwm);
-        }
-    }
-
-    /// Starts another stretch (what was resident in between is not a peak of the case).
-    pub fn resume(&mut self) {
-        reset_peak();
-    }
-
-    /// The highest peak of the stretches over the starting size, MiB (the current stretch
-    /// ended by this call).
-    pub fn added_mib(mut self) -> f64 {
-        self.pause();
-        self.peak_kib.saturating_sub(self.start_kib) as f64 / 1024.0
+    /// The peak since [`PeakRss::start`] over the starting size, MiB.
+    pub fn added_mib(self) -> f64 {
+        let peak = status("VmHWM").unwrap_or(self.start_kib);
+        peak.saturating_sub(self.start_kib) as f64 / 1024.0
     }
 }

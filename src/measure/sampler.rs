@@ -186,12 +186,7 @@ fn stop_checking(
 
 /// The half-width of the reported (bootstrap) 95% CI of the median, relative to it.
 pub fn reported_half_width(samples: &[f64], seed: u64) -> f64 {
-    let s = crate::measure::summarize(samples, seed);
-    if s.median_ms > 0.0 {
-        (s.ci95_high_ms - s.ci95_low_ms) / 2.0 / s.median_ms
-    } else {
-        f64::INFINITY
-    }
+    crate::measure::summarize(samples, seed).relative_half_width()
 }
 
 /// The sampling loop's own cost per iteration, in nanoseconds: the same loop around an

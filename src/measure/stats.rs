@@ -34,6 +34,17 @@ pub struct Summary {
     pub outliers: usize,
 }
 
+impl Summary {
+    /// The CI's half-width relative to the median (infinite for a median ≤ 0).
+    pub fn relative_half_width(&self) -> f64 {
+        if self.median_ms > 0.0 {
+            (self.ci95_high_ms - self.ci95_low_ms) / 2.0 / self.median_ms
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
 /// The median of a sorted slice.
 fn median_sorted(sorted: &[f64]) -> f64 {
     let n = sorted.len();

@@ -147,14 +147,14 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
     for r in rows.iter().map(|r| r.record) {
         let (median, ci, throughput, rate, bandwidth) =
             match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
-                (Some(m), Some(lo), Some(hi)) => (
+                (Some(m), Some(_), Some(_)) => (
                     duration_ms(m),
                     if r.samples == Some(1) {
                         "–".to_string()
                     } else {
                         format!(
                             "±{:.1}%{}",
-                            (hi - lo) / 2.0 / m * 100.0,
+                            r.ci_half_width().unwrap_or(f64::INFINITY) * 100.0,
                             if r.ci_target_met == Some(false) {
                                 "*"
                             } else {

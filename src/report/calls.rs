@@ -27,12 +27,9 @@ pub(super) fn table(rows: &[&Record]) -> Option<Table> {
     let out_rows = shown
         .iter()
         .map(|r| {
-            let ci = match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
-                (Some(m), Some(lo), Some(hi)) if m > 0.0 => {
-                    format!("±{:.1}%", (hi - lo) / 2.0 / m * 100.0)
-                }
-                _ => "–".into(),
-            };
+            let ci = r
+                .ci_half_width()
+                .map_or("–".into(), |h| format!("±{:.1}%", h * 100.0));
             vec![
                 r.case.clone(),
                 Column::of(r).to_string(),
