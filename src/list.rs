@@ -88,13 +88,22 @@ pub fn render(devices: Option<&std::path::Path>) -> Result<String> {
     Ok(out)
 }
 
+/// A named device in words; a Slurm device with `sinfo`'s view of its partition (state,
+/// nodes idle) when `sinfo` is here.
 fn describe(d: &crate::fleet::devices::Device) -> String {
-    format!(
+    let mut out = format!(
         "{} ({}{})",
         d.via(),
         d.arch,
         if d.emulated { ", emulated" } else { "" }
-    )
+    );
+    if let crate::fleet::devices::Transport::Slurm(t) = &d.transport {
+        out += &match crate::fleet::slurm::sinfo(t) {
+            Some(view) => format!("; {view}"),
+            None => "; sinfo not found here".to_string(),
+        };
+    }
+    out
 }
 
 /// This host's CPU, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.

@@ -50,6 +50,36 @@ pub struct Meta {
     /// Whether the device was emulated (its times are not results).
     #[serde(default)]
     pub emulated: bool,
+    /// The flopsbench binary that ran (on a Slurm node: the broadcast copy).
+    #[serde(default)]
+    pub executable: String,
+    /// The Slurm job the run was part of, when it ran under Slurm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmJob>,
+}
+
+/// The Slurm job a worker runs in, from the environment Slurm gives its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlurmJob {
+    /// `SLURM_JOB_ID`.
+    pub job_id: String,
+    /// `SLURM_JOB_PARTITION`.
+    pub partition: String,
+    /// `SLURMD_NODENAME`: the node.
+    pub node: String,
+}
+
+impl SlurmJob {
+    /// The job this process runs in, when Slurm started it.
+    pub fn from_env() -> Option<SlurmJob> {
+        let var = |k: &str| std::env::var(k).unwrap_or_default();
+        let job_id = var("SLURM_JOB_ID");
+        (!job_id.is_empty()).then(|| SlurmJob {
+            job_id,
+            partition: var("SLURM_JOB_PARTITION"),
+            node: var("SLURMD_NODENAME"),
+        })
+    }
 }
 
 /// The global allocator of the binary (mimalloc; tract allocates every layer's output
@@ -102,5 +132,9 @@ pub fn collect(
         command_line: std::env::args().collect(),
         via: None,
         emulated: false,
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        slurm: SlurmJob::from_env(),
     }
 }

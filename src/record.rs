@@ -170,6 +170,12 @@ pub struct Record {
     /// (sample i of each taken in round i).
     #[serde(default)]
     pub interleaved: bool,
+    /// The Slurm job that ran the row (a Slurm device); empty otherwise.
+    #[serde(default)]
+    pub slurm_job_id: String,
+    /// The Slurm partition the job ran in (a Slurm device); empty otherwise.
+    #[serde(default)]
+    pub partition: String,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

@@ -132,5 +132,7 @@ pub fn blank_record(
         prepare_ms: None,
         peak_rss_added_mib: None,
         interleaved: false,
+        slurm_job_id: String::new(),
+        partition: String::new(),
     }
 }

@@ -30,8 +30,9 @@ pub(super) struct BenchArgs {
     #[arg(long, default_value = "all", value_parser = parse_backends, help = crate::backend::help(), help_heading = "Measurement")]
     pub(super) backend: Selection,
 
-    /// Devices: cpu, gpu (= cuda:0), cuda:N, arm, names from devices.toml, `all` (every
-    /// device in it); a comma list runs the same cases on each (hosts in parallel)
+    /// Devices: cpu, gpu (= cuda:0), cuda:N, arm, names from devices.toml (SSH boards,
+    /// emulators, Slurm partitions), `all` (every device in it); a comma list runs the same
+    /// cases on each (hosts and Slurm jobs in parallel)
     #[arg(long, value_delimiter = ',', default_value = "cpu", value_parser = parse_device, help_heading = "Measurement")]
     pub(super) device: Vec<DeviceSpec>,
 
@@ -113,7 +114,8 @@ pub(super) struct BenchArgs {
     pub(super) out: Option<PathBuf>,
 
     /// Complete an interrupted run in DIR: cases already ok there are kept, failed and
-    /// missing ones run, every case ends up in its files once
+    /// missing ones run, every case ends up in its files once (on every device of a fleet
+    /// run: boards, emulators, Slurm partitions)
     #[arg(
         long,
         value_name = "DIR",

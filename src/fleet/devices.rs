@@ -1,5 +1,5 @@
-//! `devices.toml`: the devices of this machine's fleet, each an SSH-reachable host or an
-//! emulator, by name. Every error names the file and line.
+//! `devices.toml`: the devices of this machine's fleet, each an SSH-reachable host, an
+//! emulator or a Slurm partition, by name. Every error names the file and line.
 //!
 //! ```toml
 //! [devices.arm]                # a Raspberry Pi over SSH
@@ -10,6 +10,10 @@
 //! runner = "qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu cortex-a72"
 //! arch = "aarch64"
 //! emulated = true
+//!
+//! [devices.a100]               # nodes of a Slurm cluster, through srun
+//! slurm = "--partition=gpu --gres=gpu:1 --time=00:30:00"
+//! device = "gpu"
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,6 +25,7 @@ use toml::Spanned;
 
 use crate::device::{DeviceSpec, is_device_name};
 use crate::error::{Error, Result};
+use crate::fleet::slurm::{self, SlurmTarget};
 
 /// The devices file read when `--devices` is not given.
 pub const DEFAULT_FILE: &str = "devices.toml";
@@ -35,6 +40,8 @@ pub enum Transport {
     Ssh(SshTarget),
     /// A local emulator command (program and arguments) that runs the binary.
     Emulator(Vec<String>),
+    /// `srun` with the entry's options: the cluster places the worker.
+    Slurm(SlurmTarget),
 }
 
 /// An SSH destination and its options.
@@ -80,6 +87,7 @@ impl Device {
                 None => format!("ssh {}", t.destination),
             },
             Transport::Emulator(argv) => argv.join(" "),
+            Transport::Slurm(t) => format!("srun {}", t.options.join(" ")).trim().to_string(),
         }
     }
 
@@ -92,15 +100,21 @@ impl Device {
                 .rsplit_once('@')
                 .map_or(t.destination.clone(), |(_, h)| h.to_string()),
             Transport::Emulator(_) => crate::meta::host_name(),
+            Transport::Slurm(t) => format!(
+                "slurm:{}",
+                t.partition.as_deref().unwrap_or("default partition")
+            ),
         }
     }
 
     /// The physical host it runs on, for running devices of one host one after another:
-    /// the SSH destination and port, or `local` for emulators.
+    /// the SSH destination and port, `local` for emulators, and the device itself for a
+    /// Slurm device (the cluster places each job).
     pub fn host_key(&self) -> String {
         match &self.transport {
             Transport::Ssh(t) => format!("{}:{}", t.destination, t.port.unwrap_or(22)),
             Transport::Emulator(_) => "local".into(),
+            Transport::Slurm(_) => format!("slurm:{}", self.name),
         }
     }
 }
@@ -138,6 +152,7 @@ struct EntryToml {
     #[serde(default)]
     ssh_options: Vec<Spanned<String>>,
     runner: Option<Spanned<String>>,
+    slurm: Option<Spanned<String>>,
     arch: Option<Spanned<String>>,
     emulated: Option<bool>,
     binary: Option<PathBuf>,
@@ -216,15 +231,9 @@ fn entry(ctx: &Ctx<'_>, base: &Path, name: &str, e: &Spanned<EntryToml>) -> Resu
         },
         None => DeviceSpec::Cpu,
     };
-    let transport = match (&v.ssh, &v.runner) {
-        (Some(_), Some(_)) | (None, None) => {
-            return Err(here(
-                "give exactly one of ssh = \"user@host\" (a board) or runner = \"qemu-aarch64 …\" (an emulator)"
-                    .into(),
-            ));
-        }
-        (Some(ssh), None) => ssh_transport(ctx, base, name, v, ssh)?,
-        (None, Some(runner)) => {
+    let transport = match (&v.ssh, &v.runner, &v.slurm) {
+        (Some(ssh), None, None) => ssh_transport(ctx, base, name, v, ssh)?,
+        (None, Some(runner), None) => {
             let argv = shlex::split(runner.get_ref()).filter(|a| !a.is_empty());
             match argv {
                 Some(argv) => Transport::Emulator(argv),
@@ -239,18 +248,30 @@ fn entry(ctx: &Ctx<'_>, base: &Path, name: &str, e: &Spanned<EntryToml>) -> Resu
                 }
             }
         }
+        (None, None, Some(options)) => slurm_transport(ctx, name, v, options)?,
+        _ => {
+            return Err(here(
+                "give exactly one of ssh = \"user@host\" (a board), runner = \"qemu-aarch64 …\" (an emulator) or slurm = \"--partition=…\" (a Slurm cluster)"
+                    .into(),
+            ));
+        }
     };
-    if let Transport::Emulator(_) = transport {
+    if !matches!(transport, Transport::Ssh(_)) {
+        let what = match transport {
+            Transport::Slurm(_) => "to slurm devices",
+            _ => "to a runner",
+        };
         for (field, given) in [
             ("port", v.port.is_some()),
             ("identity", v.identity.is_some()),
-            ("remote_dir", v.remote_dir.is_some()),
+            (
+                "remote_dir",
+                v.remote_dir.is_some() && matches!(transport, Transport::Emulator(_)),
+            ),
             ("ssh_options", !v.ssh_options.is_empty()),
         ] {
             if given {
-                return Err(here(format!(
-                    "{field} applies to ssh devices, not to a runner"
-                )));
+                return Err(here(format!("{field} applies to ssh devices, not {what}")));
             }
         }
     }
@@ -321,6 +342,34 @@ fn ssh_transport(
         identity: v.identity.as_ref().map(|p| base.join(p)),
         remote_dir,
         options,
+    }))
+}
+
+/// The transport of a `slurm = "srun options"` entry: the options checked (see
+/// [`slurm::check_options`]); `remote_dir` is the node's folder for the broadcast binary.
+fn slurm_transport(
+    ctx: &Ctx<'_>,
+    name: &str,
+    v: &EntryToml,
+    options: &Spanned<String>,
+) -> Result<Transport> {
+    let (words, partition) = slurm::check_options(options.get_ref()).map_err(|why| {
+        ctx.err(
+            options.span(),
+            format!("[devices.{name}] slurm = \"{}\": {why}", options.get_ref()),
+        )
+    })?;
+    let bcast_dir = match &v.remote_dir {
+        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
+            return Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")));
+        }
+        Some(d) => d.get_ref().clone(),
+        None => "/tmp".into(),
+    };
+    Ok(Transport::Slurm(SlurmTarget {
+        options: words,
+        partition,
+        bcast_dir,
     }))
 }
 
@@ -428,5 +477,29 @@ mod tests {
         assert!(e.contains("prot"), "{e}");
         assert!(parsed("[devices.\"a;b\"]\nssh = \"a@b\"\n").is_err());
         assert!(parsed("[devices.cpu]\nssh = \"a@b\"\n").is_err());
+    }
+
+    #[test]
+    fn reads_slurm_entries_and_refuses_hostile_options() {
+        let f =
+            parsed("[devices.a100]\nslurm = \"--partition=gpu --gres=gpu:1\"\ndevice = \"gpu\"\n")
+                .unwrap();
+        let d = f.get("a100").unwrap();
+        let Transport::Slurm(t) = &d.transport else {
+            panic!("slurm expected")
+        };
+        assert_eq!(t.partition.as_deref(), Some("gpu"));
+        assert_eq!(t.bcast_dir, "/tmp");
+        assert!(!d.emulated);
+        assert_eq!(d.host_key(), "slurm:a100");
+        let e = parsed("[devices.x]\narch = \"x86_64\"\nslurm = \"-p debug --output=o.txt\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("dir/devices.toml:3:") && e.contains("--output"),
+            "{e}"
+        );
+        assert!(parsed("[devices.x]\nslurm = \"-p a\"\nssh = \"a@b\"\n").is_err());
+        assert!(parsed("[devices.x]\nslurm = \"-p a\"\nport = 22\n").is_err());
     }
 }

@@ -1,11 +1,13 @@
-//! Runs across devices: boards over SSH and emulators named in `devices.toml`, each
-//! running this same program (built for its architecture) as `flopsbench worker`.
+//! Runs across devices: boards over SSH, emulators and Slurm partitions named in
+//! `devices.toml`, each running this same program (built for its architecture) as
+//! `flopsbench worker`.
 //!
 //! A fleet run (any device that is not this host's) writes one folder per host under the
 //! run's folder: `<run>/<this host>/` for local devices, `<run>/<device name>/` for each
 //! named device, each with its own `meta.json`, `results.csv` and `results.jsonl`;
 //! `flopsbench report <run>` merges them. Hosts run in parallel, the devices of one host
-//! one after another (emulators run on this host, so after the local devices).
+//! one after another (emulators run on this host, so after the local devices); each
+//! Slurm device is its own job, so they run in parallel too, placed by the cluster.
 //!
 //! This module runs the named devices; the run layer (`run`) decides which
 //! devices are named and hands this host's own devices to the engine.
@@ -16,6 +18,7 @@ pub mod models;
 pub mod protocol;
 pub mod remote;
 mod shared_log;
+pub mod slurm;
 pub mod ssh;
 pub mod worker;
 
@@ -195,10 +198,13 @@ pub struct Remote<'a> {
     pub root: &'a Path,
     /// No per-case lines.
     pub quiet: bool,
+    /// Resume the run's folder: each device keeps its ok rows and runs what is missing.
+    pub resume: bool,
 }
 
 /// Runs the named devices of `remote` while `local` runs this host's devices (see the
-/// module's documentation): SSH hosts in parallel threads, each host's devices in turn;
+/// module's documentation): SSH hosts and Slurm devices in parallel threads, each SSH
+/// host's devices in turn;
 /// emulators here, after `local`, so that nothing else loads this host while it measures.
 /// Every line goes to `log`, whole.
 pub fn run(
@@ -223,13 +229,16 @@ pub fn run(
             cases: remote.cases,
             binary: binary.clone(),
             dir: remote::device_dir(remote.root, &device.name),
+            resume: remote.resume,
         })
         .collect();
     let mut by_host: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut here = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         match r.device.transport {
-            Transport::Ssh(_) => by_host.entry(r.device.host_key()).or_default().push(i),
+            Transport::Ssh(_) | Transport::Slurm(_) => {
+                by_host.entry(r.device.host_key()).or_default().push(i)
+            }
             Transport::Emulator(_) => here.push(i),
         }
     }

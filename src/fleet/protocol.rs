@@ -10,11 +10,11 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::meta::Meta;
 use crate::profile::LayerSamples;
-use crate::record::RecordWithSamples;
+use crate::record::{Record, RecordWithSamples};
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 5;
+pub const PROTOCOL: u32 = 6;
 
 /// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,33 @@ pub struct Job {
     pub experiment: Experiment,
     /// The device on the worker's host (`cpu`, or a GPU).
     pub device: DeviceSpec,
+    /// A resumed run's id, kept for its new rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Rows already ok (a resumed run), as the worker would record them: not rerun.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<Record>,
+    /// The (case, backend) of per-layer profiles already written: not profiled again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiled: Vec<(String, String)>,
+    /// The worker's executable is a copy made for this job (Slurm's broadcast): the
+    /// worker removes it once running.
+    #[serde(default)]
+    pub remove_executable: bool,
+    /// Model files carried in the job itself (a Slurm device without a shared file
+    /// system): the worker writes them to its temporary folder and runs those copies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<CarriedModel>,
+}
+
+/// A model file carried in a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarriedModel {
+    /// The file's SHA-256 (hex): the job's cases name the file by `<sha256>.onnx`.
+    pub sha256: String,
+    /// Its bytes, base64.
+    pub base64: String,
 }
 
 impl Job {
@@ -35,6 +62,11 @@ impl Job {
             protocol: PROTOCOL,
             experiment: experiment.clone(),
             device,
+            run_id: None,
+            done: Vec::new(),
+            profiled: Vec::new(),
+            remove_executable: false,
+            models: Vec::new(),
         }
     }
 }

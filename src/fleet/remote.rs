@@ -1,7 +1,9 @@
-//! Runs a job on one named device (over SSH or under an emulator) and writes what its
-//! worker streams back to the device's folder, row by row. Whatever goes wrong there
-//! (unreachable host, refused key, a worker killed mid-run, a line that is not protocol)
-//! ends as one error row per case that did not come back; rows already received stay.
+//! Runs a job on one named device (over SSH, under an emulator or through Slurm's srun)
+//! and writes what its worker streams back to the device's folder, row by row. Whatever
+//! goes wrong there (unreachable host, refused key, a job Slurm refused or cancelled, a
+//! worker killed mid-run, a line that is not protocol) ends as one error row per case that
+//! did not come back; rows already received stay. A resumed run keeps the folder's ok rows
+//! and sends the worker only what is missing.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -16,8 +18,8 @@ use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::fleet::devices::{Device, Transport};
 use crate::fleet::protocol::{Job, Message, check_hello};
-use crate::fleet::{models, ssh};
-use crate::meta::{self, Meta};
+use crate::fleet::{models, slurm, ssh};
+use crate::meta::{self, Meta, SlurmJob};
 use crate::record::{Record, Status};
 use crate::results::{ResultsWriter, prepare_dir};
 use crate::target::Case;
@@ -38,6 +40,8 @@ pub struct RemoteRun<'a> {
     pub binary: PathBuf,
     /// Its folder.
     pub dir: PathBuf,
+    /// Resume the folder: keep its ok rows, run what is missing.
+    pub resume: bool,
 }
 
 /// Lines of the worker's stderr kept for error messages.
@@ -45,19 +49,32 @@ type Tail = Arc<Mutex<Vec<String>>>;
 
 /// Starts the worker; returns it with the job it must get (model files' paths as the
 /// worker sees them).
-fn spawn(run: &RemoteRun<'_>) -> std::result::Result<(Child, Job), String> {
+fn spawn(run: &RemoteRun<'_>, job: &Job) -> std::result::Result<(Child, Job), String> {
     let (mut command, job) = match &run.device.transport {
         Transport::Emulator(argv) => {
             // Same host, same folder: model files are where they are.
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]).arg(&run.binary).arg("worker");
-            (c, run.job.clone())
+            (c, job.clone())
         }
         Transport::Ssh(target) => {
             let binary = crate::fleet::binary::slim(&run.binary, &run.device.arch);
             let path = ssh::install(target, &binary, &run.device.arch)?;
-            let job = models::send(target, run.job, run.cases)?;
+            let job = models::send(target, job, run.cases)?;
             (ssh::command(target, &format!("{path} worker")), job)
+        }
+        Transport::Slurm(target) => {
+            // Broadcast by srun, unless devices.toml names the binary (a shared file system).
+            let broadcast = run.device.binary.is_none();
+            let binary = if broadcast {
+                crate::fleet::binary::slim(&run.binary, &run.device.arch)
+            } else {
+                run.binary.clone()
+            };
+            let mut job = models::embed(job, run.cases, broadcast)?;
+            job.remove_executable = broadcast;
+            let command = slurm::command(target, &run.device.name, &binary, broadcast);
+            (command, job)
         }
     };
     let child = command
@@ -66,8 +83,13 @@ fn spawn(run: &RemoteRun<'_>) -> std::result::Result<(Child, Job), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| {
+            let hint = if matches!(run.device.transport, Transport::Slurm(_)) {
+                " (is Slurm's client installed here?)"
+            } else {
+                ""
+            };
             format!(
-                "cannot start `{}`: {e}",
+                "cannot start `{}`: {e}{hint}",
                 command.get_program().to_string_lossy()
             )
         })?;
@@ -96,11 +118,14 @@ fn forward_stderr(
     }
 }
 
+/// The worker's (or srun's) last error line; Slurm's `*** … CANCELLED … ***` line first,
+/// which says why a job ended (scancel, time limit, node failure).
 fn last_error(tail: &Tail) -> String {
     let t = tail.lock().unwrap_or_else(|p| p.into_inner());
     t.iter()
         .rev()
-        .find(|l| l.contains("error"))
+        .find(|l| l.contains("*** ") && l.contains("slurmstepd"))
+        .or_else(|| t.iter().rev().find(|l| l.contains("error")))
         .or(t.last())
         .cloned()
         .unwrap_or_default()
@@ -138,9 +163,17 @@ fn named(name: &str) -> DeviceSpec {
     }
 }
 
-/// A received row, as this run records it: the device's name, emulated or not.
-fn adopt(device: &Device, mut record: Record) -> Record {
+/// A received row, as this run records it: the device's name, emulated or not, and the
+/// Slurm job that ran it.
+fn adopt(device: &Device, slurm: Option<&SlurmJob>, mut record: Record) -> Record {
     record.device = named(&device.name);
+    if let Some(job) = slurm {
+        record.slurm_job_id = job.job_id.clone();
+        record.partition = job.partition.clone();
+        if !job.node.is_empty() {
+            record.host = job.node.clone();
+        }
+    }
     if device.emulated {
         record.emulated = true;
         if let Transport::Emulator(argv) = &device.transport {
@@ -152,6 +185,8 @@ fn adopt(device: &Device, mut record: Record) -> Record {
 
 struct Received {
     writer: Option<ResultsWriter>,
+    hello: bool,
+    slurm: Option<SlurmJob>,
     records: Vec<Record>,
     backends: Vec<String>,
     case_ids: Option<Vec<String>>,
@@ -197,7 +232,7 @@ fn read_messages(
                 backends,
                 cases,
                 ..
-            } if got.writer.is_none() => {
+            } if !got.hello => {
                 if let Err(why) = check_hello(protocol, &flopsbench) {
                     got.failure = Some(why);
                     break;
@@ -211,17 +246,22 @@ fn read_messages(
                     )
                     .ok();
                 }
+                got.hello = true;
                 got.run_id = Some(meta.run_id.clone());
-                got.writer = Some(ResultsWriter::create(
-                    &run.dir,
-                    &meta_of(run.device, Some(*meta)),
-                )?);
+                got.slurm = meta.slurm.clone();
+                if got.writer.is_none() {
+                    got.writer = Some(ResultsWriter::create(
+                        &run.dir,
+                        &meta_of(run.device, Some(*meta)),
+                    )?);
+                }
                 got.total = cases.len() * backends.len();
                 got.backends = backends;
                 got.case_ids = Some(cases);
             }
-            Message::Record(row) if got.writer.is_some() => {
-                let record = models::local_path(adopt(run.device, row.record), run.cases);
+            Message::Record(row) if got.hello => {
+                let record = adopt(run.device, got.slurm.as_ref(), row.record);
+                let record = models::local_path(record, run.cases);
                 if let Some(w) = got.writer.as_mut() {
                     w.append_with(&record, &row.samples_ms, row.output.as_ref())?;
                 }
@@ -230,7 +270,7 @@ fn read_messages(
                 }
                 got.records.push(record);
             }
-            Message::Layers { rows } if got.writer.is_some() => {
+            Message::Layers { rows } if got.hello => {
                 let rows: Vec<_> = rows
                     .into_iter()
                     .map(|mut r| {
@@ -248,7 +288,7 @@ fn read_messages(
                     write!(log, "{text}").ok();
                 }
             }
-            Message::Done { .. } if got.writer.is_some() => {
+            Message::Done { .. } if got.hello => {
                 got.done = true;
                 break;
             }
@@ -279,6 +319,8 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
     prepare_dir(&run.dir)?;
     let mut got = Received {
         writer: None,
+        hello: false,
+        slurm: None,
         records: Vec::new(),
         backends: Vec::new(),
         case_ids: None,
@@ -287,8 +329,12 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
         failure: None,
         total: 0,
     };
+    let mut job = run.job.clone();
+    if run.resume && run.dir.join("results.csv").is_file() {
+        resume(run, &mut got, &mut job)?;
+    }
     let tail: Tail = Arc::default();
-    match spawn(run) {
+    match spawn(run, &job) {
         Err(why) => got.failure = Some(why),
         Ok((mut child, job)) => {
             let stderr = child.stderr.take();
@@ -324,15 +370,44 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
     }
     if let Some(why) = &got.failure {
         let stderr = last_error(&tail);
+        let said = if stderr.starts_with("srun:") || stderr.starts_with("slurmstepd") {
+            "Slurm said"
+        } else {
+            "its last words"
+        };
         let why = if stderr.is_empty() || why.contains(&stderr) {
             why.clone()
         } else {
-            format!("{why}; its last words: {stderr}")
+            format!("{why}; {said}: {stderr}")
         };
         writeln!(log, "[{}] error: {why}", run.device.name).ok();
         lost_rows(run, &mut got, &why)?;
     }
     Ok(got.records)
+}
+
+/// Resumes the device's folder: its ok rows kept (and told to the worker, as it would
+/// record them, so that it runs only what is missing), under their run id.
+fn resume(run: &RemoteRun<'_>, got: &mut Received, job: &mut Job) -> Result<()> {
+    let (writer, kept) = ResultsWriter::resume(&run.dir)?;
+    got.writer = Some(writer);
+    job.run_id = kept.first().map(|r| r.run_id.clone());
+    got.run_id = job.run_id.clone();
+    job.done = kept
+        .iter()
+        .map(|r| Record {
+            device: job.device.clone(),
+            ..r.clone()
+        })
+        .collect();
+    let name = run.device.name.as_str();
+    job.profiled = crate::results::profiled(&run.dir)
+        .into_iter()
+        .filter(|(_, _, device)| device == name)
+        .map(|(case, backend, _)| (case, backend))
+        .collect();
+    got.records = kept;
+    Ok(())
 }
 
 /// Error rows for every (case, backend) that did not come back.
@@ -393,6 +468,12 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
                 counts.as_ref(),
             );
             record.emulated = run.device.emulated;
+            if let Some(job) = &got.slurm {
+                record.slurm_job_id = job.job_id.clone();
+                record.partition = job.partition.clone();
+            } else if let Transport::Slurm(t) = &run.device.transport {
+                record.partition = t.partition.clone().unwrap_or_default();
+            }
             record.status = Status::Error;
             record.error = format!("lost on {}: {why}", run.device.name);
             record.timestamp = now();

@@ -120,7 +120,7 @@ fn start(
             false,
         ));
     }
-    let job: Job = serde_json::from_str(&text).map_err(|e| {
+    let mut job: Job = serde_json::from_str(&text).map_err(|e| {
         (
             Error::Usage(format!(
                 "worker: the job on stdin is not a protocol-{PROTOCOL} job: {e}"
@@ -128,6 +128,9 @@ fn start(
             false,
         )
     })?;
+    // Model files carried in the job: written out for its duration.
+    let _models = crate::fleet::models::write_carried(&mut job)
+        .map_err(|e| (Error::Usage(format!("worker: {e}")), false))?;
     let experiment = &job.experiment;
     experiment.validate().map_err(|e| (e, false))?;
     crate::backend::configure(&Global {
@@ -137,7 +140,7 @@ fn start(
     let cases = experiment.cases().map_err(|e| (e, false))?;
     let plan = plan(experiment, std::slice::from_ref(&job.device), log).map_err(|e| (e, false))?;
     let started = now();
-    let run_id = new_run_id(&started);
+    let run_id = job.run_id.clone().unwrap_or_else(|| new_run_id(&started));
     let overhead_ns = calibrate_overhead();
     let meta = meta::collect(&run_id, &started, plan_versions(&plan), overhead_ns);
     let backends = plan
@@ -157,11 +160,22 @@ fn start(
         },
     )
     .map_err(|e| (e, false))?;
+    if job.remove_executable
+        && let Ok(exe) = std::env::current_exe()
+    {
+        // Running, the program needs no file: the broadcast copy is not left on the node.
+        std::fs::remove_file(&exe).ok();
+    }
+    let device = job.device.to_string();
     let context = RunContext {
         run_id,
         overhead_ns,
-        done: Vec::new(),
-        profiled: Vec::new(),
+        done: job.done.clone(),
+        profiled: job
+            .profiled
+            .iter()
+            .map(|(case, backend)| (case.clone(), backend.clone(), device.clone()))
+            .collect(),
     };
     let mut sink = LineSink {
         out,

@@ -66,10 +66,19 @@ pub fn validate(experiment: &Experiment, options: &RunOptions) -> Result<()> {
     experiment.validate_protocol()?;
     if options.resume {
         let dir = options.out.as_deref().unwrap_or(Path::new("."));
-        if !dir.join("results.csv").is_file() {
+        // A run's folder, or a fleet run's folder of device folders.
+        let fleet = std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join("results.csv").is_file())
+        });
+        if !dir.join("results.csv").is_file() && !fleet {
             return Err(Error::flag(
                 "--resume",
-                format!("{} has no results.csv to resume", dir.display()),
+                format!(
+                    "{} has no results.csv to resume (nor device folders with one)",
+                    dir.display()
+                ),
             ));
         }
     }
@@ -175,12 +184,6 @@ fn run_fleet(
     places: &[Place],
     log: &mut (dyn Write + Send),
 ) -> Result<Outcome> {
-    if options.resume {
-        return Err(Error::flag(
-            "--resume",
-            "resumes runs on this host's devices only; rerun the named devices",
-        ));
-    }
     let mut remote = Vec::new();
     let mut local = Vec::new();
     for p in places {
@@ -198,7 +201,8 @@ fn run_fleet(
     let binaries = fleet::binaries(&remote, options.fleet.build, log)?;
     let root = run_dir(options, &now())?;
     prepare_dir(&root)?;
-    let _lock = DirLock::take(&root, "--out")?;
+    let flag = if options.resume { "--resume" } else { "--out" };
+    let _lock = DirLock::take(&root, flag)?;
     let local_dir = fleet::local_dir(&root, &remote);
     let records = fleet::run(
         &fleet::Remote {
@@ -207,6 +211,7 @@ fn run_fleet(
             devices: remote.iter().copied().zip(binaries).collect(),
             root: &root,
             quiet: options.quiet,
+            resume: options.resume,
         },
         log,
         |log| {
@@ -215,6 +220,8 @@ fn run_fleet(
             }
             let local_options = RunOptions {
                 devices: local.clone(),
+                // This host's folder resumes when the first session wrote it.
+                resume: options.resume && local_dir.join("results.csv").is_file(),
                 ..options.clone()
             };
             run_local(

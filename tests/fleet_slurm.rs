@@ -1,0 +1,369 @@
+//! Slurm partitions as devices, against a real Slurm: the one-node cluster that
+//! scripts/setup-slurm starts on this machine (partitions `debug` and `batch`, its
+//! configuration in .deps/slurm/slurm.conf, found through SLURM_CONF). A suite runs on a
+//! partition through srun with the binary broadcast by Slurm and must compute what the same
+//! suite computes here; an unknown partition and a job cancelled mid-run (`scancel`) end as
+//! error rows with Slurm's message while another device finishes, and `--resume` reruns
+//! what is missing; hostile srun options are refused before anything runs. Without Slurm
+//! the tests that need it are skipped with the reason (and fail in CI).
+
+mod common;
+
+use common::skip;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flopsbench::record::{Record, RecordWithSamples, Status};
+
+/// SLURM_CONF for the tests: the environment's, else the one scripts/setup-slurm wrote;
+/// `Err` when no controller answers.
+fn slurm() -> Result<PathBuf, String> {
+    let conf = std::env::var_os("SLURM_CONF").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join(".deps/slurm/slurm.conf"),
+        PathBuf::from,
+    );
+    if !conf.is_file() {
+        return Err(format!(
+            "no Slurm configuration at {} (scripts/setup-slurm starts a one-node cluster)",
+            conf.display()
+        ));
+    }
+    let ping = Command::new("scontrol")
+        .arg("ping")
+        .env("SLURM_CONF", &conf)
+        .output()
+        .map_err(|e| format!("scontrol: {e} (scripts/setup-slurm installs slurm-wlm)"))?;
+    let said = String::from_utf8_lossy(&ping.stdout);
+    if !said.contains("is UP") {
+        return Err(format!(
+            "slurmctld does not answer ({}); run scripts/setup-slurm",
+            said.trim()
+        ));
+    }
+    Ok(conf)
+}
+
+fn flopsbench(conf: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flopsbench"));
+    c.env("SLURM_CONF", conf);
+    c
+}
+
+/// A devices file in `dir`: `dbg` and `bat` on the two partitions (binaries broadcast to
+/// `dir/bcast/`), `nowhere` on a partition the cluster does not have.
+fn devices_file(dir: &Path) -> PathBuf {
+    let bcast = dir.join("bcast");
+    std::fs::create_dir_all(&bcast).unwrap();
+    let text = format!(
+        "[devices.dbg]\nslurm = \"--partition=debug --time=00:20:00\"\nremote_dir = '{b}'\n\n\
+         [devices.bat]\nslurm = \"-p batch\"\nremote_dir = '{b}'\n\n\
+         [devices.nowhere]\nslurm = \"--partition=nowhere\"\n",
+        b = bcast.display()
+    );
+    let path = dir.join("devices.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn suite(dir: &Path, min_time: &str) -> PathBuf {
+    let path = dir.join("small.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"slurm-small\"\ndescription = \"three small stacks\"\n\n[measure]\nwarmup = \"0\"\n\
+             min_time = \"{min_time}\"\n\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
+             shape = [\"32x16x16\"]\nlayers = 2\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn rows(dir: &Path) -> Vec<Record> {
+    csv::Reader::from_path(dir.join("results.csv"))
+        .unwrap()
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn jsonl(dir: &Path) -> Vec<RecordWithSamples> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn host() -> String {
+    let out = Command::new("hostname").arg("-s").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_suite_on_a_partition_computes_what_it_computes_here() {
+    let conf = match slurm() {
+        Ok(c) => c,
+        Err(why) => return skip(&why),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let devices = devices_file(dir.path());
+    let suite = suite(dir.path(), "0.02");
+    let out = dir.path().join("run");
+    let run = flopsbench(&conf)
+        .arg("suite")
+        .arg(&suite)
+        .args([
+            "--backend",
+            "tract,candle",
+            "--device",
+            "cpu,dbg",
+            "--quiet",
+        ])
+        .arg("--devices")
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+
+    let node = host();
+    let remote = jsonl(&out.join("dbg"));
+    assert_eq!(remote.len(), 6, "{stderr}");
+    let job_id = remote[0].record.slurm_job_id.clone();
+    assert!(job_id.parse::<u64>().is_ok(), "a job id: {job_id:?}");
+    let local_dir = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap() != "dbg")
+        .unwrap();
+    let local = jsonl(&local_dir);
+    for r in &remote {
+        let row = &r.record;
+        assert_eq!(row.status, Status::Ok, "{}: {}", row.case, row.error);
+        assert_eq!(row.device.to_string(), "dbg");
+        assert_eq!(
+            (row.partition.as_str(), &row.slurm_job_id),
+            ("debug", &job_id)
+        );
+        assert_eq!(row.host, node, "host is the node");
+        // Same binary, same seed, one thread: the very same outputs as here.
+        let here = local
+            .iter()
+            .find(|l| l.record.case == row.case && l.record.backend == row.backend)
+            .unwrap();
+        assert!(r.output.is_some());
+        assert_eq!(r.output, here.output, "{} {}", row.case, row.backend);
+        assert!(here.record.slurm_job_id.is_empty() && here.record.partition.is_empty());
+    }
+    // The worker ran the copy Slurm broadcast to the node, and removed it once running.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("dbg/meta.json")).unwrap()).unwrap();
+    let exe = meta["executable"].as_str().unwrap();
+    let bcast = dir.path().join("bcast");
+    assert!(
+        Path::new(exe).starts_with(&bcast) && exe.contains("slurm_bcast_"),
+        "the worker ran {exe}, not a broadcast copy in {}",
+        bcast.display()
+    );
+    assert_ne!(Path::new(exe), Path::new(env!("CARGO_BIN_EXE_flopsbench")));
+    assert_eq!(meta["slurm"]["job_id"], job_id.as_str());
+    assert_eq!(meta["slurm"]["partition"], "debug");
+    assert_eq!(meta["via"], "srun --partition=debug --time=00:20:00");
+    assert_eq!(std::fs::read_dir(&bcast).unwrap().count(), 0, "copy left");
+
+    // `list` shows the partitions as sinfo sees them.
+    let list = flopsbench(&conf)
+        .arg("list")
+        .arg("--devices")
+        .arg(&devices)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success());
+    assert!(text.contains("partition debug: up, "), "{text}");
+    assert!(text.contains("partition batch: up, "), "{text}");
+    assert!(text.contains("sinfo: no partition nowhere"), "{text}");
+}
+
+#[test]
+fn a_model_file_travels_inside_the_job() {
+    let conf = match slurm() {
+        Ok(c) => c,
+        Err(why) => return skip(&why),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let devices = devices_file(dir.path());
+    let model = dir.path().join("my-net.onnx");
+    let export = flopsbench(&conf)
+        .args(["export", "fasternet-t0", "--resolution", "64", "-o"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let out = dir.path().join("run");
+    let run = flopsbench(&conf)
+        .arg("net")
+        .arg(&model)
+        .args(["--backend", "tract", "--device", "bat", "--runs", "2"])
+        .args(["--warmup", "0", "--min-time", "0", "--quiet"])
+        .arg("--devices")
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let rows = rows(&out.join("bat"));
+    assert_eq!(rows.len(), 1, "{stderr}");
+    let r = &rows[0];
+    assert_eq!(r.status, Status::Ok, "{}", r.error);
+    assert_eq!((r.name.as_str(), r.partition.as_str()), ("my-net", "batch"));
+    assert_eq!(r.reference, "candle", "checked on the node before timing");
+    assert_eq!(r.model_path, model.to_str().unwrap());
+}
+
+/// Waits until `csv` has a row; its Slurm job id.
+fn first_job_id(csv: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(mut reader) = csv::Reader::from_path(csv)
+            && let Some(Ok(row)) = reader.deserialize::<Record>().next()
+        {
+            return row.slurm_job_id;
+        }
+        assert!(Instant::now() < deadline, "no row came back in 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
+    let conf = match slurm() {
+        Ok(c) => c,
+        Err(why) => return skip(&why),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let devices = devices_file(dir.path());
+    let suite = suite(dir.path(), "0.4");
+    let out = dir.path().join("run");
+    let command = |resume: bool| {
+        let mut c = flopsbench(&conf);
+        c.arg("suite")
+            .arg(&suite)
+            .args([
+                "--backend",
+                "tract",
+                "--device",
+                "dbg,bat,nowhere",
+                "--quiet",
+            ])
+            .arg("--devices")
+            .arg(&devices)
+            .arg(if resume { "--resume" } else { "--out" })
+            .arg(&out);
+        c
+    };
+    let child = command(false)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first row of dbg names its job: cancel it.
+    let job = first_job_id(&out.join("dbg/results.csv"));
+    let cancel = Command::new("scancel")
+        .arg(&job)
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(cancel.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+
+    let dbg = rows(&out.join("dbg"));
+    assert_eq!(dbg.len(), 3, "every case once: {dbg:?}");
+    let ok = dbg.iter().filter(|r| r.status == Status::Ok).count();
+    assert!((1..3).contains(&ok), "rows before the cancel are kept");
+    for r in dbg.iter().filter(|r| r.status != Status::Ok) {
+        assert!(r.error.contains("lost on dbg"), "{}", r.error);
+        assert!(
+            r.error.contains("CANCELLED"),
+            "Slurm's message: {}",
+            r.error
+        );
+        assert_eq!(
+            (r.slurm_job_id.as_str(), r.partition.as_str()),
+            (job.as_str(), "debug")
+        );
+    }
+    // The other partition finished; the unknown one says what Slurm said.
+    let bat = rows(&out.join("bat"));
+    assert_eq!(bat.len(), 3);
+    assert!(
+        bat.iter()
+            .all(|r| r.status == Status::Ok && r.partition == "batch")
+    );
+    let nowhere = rows(&out.join("nowhere"));
+    assert_eq!(nowhere.len(), 3);
+    for r in &nowhere {
+        assert_eq!(r.status, Status::Error);
+        assert!(r.error.contains("Invalid partition name"), "{}", r.error);
+        assert!(r.slurm_job_id.is_empty() && r.partition == "nowhere");
+    }
+
+    // --resume reruns what is missing, in a new job, and keeps the rest.
+    let resumed = command(true).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert_eq!(
+        resumed.status.code(),
+        Some(1),
+        "nowhere fails again: {stderr}"
+    );
+    let again = rows(&out.join("dbg"));
+    assert_eq!(again.len(), 3, "every case once: {again:?}");
+    assert!(again.iter().all(|r| r.status == Status::Ok), "{again:?}");
+    let kept = again.iter().filter(|r| r.slurm_job_id == job).count();
+    assert_eq!(kept, ok, "the rows before the cancel were kept, not rerun");
+    assert!(again.iter().all(|r| r.run_id == dbg[0].run_id), "one run");
+    assert_eq!(rows(&out.join("bat")), bat, "bat had nothing missing");
+}
+
+#[test]
+fn hostile_srun_options_are_refused_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (options, word) in [
+        ("-p debug -n 4", "-n"),
+        ("--partition=debug --output=/tmp/x", "--output"),
+        ("--partition=debug hostname", "hostname"),
+        ("-p debug --pty", "--pty"),
+        ("-p debug : -p batch", ":"),
+    ] {
+        let devices = dir.path().join("devices.toml");
+        std::fs::write(
+            &devices,
+            format!("# a cluster\n[devices.gpu1]\nslurm = \"{options}\"\n"),
+        )
+        .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+            .args(["op", "--kind", "pconv", "--device", "gpu1", "--devices"])
+            .arg(&devices)
+            .arg("--out")
+            .arg(dir.path().join("run"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{options}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:3:", devices.display())) && stderr.contains(word),
+            "{options}: {stderr}"
+        );
+        assert!(!dir.path().join("run").exists(), "nothing written");
+    }
+}
