@@ -161,8 +161,9 @@ pub enum Command {
     Bench(Box<BenchCommand>),
     /// `flopsbench export`.
     Export(Box<ExportConfig>),
-    /// `flopsbench list`, with the devices file to list (default `./devices.toml`).
-    List(Option<PathBuf>),
+    /// `flopsbench list`, with the devices file to list (default `./devices.toml`) and the
+    /// named devices to ask what their host has (`--device`).
+    List(Option<PathBuf>, Vec<String>),
     /// `flopsbench report`.
     Report(Box<crate::report::ReportConfig>),
     /// `flopsbench predict`.
@@ -288,7 +289,12 @@ pub fn run(
             out,
             &render_counts(&counts(config)?, config.format, config.per_layer)?,
         )?,
-        Command::List(devices) => {
+        Command::List(devices, names) if !names.is_empty() => {
+            let (text, failed) = crate::list::render_remote(devices.as_deref(), names)?;
+            write_all(out, &text)?;
+            return Ok(finished(failed));
+        }
+        Command::List(devices, _) => {
             crate::backend::configure(&global(None));
             write_all(out, &crate::list::render(devices.as_deref())?)?
         }

@@ -1,8 +1,6 @@
 //! `flopsbench list`: operator kinds, zoo networks with their counts, backends and
 //! devices.
 
-use sysinfo::System;
-
 use crate::backend;
 use crate::count::{CountOptions, count_zoo};
 use crate::device::DeviceSpec;
@@ -33,14 +31,7 @@ pub fn render(devices: Option<&std::path::Path>) -> Result<String> {
         );
     }
     out += "\nBackends (--backend; availability on cpu):\n";
-    for b in backend::registry() {
-        let name = b.name();
-        let status = match b.probe(&DeviceSpec::Cpu) {
-            Ok(()) => format!("available (version {})", b.version()),
-            Err(why) => format!("unavailable: {why}"),
-        };
-        out += &format!("  {name:<8} {status}\n");
-    }
+    out += &backend_lines(&backend::availability(&DeviceSpec::Cpu));
     out += "\nDevices (--device):\n";
     out += &format!("  cpu      {}\n", host_cpu());
     let file = match (devices, crate::fleet::devices::load(devices)) {
@@ -108,17 +99,54 @@ fn describe(d: &crate::fleet::devices::Device) -> String {
 
 /// This host's CPU, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.
 pub fn host_cpu() -> String {
-    let mut sys = System::new();
-    sys.refresh_cpu_all();
-    let model = sys
-        .cpus()
-        .first()
-        .map(|c| c.brand().trim().to_string())
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!(
-        "{model} ({} logical cores, {})",
-        sys.cpus().len().max(1),
-        std::env::consts::ARCH
-    )
+    crate::meta::cpu_summary()
+}
+
+/// One line per backend: available (version) or unavailable (why).
+pub fn backend_lines(backends: &[(String, std::result::Result<String, String>)]) -> String {
+    backends
+        .iter()
+        .map(|(name, status)| match status {
+            Ok(version) => format!("  {name:<8} available (version {version})\n"),
+            Err(why) => format!("  {name:<8} unavailable: {why}\n"),
+        })
+        .collect()
+}
+
+/// `list --device NAME,…`: what each named device's host has, as its own flopsbench sees it
+/// (run there as a worker: over SSH, under its emulator, or as a Slurm job); with the
+/// number of devices that could not be asked.
+pub fn render_remote(
+    devices: Option<&std::path::Path>,
+    names: &[String],
+) -> Result<(String, usize)> {
+    let file = crate::fleet::devices::load(devices)?;
+    let label = file
+        .as_ref()
+        .map_or(crate::fleet::devices::DEFAULT_FILE.to_string(), |f| {
+            f.path.display().to_string()
+        });
+    let mut out = String::new();
+    let mut failed = 0;
+    for name in names {
+        let Some(device) = file.as_ref().and_then(|f| f.get(name)) else {
+            return Err(crate::error::Error::flag(
+                "--device",
+                format!("unknown device '{name}': {label} does not name it"),
+            ));
+        };
+        let binary = crate::fleet::binary::for_device(device)?;
+        out += &format!("{name} ({}):\n", describe(device));
+        match crate::fleet::probe::list(device, binary) {
+            Ok(l) => {
+                out += &format!("  host     {}\n  {:<8} {}\n", l.host, l.device, l.cpu);
+                out += &backend_lines(&l.backends);
+            }
+            Err(why) => {
+                failed += 1;
+                out += &format!("  not reached: {why}\n");
+            }
+        }
+    }
+    Ok((out, failed))
 }

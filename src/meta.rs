@@ -102,6 +102,18 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// This host's CPU in words, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.
+pub fn cpu_summary() -> String {
+    let mut sys = System::new();
+    sys.refresh_cpu_all();
+    format!(
+        "{} ({} logical cores, {})",
+        cpu_model(),
+        sys.cpus().len().max(1),
+        std::env::consts::ARCH
+    )
+}
+
 /// Collects the metadata of a run starting now.
 pub fn collect(
     run_id: &str,

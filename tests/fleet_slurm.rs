@@ -189,6 +189,26 @@ fn a_suite_on_a_partition_computes_what_it_computes_here() {
     assert!(text.contains("partition debug: up, "), "{text}");
     assert!(text.contains("partition batch: up, "), "{text}");
     assert!(text.contains("sinfo: no partition nowhere"), "{text}");
+
+    // `list --device` asks the node itself what it has, through srun.
+    let asked = flopsbench(&conf)
+        .args(["list", "--device", "dbg,nowhere", "--devices"])
+        .arg(&devices)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&asked.stdout);
+    assert_eq!(
+        asked.status.code(),
+        Some(1),
+        "nowhere was not reached: {text}"
+    );
+    assert!(text.contains(&format!("  host     {node}\n")), "{text}");
+    assert!(text.contains("  tract    available (version "), "{text}");
+    assert!(
+        text.contains("not reached: ") && text.contains("Invalid partition name"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(&bcast).unwrap().count(), 0, "copy left");
 }
 
 #[test]

@@ -209,6 +209,21 @@ fn a_suite_runs_on_a_board_over_ssh_and_failures_become_rows() {
         "{meta}"
     );
 
+    // `list --device` asks the board what it has, over the same ssh; the unreachable
+    // one says why (exit code 1).
+    let asked = flopsbench()
+        .args(["list", "--device", "board,unreachable", "--devices"])
+        .arg(&devices)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&asked.stdout);
+    assert_eq!(asked.status.code(), Some(1), "{text}");
+    assert!(text.contains("  tract    available (version "), "{text}");
+    assert!(
+        text.contains("not reached: ") && text.contains("Connection refused"),
+        "{text}"
+    );
+
     // The binary went to the literal folder, once, by content hash; nothing was executed.
     let installed: Vec<_> = std::fs::read_dir(sshd.remote_dir()).unwrap().collect();
     assert_eq!(installed.len(), 1, "one binary, no temporary file left");

@@ -217,6 +217,14 @@ pub fn registry() -> &'static [&'static dyn Backend] {
     REGISTRY
 }
 
+/// Each backend of [`registry`] on `device`: its version, or why it cannot run there.
+pub fn availability(device: &DeviceSpec) -> Vec<(String, std::result::Result<String, String>)> {
+    registry()
+        .iter()
+        .map(|b| (b.name().to_string(), b.probe(device).map(|()| b.version())))
+        .collect()
+}
+
 /// The names of [`registry`], in order.
 pub fn names() -> Vec<&'static str> {
     registry().iter().map(|b| b.name()).collect()

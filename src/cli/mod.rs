@@ -443,6 +443,12 @@ struct ListCommand {
     #[arg(long, value_name = "FILE")]
     devices: Option<PathBuf>,
 
+    /// Instead: ask these devices of the devices file what their host has (its CPU, and
+    /// which backends load there), running flopsbench there as for a measurement (SSH,
+    /// emulator, or a Slurm job)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    device: Vec<String>,
+
     #[command(flatten)]
     ort: OrtArgs,
 }
@@ -555,7 +561,7 @@ fn command(commands: Commands) -> Result<Command> {
                 output: cmd.output,
             })))
         }
-        Commands::List(cmd) => Ok(Command::List(cmd.devices)),
+        Commands::List(cmd) => Ok(Command::List(cmd.devices, cmd.device)),
         Commands::Worker => Ok(Command::Worker),
         Commands::Coverage(cmd) => Ok(Command::Coverage(Box::new(cmd.config()))),
     }

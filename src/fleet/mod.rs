@@ -15,6 +15,7 @@
 pub mod binary;
 pub mod devices;
 pub mod models;
+pub mod probe;
 pub mod protocol;
 pub mod remote;
 mod shared_log;

@@ -43,6 +43,9 @@ pub struct Job {
     /// system): the worker writes them to its temporary folder and runs those copies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub models: Vec<CarriedModel>,
+    /// Measure nothing: say what the host has (`flopsbench list --device NAME`).
+    #[serde(default)]
+    pub list: bool,
 }
 
 /// A model file carried in a job.
@@ -67,6 +70,7 @@ impl Job {
             profiled: Vec::new(),
             remove_executable: false,
             models: Vec::new(),
+            list: false,
         }
     }
 }
@@ -106,6 +110,9 @@ pub enum Message {
         /// Of which failed.
         failed: usize,
     },
+    /// What the host has (the answer to a `list` job): its name, CPU, and each backend's
+    /// version or why it cannot run on the job's device.
+    Listing(Listing),
     /// The job could not start (bad job, no backend can run).
     Error {
         /// Why.
@@ -129,6 +136,20 @@ impl Message {
             format!("unreadable line from the worker ({e}): {shown}")
         })
     }
+}
+
+/// A host's answer to a `list` job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listing {
+    /// The host's name.
+    pub host: String,
+    /// The device asked about (`cpu`, `cuda:0`).
+    pub device: String,
+    /// Its CPU in words.
+    pub cpu: String,
+    /// Each backend: its version, or why it cannot run on the device.
+    pub backends: Vec<(String, std::result::Result<String, String>)>,
 }
 
 /// Checks a worker's hello against this orchestrator.

@@ -49,7 +49,7 @@ type Tail = Arc<Mutex<Vec<String>>>;
 
 /// Starts the worker; returns it with the job it must get (model files' paths as the
 /// worker sees them).
-fn spawn(run: &RemoteRun<'_>, job: &Job) -> std::result::Result<(Child, Job), String> {
+pub(crate) fn spawn(run: &RemoteRun<'_>, job: &Job) -> std::result::Result<(Child, Job), String> {
     let (mut command, job) = match &run.device.transport {
         Transport::Emulator(argv) => {
             // Same host, same folder: model files are where they are.

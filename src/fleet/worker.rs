@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use crate::backend::Global;
 use crate::bench::{RunContext, Silent, Sink, measure_cases, new_run_id, now, plan, plan_versions};
 use crate::error::{Error, Result};
-use crate::fleet::protocol::{Job, Message, PROTOCOL};
+use crate::fleet::protocol::{Job, Listing, Message, PROTOCOL};
 use crate::measure::calibrate_overhead;
 use crate::meta;
 use crate::profile::LayerSamples;
@@ -71,6 +71,32 @@ impl Sink for LineSink<'_> {
     }
 }
 
+/// Answers a `list` job: what this host has.
+fn list(job: &Job, out: &mut dyn Write) -> Result<Sent> {
+    remove_copy(job);
+    let listing = Listing {
+        host: std::env::var("SLURMD_NODENAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(meta::host_name),
+        device: job.device.to_string(),
+        cpu: meta::cpu_summary(),
+        backends: crate::backend::availability(&job.device),
+    };
+    send(out, &Message::Listing(listing))?;
+    Ok(Sent { rows: 0, failed: 0 })
+}
+
+/// Removes this program's file when the job says it is a copy made for the job (Slurm's
+/// broadcast); running, the program needs no file.
+fn remove_copy(job: &Job) {
+    if job.remove_executable
+        && let Ok(exe) = std::env::current_exe()
+    {
+        std::fs::remove_file(&exe).ok();
+    }
+}
+
 /// Reads the job from `input` and runs it; an error before the first case is also sent
 /// as an `error` line.
 pub fn run(input: &mut dyn Read, out: &mut dyn Write, log: &mut dyn Write) -> Result<Sent> {
@@ -128,6 +154,9 @@ fn start(
             false,
         )
     })?;
+    if job.list {
+        return list(&job, out).map_err(|e| (e, true));
+    }
     // Model files carried in the job: written out for its duration.
     let _models = crate::fleet::models::write_carried(&mut job)
         .map_err(|e| (Error::Usage(format!("worker: {e}")), false))?;
@@ -160,12 +189,7 @@ fn start(
         },
     )
     .map_err(|e| (e, false))?;
-    if job.remove_executable
-        && let Ok(exe) = std::env::current_exe()
-    {
-        // Running, the program needs no file: the broadcast copy is not left on the node.
-        std::fs::remove_file(&exe).ok();
-    }
+    remove_copy(&job);
     let device = job.device.to_string();
     let context = RunContext {
         run_id,
