@@ -352,6 +352,10 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
                 }
                 let read = read_messages(run, &mut child, &mut got, &mut SharedLog::new(&shared));
                 if !got.done {
+                    // Killing srun alone could leave its job running on the node.
+                    if let Some(job) = &got.slurm {
+                        slurm::cancel(&job.job_id);
+                    }
                     child.kill().ok();
                 }
                 let status = child.wait();

@@ -217,6 +217,17 @@ pub fn command(
     c
 }
 
+/// Cancels Slurm job `job_id` (best effort: the job may be gone already).
+pub fn cancel(job_id: &str) {
+    Command::new("scancel")
+        .args(["--quiet", job_id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok();
+}
+
 /// `sinfo`'s view of the target's partition (or the default one): its state and nodes
 /// idle out of all, e.g. `partition debug: up, 1/1 nodes idle`; `None` when `sinfo` is not
 /// here.
