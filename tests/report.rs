@@ -279,4 +279,27 @@ fn per_call_figures_and_missed_ci_targets_are_shown() {
         "{paired}"
     );
     insta::assert_snapshot!("paired.md", paired);
+    // The PConv/DWConv ratio gets a bootstrap CI from the rows' samples (results.jsonl),
+    // around the ratio itself.
+    let ratios = md
+        .split("\n## ")
+        .find(|s| s.starts_with("PConv / DWConv achieved FLOPS"))
+        .unwrap();
+    for line in ratios
+        .lines()
+        .filter(|l| l.starts_with("| tract") || l.starts_with("| ort"))
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let ratio: f64 = cells[2].trim_end_matches('×').parse().unwrap();
+        let (lo, hi) = cells[3]
+            .trim_matches(|c| c == '[' || c == ']')
+            .split_once(", ")
+            .unwrap();
+        let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+        assert!(
+            lo <= ratio + 0.05 && ratio - 0.05 <= hi && lo < hi,
+            "{line}"
+        );
+    }
+    assert_eq!(ratios.matches("| [").count(), 2, "{ratios}");
 }

@@ -6,6 +6,7 @@ pub mod memory;
 pub mod paired;
 pub mod sampler;
 pub mod stats;
+pub mod unpaired;
 
 pub use sampler::{
     Measurement, SamplerConfig, SamplerOverrides, Sampling, calibrate_overhead, measure,

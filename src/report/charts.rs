@@ -64,6 +64,18 @@ pub(super) fn decades(values: impl Iterator<Item = f64>) -> std::ops::Range<f64>
     10f64.powf(lo.log10().floor())..10f64.powf(hi.log10().ceil().max(lo.log10().floor() + 1.0))
 }
 
+/// `y` (a log range of whole decades) raised by whole decades until the tallest value,
+/// `hi`, stays below a legend of `entries` lines in the plot's upper corner.
+fn with_legend_room(y: std::ops::Range<f64>, hi: f64, entries: usize) -> std::ops::Range<f64> {
+    // The plot area: the chart less its caption, margins and x label area.
+    let plot_px = f64::from(SIZE.1) - 114.0;
+    let legend_px = 20.0 * entries as f64 + 24.0;
+    let f = (legend_px / plot_px).min(0.8);
+    let (lo, hi) = (y.start.log10(), hi.log10());
+    let top = hi + f / (1.0 - f) * (hi - lo);
+    y.start..10f64.powf(top.ceil().max(y.end.log10()))
+}
+
 pub(super) fn render(
     title: &str,
     file: String,
@@ -131,7 +143,15 @@ fn table1_chart(rows: &[&Record]) -> Result<Option<Chart>> {
             .find(|((col, _), r)| col == c && r.kind == *kind && &r.shape == shape)
             .and_then(|(_, r)| r.gmacs_per_s)
     };
-    let y = decades(t1.iter().filter_map(|r| r.gmacs_per_s));
+    let hi = t1
+        .iter()
+        .filter_map(|r| r.gmacs_per_s)
+        .fold(f64::MIN, f64::max);
+    let y = with_legend_room(
+        decades(t1.iter().filter_map(|r| r.gmacs_per_s)),
+        hi,
+        cols.len(),
+    );
     let devices: Vec<String> = cols.iter().map(|c| c.device.to_string()).collect();
     let title = format!(
         "Achieved GFLOPS per operator (10 layers, 3×3) · {}",

@@ -123,9 +123,9 @@ pub struct Loaded {
     pub duplicates: usize,
     /// Per-layer profiles (each result folder's `layers.csv`), deduplicated.
     pub layers: Vec<LayerRow>,
-    /// The raw samples of rows measured in interleaved rounds (from each result folder's
-    /// `results.jsonl`), by run and row key: sample i of each was taken in round i.
-    pub rounds: BTreeMap<(String, RowKey), Vec<f64>>,
+    /// The raw samples of the rows (from each result folder's `results.jsonl`), by run and
+    /// row key; for rows measured in interleaved rounds, sample i was taken in round i.
+    pub samples: BTreeMap<(String, RowKey), Vec<f64>>,
 }
 
 fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
@@ -281,12 +281,12 @@ fn read_layers(path: &Path) -> Result<Vec<LayerRow>> {
         .collect()
 }
 
-/// The samples of the interleaved rows of a `results.jsonl` (none without the file; a
-/// line cut short by a kill is left out, as `--resume` leaves it; the first copy of a row
-/// is kept, as for results.csv).
-fn read_rounds(path: &Path, into: &mut BTreeMap<(String, RowKey), Vec<f64>>) -> Result<()> {
+/// The samples of the rows of a `results.jsonl` (none without the file; a line cut short
+/// by a kill is left out, as `--resume` leaves it; the first copy of a row is kept, as for
+/// results.csv).
+fn read_samples(path: &Path, into: &mut BTreeMap<(String, RowKey), Vec<f64>>) -> Result<()> {
     for row in crate::results::read_jsonl(path)? {
-        if row.record.interleaved && !row.samples_ms.is_empty() {
+        if !row.samples_ms.is_empty() {
             into.entry(key(&row.record)).or_insert(row.samples_ms);
         }
     }
@@ -340,7 +340,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
                     out.layers.push(row);
                 }
             }
-            read_rounds(&dir.join("results.jsonl"), &mut out.rounds)?;
+            read_samples(&dir.join("results.jsonl"), &mut out.samples)?;
         }
         for row in read_rows(&csv)? {
             let k = key(&row);

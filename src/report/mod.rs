@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod models;
 mod paired;
 pub mod predicted;
+mod ratios;
 pub mod select;
 pub mod tables;
 

@@ -23,7 +23,7 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
         .copied()
         .filter(|r| r.interleaved && r.status == Status::Ok)
     {
-        let Some(samples) = loaded.rounds.get(&(r.run_id.clone(), RowKey::of(r))) else {
+        let Some(samples) = loaded.samples.get(&(r.run_id.clone(), RowKey::of(r))) else {
             continue;
         };
         // Rows sampled in the same rounds share their run id and timestamp (a resumed

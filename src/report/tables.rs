@@ -10,8 +10,8 @@ use super::{Column, columns, usable};
 use crate::device::DeviceSpec;
 use crate::paper;
 use crate::record::{Record, Status};
+use crate::spec::CaseKind;
 use crate::spec::PAPER_SHAPES;
-use crate::spec::{CaseKind, OpKind};
 
 /// One table of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,6 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
         header.push(format!("{c} GFLOPS"));
     }
     let mut out_rows = Vec::new();
-    let mut averages: BTreeMap<(OpKind, &Column), f64> = BTreeMap::new();
     for (kind, label) in TABLE1_KINDS {
         let mut per_col: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
         for shape in PAPER_SHAPES {
@@ -104,13 +103,10 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
             out_rows.push(row);
         }
         let mut avg = vec![format!("{label} average"), String::new(), String::new()];
-        for (i, c) in cols.iter().enumerate() {
+        for col in &per_col {
             avg.push(String::new());
-            match mean(&per_col[i]) {
-                Some(m) => {
-                    averages.insert((kind, c), m);
-                    avg.push(format!("**{}**", f(m, 2)));
-                }
+            match mean(col) {
+                Some(m) => avg.push(format!("**{}**", f(m, 2))),
                 None => avg.push("–".into()),
             }
         }
@@ -131,38 +127,6 @@ fn table1(rows: &[&Record]) -> Vec<Table> {
         rows: out_rows,
     }];
     tables.push(paper_table1());
-    let paper_ratio = paper_ratios();
-    let mut ratio_rows = Vec::new();
-    for c in &cols {
-        let (Some(p), Some(d)) = (
-            averages.get(&(OpKind::Pconv, c)),
-            averages.get(&(OpKind::Dwconv, c)),
-        ) else {
-            continue;
-        };
-        let paper = paper_ratio
-            .get(c.paper_device())
-            .map_or("–".into(), |r| format!("{r:.1}× ({})", c.paper_device()));
-        let conv = averages
-            .get(&(OpKind::Conv, c))
-            .map_or("–".into(), |v| format!("{:.0}%", p / v * 100.0));
-        ratio_rows.push(vec![c.to_string(), format!("{:.1}×", p / d), conv, paper]);
-    }
-    if !ratio_rows.is_empty() {
-        tables.push(Table {
-            title: "PConv / DWConv achieved FLOPS".into(),
-            intro: "The paper's finding: PConv has fewer FLOPs than Conv but keeps its FLOPS \
-                    high, while DWConv's FLOPS collapse. Ratios of the per-operator averages."
-                .into(),
-            header: vec![
-                "Column".into(),
-                "PConv / DWConv".into(),
-                "PConv as % of Conv".into(),
-                "Paper".into(),
-            ],
-            rows: ratio_rows,
-        });
-    }
     tables
 }
 
@@ -497,6 +461,7 @@ fn provenance(loaded: &Loaded) -> Table {
 pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     let rows = usable(&loaded.records, include_emulated);
     let mut out = table1(&rows);
+    out.extend(super::ratios::table(loaded, &rows, 0));
     out.extend(table3(&rows));
     out.extend(super::models::table(&rows));
     out.extend(earlier(&rows));
