@@ -67,6 +67,9 @@ pub struct SlurmJob {
     pub partition: String,
     /// `SLURMD_NODENAME`: the node.
     pub node: String,
+    /// `SLURM_STEP_ID`: the worker's step of the job.
+    #[serde(default)]
+    pub step_id: String,
 }
 
 impl SlurmJob {
@@ -78,6 +81,7 @@ impl SlurmJob {
             job_id,
             partition: var("SLURM_JOB_PARTITION"),
             node: var("SLURMD_NODENAME"),
+            step_id: var("SLURM_STEP_ID"),
         })
     }
 }
@@ -124,10 +128,16 @@ pub fn collect(
     let mut sys = System::new();
     sys.refresh_cpu_all();
     sys.refresh_memory();
+    let slurm = SlurmJob::from_env();
     Meta {
         run_id: run_id.into(),
         started: started.into(),
-        host: host_name(),
+        // Under Slurm, the node's name as Slurm knows it.
+        host: slurm
+            .as_ref()
+            .map(|s| s.node.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(host_name),
         os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
         arch: std::env::consts::ARCH.into(),
         cpu_model: cpu_model(),
@@ -144,9 +154,10 @@ pub fn collect(
         command_line: std::env::args().collect(),
         via: None,
         emulated: false,
+        // A broadcast copy is removed once running: Linux then adds " (deleted)".
         executable: std::env::current_exe()
-            .map(|p| p.display().to_string())
+            .map(|p| p.display().to_string().replace(" (deleted)", ""))
             .unwrap_or_default(),
-        slurm: SlurmJob::from_env(),
+        slurm,
     }
 }

@@ -83,16 +83,24 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::flag("--out", format!("{} is not writable: {e}", dir.display())))
 }
 
+/// Writes `dir/meta.json` (through a temporary file renamed into place).
+pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
+    let meta_path = dir.join("meta.json");
+    let text = serde_json::to_string_pretty(meta).map_err(|e| Error::Serialise {
+        what: "meta.json",
+        message: e.to_string(),
+    })?;
+    let tmp = meta_path.with_extension("json.tmp");
+    fs::write(&tmp, text + "\n")
+        .and_then(|_| fs::rename(&tmp, &meta_path))
+        .map_err(io(&meta_path))
+}
+
 impl ResultsWriter {
     /// Creates the run's files in `dir` (which [`prepare_dir`] checked) and writes
     /// `meta.json`.
     pub fn create(dir: &Path, meta: &Meta) -> Result<Self> {
-        let meta_path = dir.join("meta.json");
-        let text = serde_json::to_string_pretty(meta).map_err(|e| Error::Serialise {
-            what: "meta.json",
-            message: e.to_string(),
-        })?;
-        fs::write(&meta_path, text + "\n").map_err(io(&meta_path))?;
+        write_meta(dir, meta)?;
         let csv_path = dir.join("results.csv");
         let csv = File::create(&csv_path).map_err(io(&csv_path))?;
         let jsonl_path = dir.join("results.jsonl");

@@ -97,10 +97,9 @@ fn jsonl(dir: &Path) -> Vec<RecordWithSamples> {
         .collect()
 }
 
-fn host() -> String {
-    let out = Command::new("hostname").arg("-s").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+/// The node's name as Slurm knows it (scripts/setup-slurm: not this host's name, so that
+/// rows show which one they carry).
+const NODE: &str = "flopsnode";
 
 #[test]
 fn a_suite_on_a_partition_computes_what_it_computes_here() {
@@ -131,7 +130,7 @@ fn a_suite_on_a_partition_computes_what_it_computes_here() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
 
-    let node = host();
+    let node = NODE;
     let remote = jsonl(&out.join("dbg"));
     assert_eq!(remote.len(), 6, "{stderr}");
     let job_id = remote[0].record.slurm_job_id.clone();
@@ -151,7 +150,7 @@ fn a_suite_on_a_partition_computes_what_it_computes_here() {
             (row.partition.as_str(), &row.slurm_job_id),
             ("debug", &job_id)
         );
-        assert_eq!(row.host, node, "host is the node");
+        assert_eq!(row.host, node, "host is the node as Slurm names it");
         // Same binary, same seed, one thread: the very same outputs as here.
         let here = local
             .iter()
@@ -174,6 +173,10 @@ fn a_suite_on_a_partition_computes_what_it_computes_here() {
     assert_ne!(Path::new(exe), Path::new(env!("CARGO_BIN_EXE_flopsbench")));
     assert_eq!(meta["slurm"]["job_id"], job_id.as_str());
     assert_eq!(meta["slurm"]["partition"], "debug");
+    assert_eq!(
+        (meta["host"].as_str(), meta["slurm"]["node"].as_str()),
+        (Some(node), Some(node))
+    );
     assert_eq!(meta["via"], "srun --partition=debug --time=00:20:00");
     assert_eq!(std::fs::read_dir(&bcast).unwrap().count(), 0, "copy left");
 
@@ -219,6 +222,33 @@ fn a_model_file_travels_inside_the_job() {
     };
     let dir = tempfile::tempdir().unwrap();
     let devices = devices_file(dir.path());
+    // An srun first on PATH that keeps a copy of the job it passes on.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let srun = Command::new("sh")
+        .args(["-c", "command -v srun"])
+        .output()
+        .unwrap();
+    let srun = String::from_utf8_lossy(&srun.stdout).trim().to_string();
+    let job = dir.path().join("job.json");
+    std::fs::write(
+        bin.join("srun"),
+        format!(
+            "#!/bin/sh\ntee '{}' | exec '{srun}' \"$@\"\n",
+            job.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("srun"))
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let model = dir.path().join("my-net.onnx");
     let export = flopsbench(&conf)
         .args(["export", "fasternet-t0", "--resolution", "64", "-o"])
@@ -236,6 +266,7 @@ fn a_model_file_travels_inside_the_job() {
         .arg(&devices)
         .arg("--out")
         .arg(&out)
+        .env("PATH", &path)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -247,6 +278,18 @@ fn a_model_file_travels_inside_the_job() {
     assert_eq!((r.name.as_str(), r.partition.as_str()), ("my-net", "batch"));
     assert_eq!(r.reference, "candle", "checked on the node before timing");
     assert_eq!(r.model_path, model.to_str().unwrap());
+    // The job carried the file itself and named it by its hash, not by its path here.
+    let sent = std::fs::read_to_string(&job).unwrap();
+    assert!(
+        sent.contains(&format!("\"models\":[{{\"sha256\":\"{}\"", r.model_sha256)),
+        "{}",
+        &sent[..sent.len().min(400)]
+    );
+    assert!(sent.contains(&format!("\"{}.onnx\"", r.model_sha256)));
+    assert!(
+        !sent.contains(model.to_str().unwrap()),
+        "the local path was sent"
+    );
 }
 
 /// Waits until `csv` has a row; its Slurm job id.
@@ -353,6 +396,17 @@ fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
     assert_eq!(kept, ok, "the rows before the cancel were kept, not rerun");
     assert!(again.iter().all(|r| r.run_id == dbg[0].run_id), "one run");
     assert_eq!(rows(&out.join("bat")), bat, "bat had nothing missing");
+    assert_eq!(
+        rows(&out.join("nowhere")).len(),
+        3,
+        "its error rows replaced, not added"
+    );
+    // meta.json describes the worker of the resumed session, under the run's id.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("dbg/meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["run_id"], dbg[0].run_id.as_str());
+    let rerun = again.iter().find(|r| r.slurm_job_id != job).unwrap();
+    assert_eq!(meta["slurm"]["job_id"], rerun.slurm_job_id.as_str());
 }
 
 #[test]
@@ -364,6 +418,9 @@ fn hostile_srun_options_are_refused_naming_the_line() {
         ("--partition=debug hostname", "hostname"),
         ("-p debug --pty", "--pty"),
         ("-p debug : -p batch", ":"),
+        ("--nice sh -c 'touch x'", "sh"),
+        ("-p debug --outp=x", "--outp"),
+        ("-p debug --task-prolog=/bin/x", "--task-prolog"),
     ] {
         let devices = dir.path().join("devices.toml");
         std::fs::write(

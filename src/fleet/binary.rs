@@ -120,7 +120,11 @@ pub fn slim(binary: &Path, arch: &str) -> PathBuf {
     if arch == std::env::consts::ARCH {
         tools.push("strip".into());
     }
-    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    // Devices start in parallel threads: each strips into its own file, and the rename
+    // makes a whole copy appear at once.
+    static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("tmp{}-{copy}", std::process::id()));
     for tool in tools {
         let stripped = std::process::Command::new(&tool)
             .arg("--strip-debug")

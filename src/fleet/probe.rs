@@ -29,6 +29,14 @@ pub fn list(device: &Device, binary: PathBuf) -> Result<Listing, String> {
         resume: false,
     };
     let (mut child, job) = spawn(&run, &job)?;
+    // stderr drained beside stdout, so that a chatty srun never blocks the answer.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            e.read_to_string(&mut text).ok();
+            text
+        })
+    });
     if let Some(mut stdin) = child.stdin.take() {
         let text = serde_json::to_string(&job).map_err(|e| e.to_string())?;
         stdin.write_all(text.as_bytes()).ok();
@@ -53,13 +61,10 @@ pub fn list(device: &Device, binary: PathBuf) -> Result<Listing, String> {
             }
         }
     }
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut stderr).ok();
-    }
     let status = child.wait().map_err(|e| e.to_string())?;
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
     match (listing, failure) {
-        (Some(l), None) if status.success() => Ok(l),
+        (Some(l), None) => Ok(l),
         (_, Some(why)) => Err(why),
         _ => {
             let last = stderr

@@ -147,6 +147,8 @@ fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
         m.memory_bytes = 0;
         m.gpus = Vec::new();
         m.overhead_ns = 0.0;
+        m.executable = String::new();
+        m.slurm = None;
         m
     });
     meta.via = Some(device.via());
@@ -246,15 +248,7 @@ fn read_messages(
                     )
                     .ok();
                 }
-                got.hello = true;
-                got.run_id = Some(meta.run_id.clone());
-                got.slurm = meta.slurm.clone();
-                if got.writer.is_none() {
-                    got.writer = Some(ResultsWriter::create(
-                        &run.dir,
-                        &meta_of(run.device, Some(*meta)),
-                    )?);
-                }
+                greeted(run, got, *meta)?;
                 got.total = cases.len() * backends.len();
                 got.backends = backends;
                 got.case_ids = Some(cases);
@@ -314,6 +308,25 @@ fn read_messages(
     Ok(())
 }
 
+/// The worker said hello with `meta`: its folder gets its meta.json (a resumed folder is
+/// described anew: the first session's device may never have been reached).
+fn greeted(run: &RemoteRun<'_>, got: &mut Received, meta: Meta) -> Result<()> {
+    got.hello = true;
+    got.run_id = Some(meta.run_id.clone());
+    // Only a Slurm device's job is ours (a worker started by ssh or an emulator inside
+    // someone's Slurm job sees that job's variables).
+    if matches!(run.device.transport, Transport::Slurm(_)) {
+        got.slurm = meta.slurm.clone();
+    }
+    let meta = meta_of(run.device, Some(meta));
+    if got.writer.is_none() {
+        got.writer = Some(ResultsWriter::create(&run.dir, &meta)?);
+    } else {
+        crate::results::write_meta(&run.dir, &meta)?;
+    }
+    Ok(())
+}
+
 /// Runs the device's job; `Err` only when its folder cannot be written.
 pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<Record>> {
     prepare_dir(&run.dir)?;
@@ -354,7 +367,7 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
                 if !got.done {
                     // Killing srun alone could leave its job running on the node.
                     if let Some(job) = &got.slurm {
-                        slurm::cancel(&job.job_id);
+                        slurm::cancel(job);
                     }
                     child.kill().ok();
                 }
@@ -395,7 +408,12 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
 fn resume(run: &RemoteRun<'_>, got: &mut Received, job: &mut Job) -> Result<()> {
     let (writer, kept) = ResultsWriter::resume(&run.dir)?;
     got.writer = Some(writer);
-    job.run_id = kept.first().map(|r| r.run_id.clone());
+    // The run's id: its kept rows', else its meta.json's.
+    let meta_id = || {
+        let text = std::fs::read_to_string(run.dir.join("meta.json")).ok()?;
+        serde_json::from_str::<Meta>(&text).ok().map(|m| m.run_id)
+    };
+    job.run_id = kept.first().map(|r| r.run_id.clone()).or_else(meta_id);
     got.run_id = job.run_id.clone();
     job.done = kept
         .iter()

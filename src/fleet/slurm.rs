@@ -18,7 +18,7 @@ pub struct SlurmTarget {
     pub bcast_dir: String,
 }
 
-/// Options refused, with why.
+/// Options refused, with why (by full long name, and short name).
 const REFUSED: &[(&[&str], &str)] = &[
     (
         &[
@@ -58,6 +58,10 @@ const REFUSED: &[(&[&str], &str)] = &[
         "is set by flopsbench (the binary is broadcast unless devices.toml gives binary = …)",
     ),
     (
+        &["--prolog", "--epilog", "--task-prolog", "--task-epilog"],
+        "runs another program",
+    ),
+    (
         &[
             "-h",
             "--help",
@@ -71,60 +75,95 @@ const REFUSED: &[(&[&str], &str)] = &[
     ),
 ];
 
-/// Options that take a value as the next word when not written `--opt=value` (or `-pVALUE`).
-const WITH_VALUE: &[&str] = &[
-    "-p",
-    "--partition",
-    "-t",
-    "--time",
-    "-A",
-    "--account",
-    "-q",
-    "--qos",
-    "-c",
-    "--cpus-per-task",
-    "-G",
-    "--gpus",
-    "--gres",
-    "--gpus-per-task",
-    "--gpus-per-node",
-    "--cpus-per-gpu",
-    "--mem-per-gpu",
-    "-C",
-    "--constraint",
-    "-w",
-    "--nodelist",
-    "-x",
-    "--exclude",
-    "-J",
-    "--job-name",
-    "--mem",
-    "--mem-per-cpu",
-    "--reservation",
-    "-D",
-    "--chdir",
-    "--export",
-    "--cpu-bind",
-    "--mem-bind",
-    "--hint",
-    "--signal",
-    "--begin",
-    "--deadline",
-    "--comment",
-    "--jobid",
-    "--nice",
-    "--tmp",
-    "-M",
-    "--clusters",
-    "--time-min",
-    "--mpi",
-    "--gpu-bind",
-    "--gpu-freq",
-    "--cpu-freq",
-    "-W",
-    "--wait",
-    "-m",
-    "--distribution",
+/// What an accepted option takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// A value: attached (`--time=5`, `-t5`) or the next word.
+    Value,
+    /// An optional value, only attached (`--nice=5`, `-K1`): never the next word.
+    Optional,
+    /// Nothing.
+    Flag,
+}
+
+use Takes::{Flag, Optional, Value};
+
+/// The srun options a device may give, by full long name and short name. Anything else
+/// (an abbreviation, an unknown option) is refused: srun reads unambiguous prefixes of
+/// long names, so only full names can be checked.
+const ALLOWED: &[(&str, Option<char>, Takes)] = &[
+    ("partition", Some('p'), Value),
+    ("time", Some('t'), Value),
+    ("time-min", None, Value),
+    ("account", Some('A'), Value),
+    ("qos", Some('q'), Value),
+    ("cpus-per-task", Some('c'), Value),
+    ("gpus", Some('G'), Value),
+    ("gres", None, Value),
+    ("gres-flags", None, Value),
+    ("gpus-per-task", None, Value),
+    ("gpus-per-node", None, Value),
+    ("gpus-per-socket", None, Value),
+    ("cpus-per-gpu", None, Value),
+    ("mem-per-gpu", None, Value),
+    ("tres-per-task", None, Value),
+    ("constraint", Some('C'), Value),
+    ("nodelist", Some('w'), Value),
+    ("exclude", Some('x'), Value),
+    ("job-name", Some('J'), Value),
+    ("mem", None, Value),
+    ("mem-per-cpu", None, Value),
+    ("mincpus", None, Value),
+    ("tmp", None, Value),
+    ("reservation", None, Value),
+    ("chdir", Some('D'), Value),
+    ("export", None, Value),
+    ("cpu-bind", None, Value),
+    ("mem-bind", None, Value),
+    ("gpu-bind", None, Value),
+    ("hint", None, Value),
+    ("distribution", Some('m'), Value),
+    ("threads-per-core", None, Value),
+    ("sockets-per-node", None, Value),
+    ("cores-per-socket", None, Value),
+    ("extra-node-info", Some('B'), Value),
+    ("core-spec", Some('S'), Value),
+    ("thread-spec", None, Value),
+    ("cpu-freq", None, Value),
+    ("gpu-freq", None, Value),
+    ("licenses", Some('L'), Value),
+    ("network", None, Value),
+    ("switches", None, Value),
+    ("signal", None, Value),
+    ("begin", None, Value),
+    ("deadline", None, Value),
+    ("dependency", Some('d'), Value),
+    ("comment", None, Value),
+    ("wckey", None, Value),
+    ("priority", None, Value),
+    ("jobid", None, Value),
+    ("clusters", Some('M'), Value),
+    ("mpi", None, Value),
+    ("wait", Some('W'), Value),
+    ("profile", None, Value),
+    ("acctg-freq", None, Value),
+    ("nice", None, Optional),
+    ("exclusive", None, Optional),
+    ("immediate", Some('I'), Optional),
+    ("kill-on-bad-exit", Some('K'), Optional),
+    ("no-kill", Some('k'), Optional),
+    ("overlap", None, Flag),
+    ("oversubscribe", Some('s'), Flag),
+    ("contiguous", None, Flag),
+    ("overcommit", Some('O'), Flag),
+    ("exact", None, Flag),
+    ("spread-job", None, Flag),
+    ("use-min-nodes", None, Flag),
+    ("reboot", None, Flag),
+    ("quiet", Some('Q'), Flag),
+    ("verbose", Some('v'), Flag),
+    ("unbuffered", Some('u'), Flag),
+    ("disable-status", Some('X'), Flag),
 ];
 
 /// Whether option `name` (`-p`, `--partition`) is refused, and why.
@@ -133,6 +172,25 @@ fn refused(name: &str) -> Option<&'static str> {
         .iter()
         .find(|(names, _)| names.contains(&name))
         .map(|(_, why)| *why)
+}
+
+/// Why `name` (`--foo` or `-f`), which is not accepted, is refused.
+fn not_accepted(name: &str) -> String {
+    if let Some(why) = refused(name) {
+        return format!("{name} {why}");
+    }
+    let long = name.trim_start_matches('-');
+    let abbreviates = name.starts_with("--")
+        && (ALLOWED.iter().any(|(l, _, _)| l.starts_with(long))
+            || REFUSED
+                .iter()
+                .flat_map(|(names, _)| names.iter())
+                .any(|n| n.starts_with(name)));
+    if abbreviates {
+        format!("{name}: write srun options in full (abbreviations cannot be checked)")
+    } else {
+        format!("{name} is not an srun option flopsbench passes on (see the README's list)")
+    }
 }
 
 /// Splits and checks `text` (devices.toml's `slurm`): the option words, and the partition
@@ -150,42 +208,39 @@ pub fn check_options(text: &str) -> Result<(Vec<String>, Option<String>), String
                 "\"{word}\" is not an option: a second command or a heterogeneous job is refused (flopsbench gives the command)"
             ));
         }
-        let (name, attached) = if word.starts_with("--") {
-            match word.split_once('=') {
-                Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                None => (word.clone(), None),
-            }
+        let (name, takes, attached) = if let Some(long) = word.strip_prefix("--") {
+            let (l, v) = match long.split_once('=') {
+                Some((l, v)) => (l, Some(v.to_string())),
+                None => (long, None),
+            };
+            let Some((_, _, takes)) = ALLOWED.iter().find(|(name, _, _)| *name == l) else {
+                return Err(not_accepted(&format!("--{l}")));
+            };
+            (format!("--{l}"), *takes, v)
         } else {
-            let name: String = word.chars().take(2).collect();
+            let c = word.chars().nth(1).unwrap_or('-');
             let rest: String = word.chars().skip(2).collect();
-            if !rest.is_empty() && !WITH_VALUE.contains(&name.as_str()) {
-                if let Some(why) = rest
-                    .chars()
-                    .find_map(|c| refused(&format!("-{c}")).map(|w| (c, w)))
-                {
-                    return Err(format!("\"{word}\" includes -{}, which {}", why.0, why.1));
-                }
+            let Some((_, _, takes)) = ALLOWED.iter().find(|(_, short, _)| *short == Some(c)) else {
+                return Err(not_accepted(&format!("-{c}")));
+            };
+            if *takes == Flag && !rest.is_empty() {
                 return Err(format!(
                     "\"{word}\": write short options one per word (or with their value, -p gpu)"
                 ));
             }
-            (name, (!rest.is_empty()).then_some(rest))
+            (format!("-{c}"), *takes, (!rest.is_empty()).then_some(rest))
         };
-        if let Some(why) = refused(&name) {
-            return Err(format!("{name} {why}"));
-        }
-        let value = match attached {
-            Some(v) => Some(v),
-            None if WITH_VALUE.contains(&name.as_str()) => {
-                match words.get(i + 1).filter(|w| !w.starts_with('-')) {
-                    Some(v) => {
-                        i += 1;
-                        Some(v.clone())
-                    }
-                    None => return Err(format!("{name} needs a value")),
+        let value = match (takes, attached) {
+            (Flag, Some(_)) => return Err(format!("{name} takes no value")),
+            (_, Some(v)) => Some(v),
+            (Value, None) => match words.get(i + 1).filter(|w| !w.starts_with('-')) {
+                Some(v) => {
+                    i += 1;
+                    Some(v.clone())
                 }
-            }
-            None => None,
+                None => return Err(format!("{name} needs a value")),
+            },
+            (Optional | Flag, None) => None,
         };
         if matches!(name.as_str(), "-p" | "--partition") {
             partition = value;
@@ -204,6 +259,15 @@ pub fn command(
     broadcast: bool,
 ) -> Command {
     let mut c = Command::new("srun");
+    // srun reads its options from SLURM_* variables too: inside an sbatch or salloc job,
+    // they would make this a step of that job, label its output or redirect its streams.
+    // Only the devices.toml options count (and SLURM_CONF, which says where the cluster is).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("SLURM_") && key != "SLURM_CONF" {
+            c.env_remove(key.as_ref());
+        }
+    }
     c.args(["--ntasks=1", "--quiet", "--kill-on-bad-exit=1"])
         .arg(format!("--job-name=flopsbench-{name}"))
         .args(&target.options);
@@ -217,10 +281,16 @@ pub fn command(
     c
 }
 
-/// Cancels Slurm job `job_id` (best effort: the job may be gone already).
-pub fn cancel(job_id: &str) {
+/// Cancels the worker's step of Slurm job `job` (best effort: it may be gone already);
+/// only the step, so that a job the devices.toml options named (`--jobid`) lives on.
+pub fn cancel(job: &crate::meta::SlurmJob) {
+    let id = if job.step_id.is_empty() {
+        job.job_id.clone()
+    } else {
+        format!("{}.{}", job.job_id, job.step_id)
+    };
     Command::new("scancel")
-        .args(["--quiet", job_id])
+        .args(["--quiet", &id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -286,6 +356,9 @@ mod tests {
             Some("batch")
         );
         assert_eq!(check_options("-pcpu").unwrap().1.as_deref(), Some("cpu"));
+        assert!(check_options("--nice=5 -K1 --threads-per-core 1 --exclusive -v").is_ok());
+        let e = check_options("--part=gpu").unwrap_err();
+        assert!(e.contains("in full"), "{e}");
         for bad in [
             "-n 2",
             "--ntasks=4",
@@ -304,6 +377,14 @@ mod tests {
             "-p gpu -- rm",
             "--partition='unbalanced",
             "--version",
+            "--nice sh -c 'touch x'",
+            "--outp=x",
+            "--inp=job.json",
+            "--ntasks-per-n=2",
+            "--task-prolog=/bin/x",
+            "--lab",
+            "--frobnicate",
+            "-Q1",
         ] {
             assert!(check_options(bad).is_err(), "{bad} accepted");
         }

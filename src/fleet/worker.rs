@@ -73,7 +73,6 @@ impl Sink for LineSink<'_> {
 
 /// Answers a `list` job: what this host has.
 fn list(job: &Job, out: &mut dyn Write) -> Result<Sent> {
-    remove_copy(job);
     let listing = Listing {
         host: std::env::var("SLURMD_NODENAME")
             .ok()
@@ -87,11 +86,13 @@ fn list(job: &Job, out: &mut dyn Write) -> Result<Sent> {
     Ok(Sent { rows: 0, failed: 0 })
 }
 
-/// Removes this program's file when the job says it is a copy made for the job (Slurm's
-/// broadcast); running, the program needs no file.
-fn remove_copy(job: &Job) {
-    if job.remove_executable
-        && let Ok(exe) = std::env::current_exe()
+/// Removes this program's file, a copy Slurm broadcast for the job (the job says so);
+/// running, the program needs no file. Only a file named as srun names broadcast copies.
+fn remove_copy() {
+    if let Ok(exe) = std::env::current_exe()
+        && exe
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("slurm_bcast_"))
     {
         std::fs::remove_file(&exe).ok();
     }
@@ -129,6 +130,18 @@ fn start(
             false,
         )
     })?;
+    // A broadcast copy of this program goes first, whatever else the job holds.
+    #[derive(serde::Deserialize)]
+    struct Copy {
+        #[serde(default)]
+        remove_executable: bool,
+    }
+    if let Ok(Copy {
+        remove_executable: true,
+    }) = serde_json::from_str::<Copy>(&text)
+    {
+        remove_copy();
+    }
     // The protocol first: a job of another version is refused as such, not as a job
     // with unknown fields.
     #[derive(serde::Deserialize)]
@@ -189,7 +202,6 @@ fn start(
         },
     )
     .map_err(|e| (e, false))?;
-    remove_copy(&job);
     let device = job.device.to_string();
     let context = RunContext {
         run_id,
