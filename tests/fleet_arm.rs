@@ -24,11 +24,7 @@ fn arm_binary() -> PathBuf {
 }
 
 fn jsonl(path: &Path) -> Vec<RecordWithSamples> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::jsonl_rows(path)
 }
 
 #[test]

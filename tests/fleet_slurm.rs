@@ -68,33 +68,15 @@ fn devices_file(dir: &Path) -> PathBuf {
 }
 
 fn suite(dir: &Path, min_time: &str) -> PathBuf {
-    let path = dir.join("small.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"slurm-small\"\ndescription = \"three small stacks\"\n\n[measure]\nwarmup = \"0\"\n\
-             min_time = \"{min_time}\"\n\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
-             shape = [\"32x16x16\"]\nlayers = 2\n"
-        ),
-    )
-    .unwrap();
-    path
+    common::small_suite(dir, "slurm-small", min_time)
 }
 
 fn rows(dir: &Path) -> Vec<Record> {
-    csv::Reader::from_path(dir.join("results.csv"))
-        .unwrap()
-        .deserialize()
-        .map(|r| r.unwrap())
-        .collect()
+    common::csv_rows(&dir.join("results.csv"))
 }
 
 fn jsonl(dir: &Path) -> Vec<RecordWithSamples> {
-    std::fs::read_to_string(dir.join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    common::jsonl_rows(&dir.join("results.jsonl"))
 }
 
 /// The node's name as Slurm knows it (scripts/setup-slurm: not this host's name, so that

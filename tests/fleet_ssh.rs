@@ -139,25 +139,11 @@ impl Sshd {
 }
 
 fn suite(dir: &Path, min_time: &str) -> PathBuf {
-    let path = dir.join("small.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"ssh-small\"\ndescription = \"two small stacks\"\n\n[measure]\nwarmup = \"0\"\n\
-             min_time = \"{min_time}\"\n\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
-             shape = [\"32x16x16\"]\nlayers = 2\n"
-        ),
-    )
-    .unwrap();
-    path
+    common::small_suite(dir, "ssh-small", min_time)
 }
 
 fn rows(dir: &Path) -> Vec<Record> {
-    csv::Reader::from_path(dir.join("results.csv"))
-        .unwrap()
-        .deserialize()
-        .map(|r| r.unwrap())
-        .collect()
+    common::csv_rows(&dir.join("results.csv"))
 }
 
 fn flopsbench() -> Command {

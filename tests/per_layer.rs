@@ -20,11 +20,7 @@ use flopsbench::run::{RunOptions, run_on};
 use flopsbench::target::Target;
 
 fn layer_rows(dir: &Path) -> Vec<LayerRow> {
-    csv::Reader::from_path(dir.join("layers.csv"))
-        .unwrap()
-        .deserialize()
-        .map(|r| r.unwrap())
-        .collect()
+    common::csv_rows(&dir.join("layers.csv"))
 }
 
 /// The backends that run on this CPU; in CI every registered one must.

@@ -29,3 +29,37 @@ pub fn flopsbench_ok(args: &[&str], dir: Option<&Path>) -> std::process::Output 
     );
     out
 }
+
+/// The rows of a CSV file (`results.csv`, `layers.csv`), typed.
+pub fn csv_rows<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The rows of a `results.jsonl`, with their samples and output digests.
+pub fn jsonl_rows(path: &Path) -> Vec<flopsbench::record::RecordWithSamples> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A suite file `DIR/small.toml` named `name`: PConv, DWConv and Conv stacks of two layers
+/// on 32×16×16, no warm-up, `min_time` per case.
+pub fn small_suite(dir: &Path, name: &str, min_time: &str) -> std::path::PathBuf {
+    let path = dir.join("small.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\ndescription = \"three small stacks\"\n\n[measure]\nwarmup = \"0\"\n\
+             min_time = \"{min_time}\"\n\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
+             shape = [\"32x16x16\"]\nlayers = 2\n"
+        ),
+    )
+    .unwrap();
+    path
+}
