@@ -33,7 +33,7 @@ pub fn render(devices: Option<&std::path::Path>) -> Result<String> {
     out += "\nBackends (--backend; availability on cpu):\n";
     out += &backend_lines(&backend::availability(&DeviceSpec::Cpu));
     out += "\nDevices (--device):\n";
-    out += &format!("  cpu      {}\n", host_cpu());
+    out += &format!("  cpu      {}\n", crate::meta::cpu_summary());
     let file = match (devices, crate::fleet::devices::load(devices)) {
         // A file named on the command line must be readable.
         (Some(_), Err(e)) => return Err(e),
@@ -95,11 +95,6 @@ fn describe(d: &crate::fleet::devices::Device) -> String {
         };
     }
     out
-}
-
-/// This host's CPU, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.
-pub fn host_cpu() -> String {
-    crate::meta::cpu_summary()
 }
 
 /// One line per backend: available (version) or unavailable (why).

@@ -106,6 +106,14 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// This host's name; under Slurm, the node's name as Slurm knows it (`SLURMD_NODENAME`).
+pub fn node_name() -> String {
+    std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(host_name)
+}
+
 /// This host's CPU in words, e.g. `Intel(R) Xeon(R) ... (2 logical cores, x86_64)`.
 pub fn cpu_summary() -> String {
     let mut sys = System::new();
@@ -132,12 +140,7 @@ pub fn collect(
     Meta {
         run_id: run_id.into(),
         started: started.into(),
-        // Under Slurm, the node's name as Slurm knows it.
-        host: slurm
-            .as_ref()
-            .map(|s| s.node.clone())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(host_name),
+        host: node_name(),
         os: System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
         arch: std::env::consts::ARCH.into(),
         cpu_model: cpu_model(),

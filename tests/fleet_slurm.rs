@@ -347,6 +347,7 @@ fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
             (r.slurm_job_id.as_str(), r.partition.as_str()),
             (job.as_str(), "debug")
         );
+        assert_eq!(r.host, NODE, "the node that lost them");
     }
     // The other partition finished; the unknown one says what Slurm said.
     let bat = rows(&out.join("bat"));
@@ -361,6 +362,7 @@ fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
         assert_eq!(r.status, Status::Error);
         assert!(r.error.contains("Invalid partition name"), "{}", r.error);
         assert!(r.slurm_job_id.is_empty() && r.partition == "nowhere");
+        assert_eq!(r.host, "slurm:nowhere", "no node was ever given");
     }
 
     // --resume reruns what is missing, in a new job, and keeps the rest.

@@ -288,6 +288,17 @@ fn entry(ctx: &Ctx<'_>, base: &Path, name: &str, e: &Spanned<EntryToml>) -> Resu
     })
 }
 
+/// The entry's `remote_dir`, or `default`; an empty one is refused.
+fn remote_dir(ctx: &Ctx<'_>, name: &str, v: &EntryToml, default: &str) -> Result<String> {
+    match &v.remote_dir {
+        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
+            Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")))
+        }
+        Some(d) => Ok(d.get_ref().clone()),
+        None => Ok(default.into()),
+    }
+}
+
 /// The transport of an `ssh = "user@host"` entry, with its port, key, folder and options.
 fn ssh_transport(
     ctx: &Ctx<'_>,
@@ -316,13 +327,7 @@ fn ssh_transport(
         }
         None => None,
     };
-    let remote_dir = match &v.remote_dir {
-        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
-            return Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")));
-        }
-        Some(d) => d.get_ref().clone(),
-        None => ".cache/flopsbench".into(),
-    };
+    let remote_dir = remote_dir(ctx, name, v, ".cache/flopsbench")?;
     let mut options = Vec::new();
     for o in &v.ssh_options {
         let text = o.get_ref();
@@ -359,13 +364,7 @@ fn slurm_transport(
             format!("[devices.{name}] slurm = \"{}\": {why}", options.get_ref()),
         )
     })?;
-    let bcast_dir = match &v.remote_dir {
-        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains('\0') => {
-            return Err(ctx.err(d.span(), format!("[devices.{name}] remote_dir is empty")));
-        }
-        Some(d) => d.get_ref().clone(),
-        None => "/tmp".into(),
-    };
+    let bcast_dir = remote_dir(ctx, name, v, "/tmp")?;
     Ok(Transport::Slurm(SlurmTarget {
         options: words,
         partition,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::bench::Experiment;
 use crate::fleet::devices::Device;
 use crate::fleet::protocol::{Job, Listing, Message};
-use crate::fleet::remote::{RemoteRun, spawn};
+use crate::fleet::remote::{RemoteRun, last_error_in, spawn};
 use crate::target::Target;
 
 /// Asks `device`'s host, running `binary` there, what it has.
@@ -66,17 +66,9 @@ pub fn list(device: &Device, binary: PathBuf) -> Result<Listing, String> {
     match (listing, failure) {
         (Some(l), None) => Ok(l),
         (_, Some(why)) => Err(why),
-        _ => {
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|l| l.contains("error"))
-                .or(stderr.lines().last())
-                .unwrap_or("")
-                .to_string();
-            Err(format!(
-                "the worker stopped without answering ({status}): {last}"
-            ))
-        }
+        _ => Err(format!(
+            "the worker stopped without answering ({status}): {}",
+            last_error_in(stderr.lines())
+        )),
     }
 }

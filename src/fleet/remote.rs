@@ -118,17 +118,22 @@ fn forward_stderr(
     }
 }
 
-/// The worker's (or srun's) last error line; Slurm's `*** … CANCELLED … ***` line first,
-/// which says why a job ended (scancel, time limit, node failure).
 fn last_error(tail: &Tail) -> String {
     let t = tail.lock().unwrap_or_else(|p| p.into_inner());
-    t.iter()
-        .rev()
+    last_error_in(t.iter().map(String::as_str))
+}
+
+/// The line of a worker's (or srun's) stderr that says what went wrong: Slurm's
+/// `*** … CANCELLED … ***` line first (why a job ended: scancel, time limit, node failure),
+/// else the last line with "error", else the last line.
+pub(crate) fn last_error_in<'a>(lines: impl DoubleEndedIterator<Item = &'a str> + Clone) -> String {
+    let mut rev = lines.clone().rev();
+    rev.clone()
         .find(|l| l.contains("*** ") && l.contains("slurmstepd"))
-        .or_else(|| t.iter().rev().find(|l| l.contains("error")))
-        .or(t.last())
-        .cloned()
+        .or_else(|| rev.clone().find(|l| l.contains("error")))
+        .or_else(|| rev.next())
         .unwrap_or_default()
+        .to_string()
 }
 
 /// The device's meta.json: the worker's own, or, when none came back (the device was not
@@ -165,16 +170,21 @@ fn named(name: &str) -> DeviceSpec {
     }
 }
 
+/// `record` as run by Slurm job `job`: its id, partition, and the node as its host.
+fn stamp(record: &mut Record, job: &SlurmJob) {
+    record.slurm_job_id = job.job_id.clone();
+    record.partition = job.partition.clone();
+    if !job.node.is_empty() {
+        record.host = job.node.clone();
+    }
+}
+
 /// A received row, as this run records it: the device's name, emulated or not, and the
 /// Slurm job that ran it.
 fn adopt(device: &Device, slurm: Option<&SlurmJob>, mut record: Record) -> Record {
     record.device = named(&device.name);
     if let Some(job) = slurm {
-        record.slurm_job_id = job.job_id.clone();
-        record.partition = job.partition.clone();
-        if !job.node.is_empty() {
-            record.host = job.node.clone();
-        }
+        stamp(&mut record, job);
     }
     if device.emulated {
         record.emulated = true;
@@ -491,8 +501,7 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
             );
             record.emulated = run.device.emulated;
             if let Some(job) = &got.slurm {
-                record.slurm_job_id = job.job_id.clone();
-                record.partition = job.partition.clone();
+                stamp(&mut record, job);
             } else if let Transport::Slurm(t) = &run.device.transport {
                 record.partition = t.partition.clone().unwrap_or_default();
             }

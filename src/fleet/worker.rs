@@ -74,10 +74,7 @@ impl Sink for LineSink<'_> {
 /// Answers a `list` job: what this host has.
 fn list(job: &Job, out: &mut dyn Write) -> Result<Sent> {
     let listing = Listing {
-        host: std::env::var("SLURMD_NODENAME")
-            .ok()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(meta::host_name),
+        host: meta::node_name(),
         device: job.device.to_string(),
         cpu: meta::cpu_summary(),
         backends: crate::backend::availability(&job.device),

@@ -71,7 +71,7 @@ pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Linear-interpolated percentile `p` in [0, 1] of a sorted slice.
-fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     let rank = p * (sorted.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)

@@ -8,10 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::stats::median;
-
-/// Bootstrap replicates.
-const REPLICATES: usize = 2000;
+use super::stats::{BOOTSTRAP_RESAMPLES, median, percentile_sorted};
 
 /// One row: its rate (work per time, from its median latency) and its latency samples.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +55,7 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
         // A slower resampled median is a proportionally lower rate.
         r.rate * m / median(&buffer)
     };
-    let mut ratios: Vec<f64> = (0..REPLICATES)
+    let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             let ra = mean(a.iter().zip(&medians).map(|(r, &m)| replicate(r, m)));
             let rb = mean(
@@ -70,11 +67,10 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((REPLICATES - 1) as f64 * q).round() as usize];
     Some(RatioCi {
         ratio,
-        low: at(0.025),
-        high: at(0.975),
+        low: percentile_sorted(&ratios, 0.025),
+        high: percentile_sorted(&ratios, 0.975),
     })
 }
 

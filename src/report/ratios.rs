@@ -5,7 +5,7 @@
 
 use super::load::Loaded;
 use super::select::{is_table1, pick};
-use super::tables::{Table, paper_ratios};
+use super::tables::{Table, mean, paper_ratios};
 use super::{Column, columns};
 use crate::measure::unpaired::{Rated, ratio_of_mean_rates};
 use crate::record::{Record, RowKey};
@@ -25,8 +25,12 @@ fn rows_of<'a>(
 }
 
 fn mean_rate(rows: &[&Record]) -> Option<f64> {
-    let rates: Vec<f64> = rows.iter().filter_map(|r| r.gmacs_per_s).collect();
-    (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+    mean(
+        &rows
+            .iter()
+            .filter_map(|r| r.gmacs_per_s)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The table, when some column has both PConv and DWConv rows.

@@ -61,7 +61,7 @@ pub(super) fn flag_note(rows: &[&Record]) -> &'static str {
     }
 }
 
-fn mean(xs: &[f64]) -> Option<f64> {
+pub(super) fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
