@@ -25,7 +25,7 @@
 //! Below them: `target` (what is measured, expanded into cases), `backend` (the registry),
 //! `measure` (sampler, statistics), `record` (the row schema), `import` (ONNX model files),
 //! `spec`, `zoo`, `count`, `model`, `onnx`, `reference`, `device`, `meta`, `heap` (the C
-//! heap's settings), `paper`, `error`.
+//! heap's settings), `spin` (libtorch's OpenMP spinning in rounds), `paper`, `error`.
 //!
 //! ```
 //! use flopsbench::count::{CountOptions, count_zoo};
@@ -86,6 +86,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod spec;
+pub mod spin;
 pub mod study;
 pub mod suite;
 pub mod target;

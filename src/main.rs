@@ -13,6 +13,12 @@ fn main() -> ExitCode {
         Ok(Err(e)) => return fail(&e),
         Err(clap_error) => clap_error.exit(),
     };
+    if flopsbench::spin::restart_wanted(&command.command) {
+        let e = flopsbench::spin::restart();
+        eprintln!(
+            "warning: could not restart with GOMP_SPINCOUNT set ({e}); in rounds, tch's idle threads may slow the next backend"
+        );
+    }
     match flopsbench::run(
         &command,
         &mut std::io::stdout().lock(),

@@ -39,6 +39,10 @@ pub struct Meta {
     /// ([`crate::heap`]); empty in runs written before it was recorded.
     #[serde(default)]
     pub c_heap: String,
+    /// libtorch's OpenMP spin settings (`GOMP_SPINCOUNT=10000`, `default`; see
+    /// [`openmp_env`]); empty in runs written before it was recorded.
+    #[serde(default)]
+    pub openmp: String,
     /// The sampling loop's overhead per iteration, ns (calibrated once per run).
     pub overhead_ns: f64,
     /// The command line.
@@ -89,6 +93,23 @@ impl SlurmJob {
 /// The global allocator of the binary (mimalloc; tract allocates every layer's output
 /// on every run, so the allocator changes its timings).
 pub const ALLOCATOR: &str = "mimalloc";
+
+/// The OpenMP variables that decide whether libtorch's idle threads spin.
+pub const OPENMP_VARIABLES: [&str; 2] = ["GOMP_SPINCOUNT", "OMP_WAIT_POLICY"];
+
+/// The OpenMP spin settings of this process, as meta.json records them:
+/// `GOMP_SPINCOUNT=10000`, or `default` when neither variable is set.
+pub fn openmp_env() -> String {
+    let set: Vec<String> = OPENMP_VARIABLES
+        .iter()
+        .filter_map(|v| Some(format!("{v}={}", std::env::var(v).ok()?)))
+        .collect();
+    if set.is_empty() {
+        "default".into()
+    } else {
+        set.join(" ")
+    }
+}
 
 /// This host's name.
 pub fn host_name() -> String {
@@ -153,6 +174,7 @@ pub fn collect(
         git_commit: env!("FLOPSBENCH_GIT_COMMIT").into(),
         allocator: ALLOCATOR.into(),
         c_heap: crate::heap::describe().into(),
+        openmp: openmp_env(),
         overhead_ns,
         command_line: std::env::args().collect(),
         via: None,

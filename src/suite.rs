@@ -60,7 +60,8 @@ pub struct Measure {
     pub target_ci: Option<Spanned<f64>>,
     /// Wall time of the whole suite, shared out among its cases.
     pub budget: Option<Spanned<String>>,
-    /// Measure a case's backends in interleaved rounds (default true).
+    /// Measure a case's backends, and the operator kinds of one feature map, in
+    /// interleaved rounds (default true).
     pub interleave: Option<bool>,
     /// Seed.
     pub seed: Option<u64>,

@@ -71,6 +71,11 @@ fn suite(dir: &Path, min_time: &str) -> PathBuf {
     common::small_suite(dir, "slurm-small", min_time)
 }
 
+/// The small suite, one case after the other: rows come back one by one.
+fn suite_one_by_one(dir: &Path, min_time: &str) -> PathBuf {
+    common::small_suite_one_by_one(dir, "slurm-small", min_time)
+}
+
 fn rows(dir: &Path) -> Vec<Record> {
     common::csv_rows(&dir.join("results.csv"))
 }
@@ -296,7 +301,7 @@ fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
     };
     let dir = tempfile::tempdir().unwrap();
     let devices = devices_file(dir.path());
-    let suite = suite(dir.path(), "0.4");
+    let suite = suite_one_by_one(dir.path(), "0.4");
     let out = dir.path().join("run");
     let command = |resume: bool| {
         let mut c = flopsbench(&conf);

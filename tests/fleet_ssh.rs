@@ -142,6 +142,11 @@ fn suite(dir: &Path, min_time: &str) -> PathBuf {
     common::small_suite(dir, "ssh-small", min_time)
 }
 
+/// The small suite, one case after the other: rows come back one by one.
+fn suite_one_by_one(dir: &Path, min_time: &str) -> PathBuf {
+    common::small_suite_one_by_one(dir, "ssh-small", min_time)
+}
+
 fn rows(dir: &Path) -> Vec<Record> {
     common::csv_rows(&dir.join("results.csv"))
 }
@@ -343,7 +348,7 @@ fn a_worker_killed_mid_run_keeps_received_rows_and_reports_the_rest() {
         Err(why) => return skip(&why),
     };
     let devices = sshd.devices_file();
-    let suite = suite(sshd.dir.path(), "0.5");
+    let suite = suite_one_by_one(sshd.dir.path(), "0.5");
     let out = sshd.path("run");
     let child = flopsbench()
         .arg("suite")

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+
 /// The four fixture folders (Table 1, networks, peak, ratio sweep), as arguments.
 fn fixtures() -> Vec<String> {
     ["table1", "nets", "peak", "ratio"]
@@ -302,4 +304,71 @@ fn per_call_figures_and_missed_ci_targets_are_shown() {
         );
     }
     assert_eq!(ratios.matches("| [").count(), 2, "{ratios}");
+}
+
+#[test]
+fn pconv_and_dwconv_of_one_feature_map_share_rounds_and_their_ratio_ci_is_paired() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, sampled) in [
+        (&[][..], "in rounds"),
+        (&["--no-interleave"][..], "one after another"),
+    ] {
+        let run = dir.path().join(sampled.replace(' ', "-"));
+        let args = [
+            &[
+                "op",
+                "--kind",
+                "dwconv,pconv",
+                "--shape",
+                "384x14x14,768x7x7",
+                "--backend",
+                "tract",
+                "--warmup",
+                "0",
+                "--runs",
+                "12",
+                "--quiet",
+                "--out",
+                run.to_str().unwrap(),
+            ][..],
+            flags,
+        ]
+        .concat();
+        common::flopsbench_ok(&args, None);
+        // One backend, yet in rounds: each feature map's two kinds took turns, and their
+        // rows share the group's timestamp.
+        let rows: Vec<flopsbench::record::Record> = common::csv_rows(&run.join("results.csv"));
+        assert_eq!(rows.len(), 4);
+        for shape in ["384x14x14", "768x7x7"] {
+            let pair: Vec<_> = rows.iter().filter(|r| r.shape == shape).collect();
+            assert_eq!(pair.len(), 2);
+            let rounds = sampled == "in rounds";
+            assert!(pair.iter().all(|r| r.interleaved == rounds), "{pair:?}");
+            if rounds {
+                assert_eq!(pair[0].timestamp, pair[1].timestamp);
+            }
+        }
+        let out = dir
+            .path()
+            .join(format!("{}-report", sampled.replace(' ', "-")));
+        report(&[run.to_str().unwrap()], &out);
+        let md = read(out.join("report.md"));
+        let table = md
+            .split("\n## ")
+            .find(|s| s.starts_with("PConv / DWConv achieved FLOPS"))
+            .unwrap();
+        let line = table.lines().find(|l| l.starts_with("| tract")).unwrap();
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!(cells[4], sampled, "{table}");
+        let ratio: f64 = cells[2].trim_end_matches('×').parse().unwrap();
+        let (lo, hi) = cells[3]
+            .trim_matches(|c| c == '[' || c == ']')
+            .split_once(", ")
+            .unwrap();
+        let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+        assert!(
+            lo <= ratio + 0.05 && ratio - 0.05 <= hi && lo < hi,
+            "{line}"
+        );
+    }
 }

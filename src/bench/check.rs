@@ -27,9 +27,9 @@ pub fn tolerance(dtype: Dtype) -> f64 {
     }
 }
 
-/// Reference outputs already computed for the current case, by reference name (the f64
-/// reference of a ten-layer stack costs seconds; every backend is checked against it).
-pub(crate) type ReferenceCache = Vec<(String, Vec<f64>)>;
+/// Reference outputs already computed, by case id and reference name (the f64 reference
+/// of a ten-layer stack costs seconds; every backend of the case is checked against it).
+pub(crate) type ReferenceCache = Vec<(String, String, Vec<f64>)>;
 
 /// What checking one case on one backend leaves behind, whether it succeeds or not.
 pub(crate) struct Scratch<'a> {
@@ -89,7 +89,7 @@ fn reference(
         Some(checker_for(work, backend)?)
     };
     let name = checker.map_or("f64 direct convolution", |b| b.name());
-    if let Some((_, values)) = cache.iter().find(|(n, _)| n == name) {
+    if let Some((_, _, values)) = cache.iter().find(|(c, n, _)| c == &case.id && n == name) {
         return Ok((values.clone(), name.into()));
     }
     let values = match (checker, &work.model) {
@@ -118,7 +118,7 @@ fn reference(
                 .collect()
         }
     };
-    cache.push((name.into(), values.clone()));
+    cache.push((case.id.clone(), name.into(), values.clone()));
     Ok((values, name.into()))
 }
 

@@ -11,6 +11,7 @@ mod budget;
 mod check;
 pub mod coverage;
 mod experiment;
+mod groups;
 mod layers;
 mod plan;
 mod rounds;
@@ -101,8 +102,9 @@ struct Job<'a> {
 
 /// Checks and times every case on every backend of `plan`, handing each row to `sink`
 /// and `reporter` as it finishes. A failing case is an error row; only a sink that cannot
-/// write stops the run. The backends of a case are measured in interleaved rounds unless
-/// the sampler says otherwise (then one after the other).
+/// write stops the run. The backends of a case, and the operator kinds of one feature map
+/// (see [`groups`]), are measured in interleaved rounds unless the sampler says otherwise
+/// (then one after the other).
 pub fn measure_cases(
     experiment: &Experiment,
     cases: &[Case],
@@ -129,9 +131,10 @@ pub fn measure_cases(
         device_model: meta::cpu_model(),
         records: Vec::new(),
     };
+    let groups = groups::round_groups(cases, experiment.sampler.interleave);
     for (device, backends) in plan {
-        for case in cases {
-            engine.case(device, backends, case)?;
+        for group in &groups {
+            engine.group(device, backends, group)?;
         }
     }
     engine.reporter.done();
@@ -156,56 +159,79 @@ struct Engine<'a> {
 type Measured = (Record, Vec<f64>, Option<OutputDigest>);
 
 impl Engine<'_> {
-    /// One case on every backend of `device`.
-    fn case(&mut self, device: &DeviceSpec, backends: &[&dyn Backend], case: &Case) -> Result<()> {
-        let experiment = self.experiment;
+    /// The cases of one round group (see [`groups`]) on every backend of `device`.
+    fn group(
+        &mut self,
+        device: &DeviceSpec,
+        backends: &[&dyn Backend],
+        cases: &[&Case],
+    ) -> Result<()> {
+        let (experiment, context) = (self.experiment, self.context);
         let (paper_batch, paper_threads) = device.paper_protocol();
-        let threads = case.threads.or(experiment.threads).unwrap_or(paper_threads);
-        let batch = case.batch.or(experiment.batch).unwrap_or(paper_batch);
-        let kept: Vec<Option<&Record>> = backends
+        let protocol = |case: &Case| {
+            (
+                case.batch.or(experiment.batch).unwrap_or(paper_batch),
+                case.threads.or(experiment.threads).unwrap_or(paper_threads),
+            )
+        };
+        // Per case and backend (case-major): the row kept from an earlier session, if any.
+        let kept: Vec<Option<&Record>> = cases
             .iter()
-            .map(|backend| {
-                let key = RowKey {
-                    case: case.id.clone(),
-                    device: device.clone(),
-                    backend: backend.name().to_string(),
-                    dtype: experiment.dtype,
-                    batch,
-                    threads,
-                };
-                self.context.done.iter().find(|r| RowKey::of(r) == key)
+            .flat_map(|case| {
+                let (batch, threads) = protocol(case);
+                backends.iter().map(move |backend| {
+                    let key = RowKey {
+                        case: case.id.clone(),
+                        device: device.clone(),
+                        backend: backend.name().to_string(),
+                        dtype: experiment.dtype,
+                        batch,
+                        threads,
+                    };
+                    context.done.iter().find(|r| RowKey::of(r) == key)
+                })
             })
             .collect();
-        // In rounds when more than one backend is left to measure; runtimes' idle threads
+        // In rounds when more than one row is left to measure; runtimes' idle threads
         // then do not spin (one runtime's spinning would slow the next).
         let rounds =
             experiment.sampler.interleave && kept.iter().filter(|k| k.is_none()).count() > 1;
-        let settings = Settings {
-            threads,
-            pconv_impl: experiment.pconv_impl,
-            dtype: experiment.dtype,
-            spin: !rounds,
-        };
-        let opts = CountOptions {
-            batch,
-            dtype: experiment.dtype,
-            fuse_bn: experiment.fuse_bn,
-            convention: experiment.convention,
-        };
-        let work = Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string());
+        let works: Vec<std::result::Result<Work, String>> = cases
+            .iter()
+            .map(|case| {
+                let opts = CountOptions {
+                    batch: protocol(case).0,
+                    dtype: experiment.dtype,
+                    fuse_bn: experiment.fuse_bn,
+                    convention: experiment.convention,
+                };
+                Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string())
+            })
+            .collect();
         let mut cache = ReferenceCache::new();
         let (host, device_model) = (self.host.clone(), self.device_model.clone());
-        let jobs: Vec<Job<'_>> = backends
+        let jobs: Vec<Job<'_>> = cases
             .iter()
-            .map(|backend| Job {
-                case,
-                work: &work,
-                backend: *backend,
-                device,
-                settings,
-                batch,
-                host: &host,
-                device_model: &device_model,
+            .zip(&works)
+            .flat_map(|(case, work)| {
+                let (batch, threads) = protocol(case);
+                let settings = Settings {
+                    threads,
+                    pconv_impl: experiment.pconv_impl,
+                    dtype: experiment.dtype,
+                    spin: !rounds,
+                };
+                let (host, device_model) = (&host, &device_model);
+                backends.iter().map(move |backend| Job {
+                    case,
+                    work,
+                    backend: *backend,
+                    device,
+                    settings,
+                    batch,
+                    host,
+                    device_model,
+                })
             })
             .collect();
         let fresh: Vec<&Job<'_>> = jobs
@@ -214,26 +240,12 @@ impl Engine<'_> {
             .filter(|(_, k)| k.is_none())
             .map(|(j, _)| j)
             .collect();
-        // In rounds: every fresh backend prepared, checked, then sampled in turn.
-        let mut measured: Vec<Measured> = Vec::new();
-        if rounds {
-            let names: Vec<&str> = fresh.iter().map(|j| j.backend.name()).collect();
-            self.reporter.started(&format!(
-                "{} · {} in rounds · {device}",
-                case.id,
-                names.join(", ")
-            ));
-            let sampler = self.sampler();
-            let started = Instant::now();
-            measured =
-                rounds::measure_group(experiment, &sampler, &fresh, self.context, &mut cache);
-            let each = started.elapsed() / fresh.len() as u32;
-            for (record, _, _) in &measured {
-                if let Some(b) = &mut self.budget {
-                    b.done(each, sampled(record));
-                }
-            }
-        }
+        // In rounds: every fresh row prepared, checked, then sampled in turn.
+        let measured = if rounds {
+            self.in_rounds(cases, backends, &fresh, &mut cache)
+        } else {
+            Vec::new()
+        };
         let mut measured = measured.into_iter();
         for (job, kept) in jobs.iter().zip(kept) {
             self.index += 1;
@@ -256,6 +268,39 @@ impl Engine<'_> {
             self.records.push(record);
         }
         Ok(())
+    }
+
+    /// The `fresh` rows of a group (`cases` on `backends`) in interleaved rounds.
+    fn in_rounds(
+        &mut self,
+        cases: &[&Case],
+        backends: &[&dyn Backend],
+        fresh: &[&Job<'_>],
+        cache: &mut ReferenceCache,
+    ) -> Vec<Measured> {
+        let names: Vec<&str> = backends
+            .iter()
+            .map(|b| b.name())
+            .filter(|n| fresh.iter().any(|j| j.backend.name() == *n))
+            .collect();
+        let device = fresh
+            .first()
+            .map_or(String::new(), |j| j.device.to_string());
+        self.reporter.started(&format!(
+            "{} · {} in rounds · {device}",
+            groups::label(cases),
+            names.join(", ")
+        ));
+        let sampler = self.sampler();
+        let started = Instant::now();
+        let measured = rounds::measure_group(self.experiment, &sampler, fresh, self.context, cache);
+        let each = started.elapsed() / fresh.len() as u32;
+        for (record, _, _) in &measured {
+            if let Some(b) = &mut self.budget {
+                b.done(each, sampled(record));
+            }
+        }
+        measured
     }
 
     /// The sampler of the next case: the experiment's, with its share of the budget.

@@ -1,10 +1,11 @@
-//! Interleaved rounds: the backends of one case are prepared and checked first, each is
-//! warmed up, and then they take one sample each in turn (A B C A B C …), each stopping by
+//! Interleaved rounds: the rows of one group (a case's backends; the operator kinds of one
+//! feature map on each backend) are prepared and checked first, each is warmed up, and
+//! then they take one sample each in turn (A B C A B C …), each stopping by
 //! its own rule (its own target, minimums and cap over its own sampling time). A drift of
-//! the machine then falls on every backend of a round alike, so their ratios, taken round
-//! by round, survive it; each row keeps its own statistics. Sample i of every row of the
-//! group was taken in round i; each round starts one backend further on. The group's rows
-//! share one timestamp.
+//! the machine then falls on every row of a round alike, so their ratios, taken round by
+//! round, survive it; each row keeps its own statistics. Sample i of every row of the group
+//! was taken in round i; each round starts one row further on. The group's rows share one
+//! timestamp.
 
 use super::check::{Verified, checked};
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
@@ -19,7 +20,7 @@ enum State {
     Failed(crate::error::Error),
 }
 
-/// Measures `jobs` (the backends of one case) in interleaved rounds: their rows, in
+/// Measures `jobs` (one group's rows) in interleaved rounds: their rows, in
 /// `jobs`' order.
 pub(super) fn measure_group(
     experiment: &Experiment,

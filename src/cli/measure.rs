@@ -82,8 +82,9 @@ pub(super) struct BenchArgs {
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
     pub(super) budget: Option<Duration>,
 
-    /// Measure the backends of a case one after the other instead of in interleaved rounds
-    /// (A B C A B C …, the default)
+    /// Measure every row on its own, one after the other, instead of in interleaved rounds
+    /// (A B C A B C …, the default: a case's backends, and the operator kinds of one
+    /// feature map, take their samples in turn)
     #[arg(long, help_heading = "Measurement")]
     pub(super) no_interleave: bool,
 

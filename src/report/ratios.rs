@@ -1,13 +1,14 @@
 //! The report's "PConv / DWConv achieved FLOPS" table: per column of Table 1, the mean
 //! achieved FLOPS of the PConv rows over that of the DWConv rows (the paper's finding),
-//! with a bootstrap 95% CI from the rows' own samples, PConv as a share of Conv, and the
-//! paper's ratio.
+//! with a bootstrap 95% CI from the rows' own samples — paired round by round when each
+//! feature map's PConv and DWConv rows were measured in the same interleaved rounds —,
+//! PConv as a share of Conv, and the paper's ratio.
 
 use super::load::Loaded;
 use super::select::{is_table1, pick};
 use super::tables::{Table, mean, paper_ratios};
 use super::{Column, columns};
-use crate::measure::unpaired::{Rated, ratio_of_mean_rates};
+use crate::measure::rates::{Rated, RatioCi, paired_ratio_of_mean_rates, ratio_of_mean_rates};
 use crate::record::{Record, RowKey};
 use crate::spec::{OpKind, PAPER_SHAPES};
 
@@ -33,6 +34,51 @@ fn mean_rate(rows: &[&Record]) -> Option<f64> {
     )
 }
 
+/// The feature maps' (PConv, DWConv) pairs, when every PConv row has a DWConv row of its
+/// shape measured in the same interleaved rounds (same run and timestamp), and vice versa.
+fn in_rounds<'a>(
+    pconv: &[&'a Record],
+    dwconv: &[&'a Record],
+) -> Option<Vec<(&'a Record, &'a Record)>> {
+    if pconv.len() != dwconv.len() {
+        return None;
+    }
+    pconv
+        .iter()
+        .map(|p| {
+            let d = dwconv.iter().find(|d| d.shape == p.shape)?;
+            let together = p.interleaved
+                && d.interleaved
+                && (&p.run_id, &p.timestamp) == (&d.run_id, &d.timestamp);
+            together.then_some((*p, *d))
+        })
+        .collect()
+}
+
+/// A row's rate and samples (from results.jsonl), when both are known.
+fn rated<'a>(loaded: &'a Loaded, r: &Record) -> Option<Rated<'a>> {
+    let samples = loaded.samples.get(&(r.run_id.clone(), RowKey::of(r)))?;
+    Some(Rated {
+        rate: r.gmacs_per_s?,
+        samples,
+    })
+}
+
+fn paired_ci(loaded: &Loaded, pairs: &[(&Record, &Record)], seed: u64) -> Option<RatioCi> {
+    let rated: Option<Vec<_>> = pairs
+        .iter()
+        .map(|(p, d)| Some((rated(loaded, p)?, rated(loaded, d)?)))
+        .collect();
+    paired_ratio_of_mean_rates(&rated?, seed)
+}
+
+fn unpaired_ci(loaded: &Loaded, a: &[&Record], b: &[&Record], seed: u64) -> Option<RatioCi> {
+    let all = |rows: &[&Record]| -> Option<Vec<Rated<'_>>> {
+        rows.iter().map(|r| rated(loaded, r)).collect()
+    };
+    ratio_of_mean_rates(&all(a)?, &all(b)?, seed)
+}
+
 /// The table, when some column has both PConv and DWConv rows.
 pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Table> {
     let t1: Vec<&Record> = rows.iter().copied().filter(|r| is_table1(r)).collect();
@@ -47,22 +93,14 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
         let (Some(p), Some(d)) = (mean_rate(&pconv), mean_rate(&dwconv)) else {
             continue;
         };
-        let rated = |rows: &[&Record]| -> Option<Vec<Rated<'_>>> {
-            rows.iter()
-                .map(|r| {
-                    let samples = loaded.samples.get(&(r.run_id.clone(), RowKey::of(r)))?;
-                    Some(Rated {
-                        rate: r.gmacs_per_s?,
-                        samples,
-                    })
-                })
-                .collect()
+        let (ci, how) = match in_rounds(&pconv, &dwconv) {
+            Some(pairs) => (paired_ci(loaded, &pairs, seed), "in rounds"),
+            None => (
+                unpaired_ci(loaded, &pconv, &dwconv, seed),
+                "one after another",
+            ),
         };
-        let ci = match (rated(&pconv), rated(&dwconv)) {
-            (Some(a), Some(b)) => ratio_of_mean_rates(&a, &b, seed),
-            _ => None,
-        }
-        .map_or("–".to_string(), |r| {
+        let ci = ci.map_or("–".to_string(), |r| {
             format!("[{:.2}, {:.2}]", r.low, r.high)
         });
         let conv = mean_rate(&rows_of(&by, &c, OpKind::Conv))
@@ -74,6 +112,7 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
             c.to_string(),
             format!("{:.1}×", p / d),
             ci,
+            how.into(),
             conv,
             paper,
         ]);
@@ -82,15 +121,18 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
         title: "PConv / DWConv achieved FLOPS".into(),
         intro: "The paper's finding: PConv has fewer FLOPs than Conv but keeps its FLOPS \
                 high, while DWConv's FLOPS collapse. Ratios of the per-operator averages; \
-                the 95% CI is a seeded bootstrap over each row's own samples (from \
-                results.jsonl; – without them). The PConv and DWConv rows were measured \
-                one after another, not in the same rounds: the CI covers their sampling \
-                noise, not a drift of the machine between them."
+                the 95% CI is a seeded bootstrap over the rows' own samples (from \
+                results.jsonl; – without them). Sampled: in rounds when each feature \
+                map's PConv and DWConv rows took their samples in the same interleaved \
+                rounds (the bootstrap draws the same rounds for both, so a drift of the \
+                machine cancels); one after another otherwise (each row resampled on its \
+                own: the CI covers their sampling noise, not a drift between them)."
             .into(),
         header: vec![
             "Column".into(),
             "PConv / DWConv".into(),
             "95% CI".into(),
+            "Sampled".into(),
             "PConv as % of Conv".into(),
             "Paper".into(),
         ],

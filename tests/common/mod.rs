@@ -49,14 +49,25 @@ pub fn jsonl_rows(path: &Path) -> Vec<flopsbench::record::RecordWithSamples> {
 }
 
 /// A suite file `DIR/small.toml` named `name`: PConv, DWConv and Conv stacks of two layers
-/// on 32×16×16, no warm-up, `min_time` per case.
+/// on 32×16×16, no warm-up, `min_time` per case. The three share interleaved rounds (one
+/// feature map), so their rows come back together.
 pub fn small_suite(dir: &Path, name: &str, min_time: &str) -> std::path::PathBuf {
+    write_small_suite(dir, name, min_time, "")
+}
+
+/// [`small_suite`] measured one case after the other (`interleave = false`), so its rows
+/// come back one by one.
+pub fn small_suite_one_by_one(dir: &Path, name: &str, min_time: &str) -> std::path::PathBuf {
+    write_small_suite(dir, name, min_time, "interleave = false\n")
+}
+
+fn write_small_suite(dir: &Path, name: &str, min_time: &str, extra: &str) -> std::path::PathBuf {
     let path = dir.join("small.toml");
     std::fs::write(
         &path,
         format!(
             "name = \"{name}\"\ndescription = \"three small stacks\"\n\n[measure]\nwarmup = \"0\"\n\
-             min_time = \"{min_time}\"\n\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
+             min_time = \"{min_time}\"\n{extra}\n[[ops]]\nkind = [\"pconv\", \"dwconv\", \"conv\"]\n\
              shape = [\"32x16x16\"]\nlayers = 2\n"
         ),
     )
