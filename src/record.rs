@@ -166,8 +166,9 @@ pub struct Record {
     /// the OS does not say.
     #[serde(default)]
     pub peak_rss_added_mib: Option<f64>,
-    /// Whether the row was measured in interleaved rounds with the case's other backends
-    /// (sample i of each taken in round i).
+    /// Whether the row was measured in interleaved rounds with the other rows of its group
+    /// (the case's other backends, the other operator kinds of its feature map; sample i
+    /// of each taken in round i).
     #[serde(default)]
     pub interleaved: bool,
     /// The Slurm job that ran the row (a Slurm device); empty otherwise.

@@ -36,7 +36,7 @@ pub fn restart_wanted(command: &Command) -> bool {
         Command::Paper(p) => tch_beside_another(&p.backends),
         _ => false,
     };
-    cfg!(feature = "tch")
+    cfg!(all(feature = "tch", unix))
         && may_interleave
         && OPENMP_VARIABLES
             .iter()
@@ -45,11 +45,19 @@ pub fn restart_wanted(command: &Command) -> bool {
 
 /// Replaces this process with a fresh start of the same binary and arguments, with
 /// [`SPIN_COUNT`] set; returns only when that failed, with why.
+#[cfg(unix)]
 pub fn restart() -> std::io::Error {
     use std::os::unix::process::CommandExt;
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_default();
-    match std::env::current_exe() {
+    // Linux's link to the running binary works even when its file was removed or replaced.
+    let link = std::path::Path::new("/proc/self/exe");
+    let exe = if link.exists() {
+        Ok(link.to_path_buf())
+    } else {
+        std::env::current_exe()
+    };
+    match exe {
         Ok(exe) => std::process::Command::new(exe)
             .arg0(arg0)
             .args(args)
@@ -57,4 +65,10 @@ pub fn restart() -> std::io::Error {
             .exec(),
         Err(e) => e,
     }
+}
+
+/// Elsewhere nothing restarts ([`restart_wanted`] is false).
+#[cfg(not(unix))]
+pub fn restart() -> std::io::Error {
+    std::io::Error::other("restarting is implemented for Unix only")
 }

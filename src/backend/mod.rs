@@ -57,8 +57,9 @@ pub struct Settings {
     /// Element type of weights, activations and input.
     pub dtype: Dtype,
     /// Whether idle runtime threads may spin-wait for work (ONNX Runtime's
-    /// `allow_spinning`): off when a case's backends are measured in interleaved rounds,
-    /// so one runtime's spinning threads do not slow the next.
+    /// `allow_spinning`): off when several rows (a case's backends, the operator kinds of
+    /// one feature map) are measured in interleaved rounds, so one runtime's spinning
+    /// threads do not slow the next.
     pub spin: bool,
 }
 

@@ -56,7 +56,8 @@ pub trait Sink {
 pub trait Reporter {
     /// The run has `total` rows to produce.
     fn begin(&mut self, _total: usize) {}
-    /// A case starts on a backend (`label`: case · backend · device).
+    /// A case starts on a backend, or a group in rounds (`label`: case · backend · device,
+    /// or the group's cases · backends in rounds · device).
     fn started(&mut self, _label: &str) {}
     /// A row was kept from an earlier run (`--resume`) instead of being measured.
     fn kept(&mut self, _index: usize, _total: usize, _record: &Record) {}
@@ -283,21 +284,30 @@ impl Engine<'_> {
             .map(|b| b.name())
             .filter(|n| fresh.iter().any(|j| j.backend.name() == *n))
             .collect();
+        // The cases with a row left to measure (a resumed run may have kept the others).
+        let measuring: Vec<&Case> = cases
+            .iter()
+            .copied()
+            .filter(|c| fresh.iter().any(|j| j.case.id == c.id))
+            .collect();
         let device = fresh
             .first()
             .map_or(String::new(), |j| j.device.to_string());
         self.reporter.started(&format!(
             "{} · {} in rounds · {device}",
-            groups::label(cases),
+            groups::label(&measuring),
             names.join(", ")
         ));
         let sampler = self.sampler();
         let started = Instant::now();
         let measured = rounds::measure_group(self.experiment, &sampler, fresh, self.context, cache);
-        let each = started.elapsed() / fresh.len() as u32;
-        for (record, _, _) in &measured {
-            if let Some(b) = &mut self.budget {
-                b.done(each, sampled(record));
+        // What the group spent beyond its rows' sampling is overhead, shared out evenly:
+        // each row is charged its own sampling plus its share of that.
+        let sampling: Vec<Duration> = measured.iter().map(|(r, _, _)| sampled(r)).collect();
+        let overhead = started.elapsed().saturating_sub(sampling.iter().sum()) / fresh.len() as u32;
+        if let Some(b) = &mut self.budget {
+            for s in sampling {
+                b.done(s + overhead, s);
             }
         }
         measured

@@ -12,7 +12,7 @@ use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, n
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
 
-/// One backend's state in the group.
+/// One row's state in the group.
 enum State {
     /// Checked, warmed up, sampling (or done).
     Sampling(Box<Verified>, Sampling),
@@ -29,7 +29,7 @@ pub(super) fn measure_group(
     context: &RunContext,
     cache: &mut ReferenceCache,
 ) -> Vec<Measured> {
-    // Every backend prepared and checked before any is warmed up or timed.
+    // Every row prepared and checked before any is warmed up or timed.
     let mut records = Vec::new();
     let mut prepared = Vec::new();
     for job in jobs {
@@ -47,8 +47,8 @@ pub(super) fn measure_group(
         })
         .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
         .collect();
-    // Each round starts one backend further on (A B C, B C A, C A B, …), so no backend
-    // always follows the same one; sample i of each is still taken in round i.
+    // Each round starts one row further on (A B C, B C A, C A B, …), so no row always
+    // follows the same one; sample i of each is still taken in round i.
     for round in 0.. {
         let mut more = false;
         let n = states.len();

@@ -78,16 +78,22 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
 }
 
 /// As [`ratio_of_mean_rates`] for rows measured in interleaved rounds: `pairs[i]` are an
-/// `a` row and a `b` row whose sample j was taken in round j. Each replicate draws one set
-/// of rounds per pair (with replacement, from the rounds both took a sample in) for both of
-/// its rows. `None` when empty, when a pair has no common round, or on a non-positive
-/// median.
+/// `a` row and a `b` row whose sample j was taken in round j. Rows stop by their own rules,
+/// so one may have sampled on alone after the other stopped; the ratio and its CI are both
+/// taken over the rounds both rows took a sample in (each row's rate at its median over
+/// those rounds), where a drift of the machine fell on both alike. Each replicate draws one
+/// set of those rounds per pair (with replacement) for both of its rows. `None` when empty,
+/// when a pair has no common round, or on a non-positive median.
 pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -> Option<RatioCi> {
     let common = |(a, b): &(Rated<'_>, Rated<'_>)| a.samples.len().min(b.samples.len());
     if pairs.is_empty() || pairs.iter().any(|p| common(p) == 0) {
         return None;
     }
-    // Each row's median over the common rounds: a replicate's median is compared with it.
+    // A row's work per call (its rate times its median latency over all its samples): its
+    // rate over any set of rounds is that work over their median.
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    let work = |r: &Rated<'_>| r.rate * median(r.samples);
+    let works: Vec<(f64, f64)> = pairs.iter().map(|p| (work(&p.0), work(&p.1))).collect();
     let medians: Vec<(f64, f64)> = pairs
         .iter()
         .map(|p| {
@@ -95,19 +101,21 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
             (median(&p.0.samples[..n]), median(&p.1.samples[..n]))
         })
         .collect();
-    if medians
+    if works
         .iter()
-        .any(|&(x, y)| !(x.is_finite() && y.is_finite() && x > 0.0 && y > 0.0))
+        .chain(&medians)
+        .any(|&(x, y)| !(positive(x) && positive(y)))
     {
         return None;
     }
-    let ratio = mean(pairs.iter().map(|p| p.0.rate)) / mean(pairs.iter().map(|p| p.1.rate));
+    let ratio = mean(works.iter().zip(&medians).map(|(w, m)| w.0 / m.0))
+        / mean(works.iter().zip(&medians).map(|(w, m)| w.1 / m.1));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut rounds, mut xs, mut ys) = (Vec::new(), Vec::new(), Vec::new());
     let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             let (mut ra, mut rb) = (0.0, 0.0);
-            for (p, &(ma, mb)) in pairs.iter().zip(&medians) {
+            for (p, &(wa, wb)) in pairs.iter().zip(&works) {
                 let n = common(p);
                 rounds.clear();
                 rounds.extend((0..n).map(|_| rng.random_range(0..n)));
@@ -115,8 +123,8 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
                 xs.extend(rounds.iter().map(|&j| p.0.samples[j]));
                 ys.clear();
                 ys.extend(rounds.iter().map(|&j| p.1.samples[j]));
-                ra += p.0.rate * ma / median(&xs);
-                rb += p.1.rate * mb / median(&ys);
+                ra += wa / median(&xs);
+                rb += wb / median(&ys);
             }
             ra / rb
         })
@@ -230,11 +238,36 @@ mod tests {
             width(unpaired) > 4.0 * width(paired),
             "{unpaired:?} {paired:?}"
         );
-        // Rows of different lengths pair their common rounds; nothing to pair, no CI.
-        let short = &b[..30];
-        let p = paired_ratio_of_mean_rates(&[(row(ra, &a), row(rb, short))], 11).unwrap();
-        assert!(p.low <= p.high);
+        // Nothing to pair, no CI.
         assert!(paired_ratio_of_mean_rates(&[(row(ra, &a), row(rb, &[]))], 11).is_none());
         assert!(paired_ratio_of_mean_rates(&[], 11).is_none());
+    }
+
+    #[test]
+    fn a_row_that_sampled_on_alone_is_paired_over_the_common_rounds_only() {
+        // B stopped after 20 rounds; A sampled on for 40 more, all on a machine 30% slower.
+        // A's own median is a slow one; over the common rounds both are fast: ratio 8.
+        let machine = |ms: f64, round: usize| {
+            let drift = if round >= 20 { 1.3 } else { 1.0 };
+            ms * drift * (1.0 + 0.005 * (((round * 7919) % 41) as f64 / 20.0 - 1.0))
+        };
+        let a: Vec<f64> = (0..60).map(|r| machine(10.0, r)).collect();
+        let b: Vec<f64> = (0..20).map(|r| machine(2.0, r)).collect();
+        let (ra, rb) = (4.0 / median(&a), 0.1 / median(&b));
+        let pair = [(
+            Rated {
+                rate: ra,
+                samples: &a,
+            },
+            Rated {
+                rate: rb,
+                samples: &b,
+            },
+        )];
+        let r = paired_ratio_of_mean_rates(&pair, 3).unwrap();
+        assert!((r.ratio - 8.0).abs() / 8.0 < 0.01, "{r:?}");
+        assert!(r.low <= 8.0 && 8.0 <= r.high, "{r:?}");
+        // The rows' own rates give 8 / 1.3: the drift a paired CI claims to cancel.
+        assert!(((ra / rb) - 8.0 / 1.3).abs() / 8.0 < 0.02, "{}", ra / rb);
     }
 }

@@ -42,8 +42,8 @@ pub struct SamplerConfig {
     /// minimum number of samples is taken (set per case by the engine, never by a user).
     #[serde(skip)]
     pub share: Option<Duration>,
-    /// Measure the backends of a case in interleaved rounds (A B C A B C …) rather than
-    /// one after the other.
+    /// Measure a case's backends, and the operator kinds of one feature map, in interleaved
+    /// rounds (A B C A B C …) rather than one after the other.
     #[serde(default = "yes")]
     pub interleave: bool,
 }
@@ -240,7 +240,7 @@ pub fn measure(
 }
 
 /// A measurement in progress, one sample at a time: what interleaved rounds need (each
-/// backend of a case takes a sample in turn, each stopping by its own rule).
+/// row of a group takes a sample in turn, each stopping by its own rule).
 #[derive(Debug, Clone)]
 pub struct Sampling {
     config: SamplerConfig,

@@ -100,6 +100,8 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
                 "one after another",
             ),
         };
+        // In rounds, the ratio is the one the paired CI is about: over the common rounds.
+        let ratio = ci.filter(|_| how == "in rounds").map_or(p / d, |r| r.ratio);
         let ci = ci.map_or("–".to_string(), |r| {
             format!("[{:.2}, {:.2}]", r.low, r.high)
         });
@@ -110,7 +112,7 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
             .map_or("–".into(), |r| format!("{r:.1}× ({})", c.paper_device()));
         out_rows.push(vec![
             c.to_string(),
-            format!("{:.1}×", p / d),
+            format!("{ratio:.2}×"),
             ci,
             how.into(),
             conv,
@@ -124,9 +126,11 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
                 the 95% CI is a seeded bootstrap over the rows' own samples (from \
                 results.jsonl; – without them). Sampled: in rounds when each feature \
                 map's PConv and DWConv rows took their samples in the same interleaved \
-                rounds (the bootstrap draws the same rounds for both, so a drift of the \
-                machine cancels); one after another otherwise (each row resampled on its \
-                own: the CI covers their sampling noise, not a drift between them)."
+                rounds — the ratio and its CI are then taken over the rounds both rows \
+                sampled in, and the bootstrap draws the same rounds for both, so a drift \
+                of the machine cancels; one after another otherwise (the rows' own \
+                rates, each row resampled on its own: the CI covers their sampling \
+                noise, not a drift between them)."
             .into(),
         header: vec![
             "Column".into(),
