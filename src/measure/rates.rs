@@ -38,6 +38,16 @@ fn mean(xs: impl Iterator<Item = f64>) -> f64 {
     sum / n as f64
 }
 
+/// `ratio` with the 2.5th and 97.5th percentiles of its bootstrap `replicates`.
+fn with_ci(ratio: f64, mut replicates: Vec<f64>) -> RatioCi {
+    replicates.sort_by(f64::total_cmp);
+    RatioCi {
+        ratio,
+        low: percentile_sorted(&replicates, 0.025),
+        high: percentile_sorted(&replicates, 0.975),
+    }
+}
+
 /// mean rate of `a` over mean rate of `b`, with its CI; `None` when a group is empty or a
 /// row has no samples or a non-positive median.
 pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Option<RatioCi> {
@@ -58,7 +68,7 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
         // A slower resampled median is a proportionally lower rate.
         r.rate * m / median(&buffer)
     };
-    let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+    let ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             let ra = mean(a.iter().zip(&medians).map(|(r, &m)| replicate(r, m)));
             let rb = mean(
@@ -69,12 +79,7 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
             ra / rb
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    Some(RatioCi {
-        ratio,
-        low: percentile_sorted(&ratios, 0.025),
-        high: percentile_sorted(&ratios, 0.975),
-    })
+    Some(with_ci(ratio, ratios))
 }
 
 /// As [`ratio_of_mean_rates`] for rows measured in interleaved rounds: `pairs[i]` are an
@@ -112,7 +117,7 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
         / mean(works.iter().zip(&medians).map(|(w, m)| w.1 / m.1));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut rounds, mut xs, mut ys) = (Vec::new(), Vec::new(), Vec::new());
-    let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+    let ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             let (mut ra, mut rb) = (0.0, 0.0);
             for (p, &(wa, wb)) in pairs.iter().zip(&works) {
@@ -129,17 +134,16 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
             ra / rb
         })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    Some(RatioCi {
-        ratio,
-        low: percentile_sorted(&ratios, 0.025),
-        high: percentile_sorted(&ratios, 0.975),
-    })
+    Some(with_ci(ratio, ratios))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rated(rate: f64, samples: &[f64]) -> Rated<'_> {
+        Rated { rate, samples }
+    }
 
     #[test]
     fn the_ci_holds_the_ratio_and_narrows_with_quieter_rows() {
@@ -160,26 +164,8 @@ mod tests {
         let noisy = rows(0.2);
         let quiet = rows(0.01);
         let ci = |s: &[Vec<f64>; 4]| {
-            let a = [
-                Rated {
-                    rate: 10.0,
-                    samples: &s[0],
-                },
-                Rated {
-                    rate: 30.0,
-                    samples: &s[1],
-                },
-            ];
-            let b = [
-                Rated {
-                    rate: 2.0,
-                    samples: &s[2],
-                },
-                Rated {
-                    rate: 6.0,
-                    samples: &s[3],
-                },
-            ];
+            let a = [rated(10.0, &s[0]), rated(30.0, &s[1])];
+            let b = [rated(2.0, &s[2]), rated(6.0, &s[3])];
             ratio_of_mean_rates(&a, &b, 7).unwrap()
         };
         let (n, q) = (ci(&noisy), ci(&quiet));
@@ -190,21 +176,8 @@ mod tests {
         assert!(n.high - n.low > 5.0 * (q.high - q.low), "{n:?} {q:?}");
         assert!(q.high - q.low < 0.1, "{q:?}");
         assert_eq!(ci(&noisy), n, "seeded");
-        assert!(
-            ratio_of_mean_rates(
-                &[],
-                &[Rated {
-                    rate: 1.0,
-                    samples: &[1.0]
-                }],
-                0
-            )
-            .is_none()
-        );
-        let empty = [Rated {
-            rate: 1.0,
-            samples: &[],
-        }];
+        assert!(ratio_of_mean_rates(&[], &[rated(1.0, &[1.0])], 0).is_none());
+        let empty = [rated(1.0, &[])];
         assert!(ratio_of_mean_rates(&empty, &empty, 0).is_none());
     }
 
@@ -221,11 +194,8 @@ mod tests {
         let b: Vec<f64> = (0..40).map(|r| machine(2.0, r, 3)).collect();
         let rate = |gmac: f64, s: &[f64]| gmac / median(s);
         let (ra, rb) = (rate(4.0, &a), rate(0.1, &b));
-        fn row(rate: f64, samples: &[f64]) -> Rated<'_> {
-            Rated { rate, samples }
-        }
-        let paired = paired_ratio_of_mean_rates(&[(row(ra, &a), row(rb, &b))], 11).unwrap();
-        let unpaired = ratio_of_mean_rates(&[row(ra, &a)], &[row(rb, &b)], 11).unwrap();
+        let paired = paired_ratio_of_mean_rates(&[(rated(ra, &a), rated(rb, &b))], 11).unwrap();
+        let unpaired = ratio_of_mean_rates(&[rated(ra, &a)], &[rated(rb, &b)], 11).unwrap();
         assert_eq!(paired.ratio, unpaired.ratio);
         for r in [paired, unpaired] {
             assert!(r.low <= r.ratio && r.ratio <= r.high, "{r:?}");
@@ -239,7 +209,7 @@ mod tests {
             "{unpaired:?} {paired:?}"
         );
         // Nothing to pair, no CI.
-        assert!(paired_ratio_of_mean_rates(&[(row(ra, &a), row(rb, &[]))], 11).is_none());
+        assert!(paired_ratio_of_mean_rates(&[(rated(ra, &a), rated(rb, &[]))], 11).is_none());
         assert!(paired_ratio_of_mean_rates(&[], 11).is_none());
     }
 
@@ -254,16 +224,7 @@ mod tests {
         let a: Vec<f64> = (0..60).map(|r| machine(10.0, r)).collect();
         let b: Vec<f64> = (0..20).map(|r| machine(2.0, r)).collect();
         let (ra, rb) = (4.0 / median(&a), 0.1 / median(&b));
-        let pair = [(
-            Rated {
-                rate: ra,
-                samples: &a,
-            },
-            Rated {
-                rate: rb,
-                samples: &b,
-            },
-        )];
+        let pair = [(rated(ra, &a), rated(rb, &b))];
         let r = paired_ratio_of_mean_rates(&pair, 3).unwrap();
         assert!((r.ratio - 8.0).abs() / 8.0 < 0.01, "{r:?}");
         assert!(r.low <= 8.0 && 8.0 <= r.high, "{r:?}");
