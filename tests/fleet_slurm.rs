@@ -385,6 +385,15 @@ fn refused_and_cancelled_jobs_become_error_rows_and_resume_reruns_them() {
     assert_eq!(kept, ok, "the rows before the cancel were kept, not rerun");
     assert!(again.iter().all(|r| r.run_id == dbg[0].run_id), "one run");
     assert_eq!(rows(&out.join("bat")), bat, "bat had nothing missing");
+    // ... so no job was queued for it: its meta.json is still its first job's.
+    assert!(
+        stderr.contains("[bat] nothing missing: no worker started"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[dbg] nothing missing"), "{stderr}");
+    let bat_meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("bat/meta.json")).unwrap()).unwrap();
+    assert_eq!(bat_meta["slurm"]["job_id"], bat[0].slurm_job_id.as_str());
     assert_eq!(
         rows(&out.join("nowhere")).len(),
         3,

@@ -355,6 +355,16 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
     let mut job = run.job.clone();
     if run.resume && run.dir.join("results.csv").is_file() {
         resume(run, &mut got, &mut job)?;
+        if nothing_missing(run, &got.records) {
+            // No worker, no job in a cluster's queue: the folder stays as it is.
+            writeln!(
+                log,
+                "[{}] nothing missing: no worker started",
+                run.device.name
+            )
+            .ok();
+            return Ok(got.records);
+        }
     }
     let tail: Tail = Arc::default();
     match spawn(run, &job) {
@@ -440,6 +450,28 @@ fn resume(run: &RemoteRun<'_>, got: &mut Received, job: &mut Job) -> Result<()> 
         .collect();
     got.records = kept;
     Ok(())
+}
+
+/// Whether a resumed device's `kept` rows hold every case on every backend it runs: the
+/// backends named by `--backend`, or (for `all`) those its last worker ran (meta.json).
+fn nothing_missing(run: &RemoteRun<'_>, kept: &[Record]) -> bool {
+    let backends = match &run.experiment.backends {
+        crate::backend::Selection::Named(names) => names.clone(),
+        crate::backend::Selection::All => {
+            let meta = std::fs::read_to_string(run.dir.join("meta.json")).ok();
+            match meta.and_then(|t| serde_json::from_str::<Meta>(&t).ok()) {
+                Some(meta) if !meta.backends.is_empty() => {
+                    meta.backends.into_iter().map(|(name, _)| name).collect()
+                }
+                _ => return false,
+            }
+        }
+    };
+    run.cases.iter().all(|case| {
+        backends
+            .iter()
+            .all(|b| kept.iter().any(|r| r.case == case.id && &r.backend == b))
+    })
 }
 
 /// Error rows for every (case, backend) that did not come back.
