@@ -29,7 +29,7 @@ pub fn tolerance(dtype: Dtype) -> f64 {
 
 /// Reference outputs already computed, by case id and reference name (the f64 reference
 /// of a ten-layer stack costs seconds; every backend of the case is checked against it).
-pub(crate) type ReferenceCache = Vec<(String, String, Vec<f64>)>;
+pub(crate) type ReferenceCache = std::collections::HashMap<(String, String), Vec<f64>>;
 
 /// What checking one case on one backend leaves behind, whether it succeeds or not.
 pub(crate) struct Scratch<'a> {
@@ -89,7 +89,8 @@ fn reference(
         Some(checker_for(work, backend)?)
     };
     let name = checker.map_or("f64 direct convolution", |b| b.name());
-    if let Some((_, _, values)) = cache.iter().find(|(c, n, _)| c == &case.id && n == name) {
+    let key = (case.id.clone(), name.to_string());
+    if let Some(values) = cache.get(&key) {
         return Ok((values.clone(), name.into()));
     }
     let values = match (checker, &work.model) {
@@ -118,7 +119,7 @@ fn reference(
                 .collect()
         }
     };
-    cache.push((case.id.clone(), name.into(), values.clone()));
+    cache.insert(key, values.clone());
     Ok((values, name.into()))
 }
 

@@ -76,6 +76,30 @@ impl Experiment {
         }
     }
 
+    /// The batch and thread count `case` runs with on `device`: the case's own (a suite's),
+    /// else the flags', else the paper's protocol for the device.
+    pub fn protocol(
+        &self,
+        case: &crate::target::Case,
+        device: &crate::device::DeviceSpec,
+    ) -> (usize, usize) {
+        let (paper_batch, paper_threads) = device.paper_protocol();
+        (
+            case.batch.or(self.batch).unwrap_or(paper_batch),
+            case.threads.or(self.threads).unwrap_or(paper_threads),
+        )
+    }
+
+    /// How a case run with `batch` is counted.
+    pub fn count_options(&self, batch: usize) -> crate::count::CountOptions {
+        crate::count::CountOptions {
+            batch,
+            dtype: self.dtype,
+            fuse_bn: self.fuse_bn,
+            convention: self.convention,
+        }
+    }
+
     /// Every case of the experiment, in run order.
     pub fn cases(&self) -> Result<Vec<crate::target::Case>> {
         self.target

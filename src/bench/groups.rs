@@ -25,35 +25,24 @@ fn key(case: &Case) -> Option<(Key, Option<usize>, Option<usize>)> {
 pub(super) fn round_groups(cases: &[Case], together: bool) -> Vec<Vec<&Case>> {
     let mut groups: Vec<Vec<&Case>> = Vec::new();
     for case in cases {
-        let joined = together
-            && key(case).is_some_and(|k| {
-                groups
-                    .iter_mut()
-                    .find(|g| key(g[0]) == Some(k))
-                    .map(|g| g.push(case))
-                    .is_some()
-            });
-        if !joined {
-            groups.push(vec![case]);
+        let k = key(case).filter(|_| together);
+        match groups.iter_mut().find(|g| k.is_some() && key(g[0]) == k) {
+            Some(group) => group.push(case),
+            None => groups.push(vec![case]),
         }
     }
     groups
 }
 
-/// The progress line's name for a group: the case's id, or the shared feature map and
-/// the cases' ids.
+/// The progress line's name for a group: the case's id, or (several operator stacks of
+/// one feature map) the feature map and the cases' ids.
 pub(super) fn label(cases: &[&Case]) -> String {
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
     match (cases, cases.first().and_then(|c| c.op.as_ref())) {
-        ([case], _) => case.id.clone(),
-        (_, Some(op)) => {
-            let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-            format!("{} cases on {}: {}", cases.len(), op.shape, ids.join(", "))
+        ([_, _, ..], Some(op)) => {
+            format!("{} cases on {}: {}", ids.len(), op.shape, ids.join(", "))
         }
-        _ => cases
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        _ => ids.join(", "),
     }
 }
 

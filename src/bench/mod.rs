@@ -24,7 +24,6 @@ use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
 use work::Work;
 
 use crate::backend::{Backend, Settings};
-use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::meta;
@@ -168,13 +167,7 @@ impl Engine<'_> {
         cases: &[&Case],
     ) -> Result<()> {
         let (experiment, context) = (self.experiment, self.context);
-        let (paper_batch, paper_threads) = device.paper_protocol();
-        let protocol = |case: &Case| {
-            (
-                case.batch.or(experiment.batch).unwrap_or(paper_batch),
-                case.threads.or(experiment.threads).unwrap_or(paper_threads),
-            )
-        };
+        let protocol = |case: &Case| experiment.protocol(case, device);
         // Per case and backend (case-major): the row kept from an earlier session, if any.
         let kept: Vec<Option<&Record>> = cases
             .iter()
@@ -200,12 +193,7 @@ impl Engine<'_> {
         let works: Vec<std::result::Result<Work, String>> = cases
             .iter()
             .map(|case| {
-                let opts = CountOptions {
-                    batch: protocol(case).0,
-                    dtype: experiment.dtype,
-                    fuse_bn: experiment.fuse_bn,
-                    convention: experiment.convention,
-                };
+                let opts = experiment.count_options(protocol(case).0);
                 Work::new(case, &opts, experiment.seed).map_err(|e| e.to_string())
             })
             .collect();

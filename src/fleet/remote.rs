@@ -467,11 +467,20 @@ fn nothing_missing(run: &RemoteRun<'_>, kept: &[Record]) -> bool {
             }
         }
     };
+    let seen = case_backends(kept);
     run.cases.iter().all(|case| {
         backends
             .iter()
-            .all(|b| kept.iter().any(|r| r.case == case.id && &r.backend == b))
+            .all(|b| seen.contains(&(case.id.clone(), b.clone())))
     })
+}
+
+/// The (case, backend) pairs that `records` hold.
+fn case_backends(records: &[Record]) -> HashSet<(String, String)> {
+    records
+        .iter()
+        .map(|r| (r.case.clone(), r.backend.clone()))
+        .collect()
 }
 
 /// Error rows for every (case, backend) that did not come back.
@@ -484,14 +493,9 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
     } else {
         run.experiment.backends.names()
     };
-    let seen: HashSet<(String, String)> = got
-        .records
-        .iter()
-        .map(|r| (r.case.clone(), r.backend.clone()))
-        .collect();
+    let seen = case_backends(&got.records);
     let ids = got.case_ids.clone();
     let run_id = got.run_id.clone().unwrap_or_else(|| new_run_id(&now()));
-    let (paper_batch, paper_threads) = run.device.device.paper_protocol();
     for case in run.cases {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&case.id)) {
             continue;
@@ -500,13 +504,8 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
             if seen.contains(&(case.id.clone(), backend.clone())) {
                 continue;
             }
-            let batch = case.batch.or(run.experiment.batch).unwrap_or(paper_batch);
-            let opts = crate::count::CountOptions {
-                batch,
-                dtype: run.experiment.dtype,
-                fuse_bn: run.experiment.fuse_bn,
-                convention: run.experiment.convention,
-            };
+            let (batch, threads) = run.experiment.protocol(case, &run.device.device);
+            let opts = run.experiment.count_options(batch);
             // A lost model file's row keeps no counts (they need the file imported).
             let counts = case
                 .spec_net()
@@ -523,10 +522,7 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
                     backend: backend.clone(),
                     backend_version: String::new(),
                     batch,
-                    threads: case
-                        .threads
-                        .or(run.experiment.threads)
-                        .unwrap_or(paper_threads),
+                    threads,
                     overhead_ns: 0.0,
                 },
                 counts.as_ref(),

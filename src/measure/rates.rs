@@ -13,11 +13,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::stats::{BOOTSTRAP_RESAMPLES, median, percentile_sorted};
 
-/// One row: its rate (work per time, from its median latency) and its latency samples.
+/// One row: the work of one call (e.g. its multiply-adds) and its latency samples; its
+/// rate over any set of samples is that work over their median.
 #[derive(Debug, Clone, Copy)]
 pub struct Rated<'a> {
-    /// The row's rate (e.g. GMAC/s at its median latency).
-    pub rate: f64,
+    /// Work per call.
+    pub work: f64,
     /// Its latency samples.
     pub samples: &'a [f64],
 }
@@ -31,6 +32,10 @@ pub struct RatioCi {
     pub low: f64,
     /// Bootstrap 95% CI, high.
     pub high: f64,
+}
+
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
 }
 
 fn mean(xs: impl Iterator<Item = f64>) -> f64 {
@@ -54,29 +59,23 @@ pub fn ratio_of_mean_rates(a: &[Rated<'_>], b: &[Rated<'_>], seed: u64) -> Optio
     if a.is_empty() || b.is_empty() || a.iter().chain(b).any(|r| r.samples.is_empty()) {
         return None;
     }
-    let medians: Vec<f64> = a.iter().chain(b).map(|r| median(r.samples)).collect();
-    if medians.iter().any(|m| !m.is_finite() || *m <= 0.0) {
+    if a.iter().chain(b).any(|r| !positive(median(r.samples))) {
         return None;
     }
-    let ratio = mean(a.iter().map(|r| r.rate)) / mean(b.iter().map(|r| r.rate));
+    let rate = |r: &Rated<'_>| r.work / median(r.samples);
+    let ratio = mean(a.iter().map(rate)) / mean(b.iter().map(rate));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut buffer = Vec::new();
-    let mut replicate = |r: &Rated<'_>, m: f64| {
+    let mut replicate = |r: &Rated<'_>| {
         let n = r.samples.len();
         buffer.clear();
         buffer.extend((0..n).map(|_| r.samples[rng.random_range(0..n)]));
-        // A slower resampled median is a proportionally lower rate.
-        r.rate * m / median(&buffer)
+        r.work / median(&buffer)
     };
     let ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
-            let ra = mean(a.iter().zip(&medians).map(|(r, &m)| replicate(r, m)));
-            let rb = mean(
-                b.iter()
-                    .zip(&medians[a.len()..])
-                    .map(|(r, &m)| replicate(r, m)),
-            );
-            ra / rb
+            let ra = mean(a.iter().map(&mut replicate));
+            ra / mean(b.iter().map(&mut replicate))
         })
         .collect();
     Some(with_ci(ratio, ratios))
@@ -94,11 +93,7 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
     if pairs.is_empty() || pairs.iter().any(|p| common(p) == 0) {
         return None;
     }
-    // A row's work per call (its rate times its median latency over all its samples): its
-    // rate over any set of rounds is that work over their median.
-    let positive = |x: f64| x.is_finite() && x > 0.0;
-    let work = |r: &Rated<'_>| r.rate * median(r.samples);
-    let works: Vec<(f64, f64)> = pairs.iter().map(|p| (work(&p.0), work(&p.1))).collect();
+    // Each row's median over the common rounds.
     let medians: Vec<(f64, f64)> = pairs
         .iter()
         .map(|p| {
@@ -106,21 +101,17 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
             (median(&p.0.samples[..n]), median(&p.1.samples[..n]))
         })
         .collect();
-    if works
-        .iter()
-        .chain(&medians)
-        .any(|&(x, y)| !(positive(x) && positive(y)))
-    {
+    if medians.iter().any(|&(x, y)| !(positive(x) && positive(y))) {
         return None;
     }
-    let ratio = mean(works.iter().zip(&medians).map(|(w, m)| w.0 / m.0))
-        / mean(works.iter().zip(&medians).map(|(w, m)| w.1 / m.1));
+    let ratio = mean(pairs.iter().zip(&medians).map(|(p, m)| p.0.work / m.0))
+        / mean(pairs.iter().zip(&medians).map(|(p, m)| p.1.work / m.1));
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut rounds, mut xs, mut ys) = (Vec::new(), Vec::new(), Vec::new());
     let ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             let (mut ra, mut rb) = (0.0, 0.0);
-            for (p, &(wa, wb)) in pairs.iter().zip(&works) {
+            for p in pairs {
                 let n = common(p);
                 rounds.clear();
                 rounds.extend((0..n).map(|_| rng.random_range(0..n)));
@@ -128,8 +119,8 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
                 xs.extend(rounds.iter().map(|&j| p.0.samples[j]));
                 ys.clear();
                 ys.extend(rounds.iter().map(|&j| p.1.samples[j]));
-                ra += wa / median(&xs);
-                rb += wb / median(&ys);
+                ra += p.0.work / median(&xs);
+                rb += p.1.work / median(&ys);
             }
             ra / rb
         })
@@ -141,13 +132,14 @@ pub fn paired_ratio_of_mean_rates(pairs: &[(Rated<'_>, Rated<'_>)], seed: u64) -
 mod tests {
     use super::*;
 
-    fn rated(rate: f64, samples: &[f64]) -> Rated<'_> {
-        Rated { rate, samples }
+    fn rated(work: f64, samples: &[f64]) -> Rated<'_> {
+        Rated { work, samples }
     }
 
     #[test]
     fn the_ci_holds_the_ratio_and_narrows_with_quieter_rows() {
-        // Two rows each, rates 10 and 30 against 2 and 6: ratio 20/4 = 5.
+        // Two rows each, rates 10 and 30 against 2 and 6 (work over the 1, 2, 3, 4 ms
+        // medians): ratio 20/4 = 5.
         let jitter = |ms: f64, spread: f64| -> Vec<f64> {
             (0..40)
                 .map(|i| ms * (1.0 + spread * (((i * 7919) % 41) as f64 / 20.0 - 1.0)))
@@ -164,8 +156,8 @@ mod tests {
         let noisy = rows(0.2);
         let quiet = rows(0.01);
         let ci = |s: &[Vec<f64>; 4]| {
-            let a = [rated(10.0, &s[0]), rated(30.0, &s[1])];
-            let b = [rated(2.0, &s[2]), rated(6.0, &s[3])];
+            let a = [rated(10.0, &s[0]), rated(60.0, &s[1])];
+            let b = [rated(6.0, &s[2]), rated(24.0, &s[3])];
             ratio_of_mean_rates(&a, &b, 7).unwrap()
         };
         let (n, q) = (ci(&noisy), ci(&quiet));
@@ -192,10 +184,8 @@ mod tests {
         };
         let a: Vec<f64> = (0..40).map(|r| machine(10.0, r, 0)).collect();
         let b: Vec<f64> = (0..40).map(|r| machine(2.0, r, 3)).collect();
-        let rate = |gmac: f64, s: &[f64]| gmac / median(s);
-        let (ra, rb) = (rate(4.0, &a), rate(0.1, &b));
-        let paired = paired_ratio_of_mean_rates(&[(rated(ra, &a), rated(rb, &b))], 11).unwrap();
-        let unpaired = ratio_of_mean_rates(&[rated(ra, &a)], &[rated(rb, &b)], 11).unwrap();
+        let paired = paired_ratio_of_mean_rates(&[(rated(4.0, &a), rated(0.1, &b))], 11).unwrap();
+        let unpaired = ratio_of_mean_rates(&[rated(4.0, &a)], &[rated(0.1, &b)], 11).unwrap();
         assert_eq!(paired.ratio, unpaired.ratio);
         for r in [paired, unpaired] {
             assert!(r.low <= r.ratio && r.ratio <= r.high, "{r:?}");
@@ -209,7 +199,7 @@ mod tests {
             "{unpaired:?} {paired:?}"
         );
         // Nothing to pair, no CI.
-        assert!(paired_ratio_of_mean_rates(&[(rated(ra, &a), rated(rb, &[]))], 11).is_none());
+        assert!(paired_ratio_of_mean_rates(&[(rated(4.0, &a), rated(0.1, &[]))], 11).is_none());
         assert!(paired_ratio_of_mean_rates(&[], 11).is_none());
     }
 
@@ -224,7 +214,7 @@ mod tests {
         let a: Vec<f64> = (0..60).map(|r| machine(10.0, r)).collect();
         let b: Vec<f64> = (0..20).map(|r| machine(2.0, r)).collect();
         let (ra, rb) = (4.0 / median(&a), 0.1 / median(&b));
-        let pair = [(rated(ra, &a), rated(rb, &b))];
+        let pair = [(rated(4.0, &a), rated(0.1, &b))];
         let r = paired_ratio_of_mean_rates(&pair, 3).unwrap();
         assert!((r.ratio - 8.0).abs() / 8.0 < 0.01, "{r:?}");
         assert!(r.low <= 8.0 && 8.0 <= r.high, "{r:?}");

@@ -55,11 +55,11 @@ fn in_rounds<'a>(
         .collect()
 }
 
-/// A row's rate and samples (from results.jsonl), when both are known.
+/// A row's multiply-adds and samples (from results.jsonl), when it has samples.
 fn rated<'a>(loaded: &'a Loaded, r: &Record) -> Option<Rated<'a>> {
     let samples = loaded.samples.get(&(r.run_id.clone(), RowKey::of(r)))?;
     Some(Rated {
-        rate: r.gmacs_per_s?,
+        work: r.macs as f64,
         samples,
     })
 }
@@ -93,15 +93,17 @@ pub(super) fn table(loaded: &Loaded, rows: &[&Record], seed: u64) -> Option<Tabl
         let (Some(p), Some(d)) = (mean_rate(&pconv), mean_rate(&dwconv)) else {
             continue;
         };
-        let (ci, how) = match in_rounds(&pconv, &dwconv) {
-            Some(pairs) => (paired_ci(loaded, &pairs, seed), "in rounds"),
-            None => (
-                unpaired_ci(loaded, &pconv, &dwconv, seed),
-                "one after another",
-            ),
-        };
         // In rounds, the ratio is the one the paired CI is about: over the common rounds.
-        let ratio = ci.filter(|_| how == "in rounds").map_or(p / d, |r| r.ratio);
+        let (ci, how, ratio) = match in_rounds(&pconv, &dwconv) {
+            Some(pairs) => {
+                let ci = paired_ci(loaded, &pairs, seed);
+                (ci, "in rounds", ci.map_or(p / d, |r| r.ratio))
+            }
+            None => {
+                let ci = unpaired_ci(loaded, &pconv, &dwconv, seed);
+                (ci, "one after another", p / d)
+            }
+        };
         let ci = ci.map_or("–".to_string(), |r| {
             format!("[{:.2}, {:.2}]", r.low, r.high)
         });
