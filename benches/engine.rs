@@ -1,5 +1,6 @@
 //! The measurement engine's own cost: the sampling loop around an empty closure (what
-//! `calibrate_overhead` records per run) and the statistics of a run's samples.
+//! `calibrate_overhead` records per run), the statistics of a run's samples, and the f64
+//! reference every operator-stack case is checked against before it is timed.
 
 use std::hint::black_box;
 
@@ -26,5 +27,23 @@ fn statistics(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, sampling_loop_overhead, statistics);
+fn f64_reference(c: &mut Criterion) {
+    use flopsbench::model::Model;
+    use flopsbench::reference::run_op_stack;
+    use flopsbench::spec::{OpCase, OpKind, Shape};
+    let mut group = c.benchmark_group("reference: f64 direct convolution, Table 1's stacks");
+    group.sample_size(10);
+    // The widest and the narrowest feature map of Table 1, ten 3x3 layers each.
+    for shape in [Shape::new(96, 56, 56), Shape::new(768, 7, 7)] {
+        let net = OpCase::paper(OpKind::Conv, shape).to_net().unwrap();
+        let model = Model::new(&net, 1, 7, true);
+        group.bench_function(
+            format!("conv {}x{}x{} x10", shape.c, shape.h, shape.w),
+            |b| b.iter(|| run_op_stack(black_box(&model)).unwrap()),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sampling_loop_overhead, statistics, f64_reference);
 criterion_main!(benches);

@@ -1,7 +1,8 @@
 //! The plain f64 reference for operator stacks: a direct convolution (every tap of every
-//! input channel added in f64, no im2col, no GEMM, no Winograd), used to check every
-//! backend's output before it is timed. Output planes are independent, so they are split
-//! across the host's cores.
+//! input channel added in f64, in order, no im2col, no GEMM, no Winograd), used to check
+//! every backend's output before it is timed. A row's output positions are summed a tile
+//! at a time, the tile's sums held in registers until done; output planes are independent,
+//! so they are split across the host's cores.
 
 use crate::error::{Error, Result};
 use crate::model::{Model, NodeParams};
@@ -13,48 +14,75 @@ struct Maps {
     data: Vec<f64>,
 }
 
-/// One output plane `(n, o)` of a direct convolution: bias, then for every input channel
-/// and kernel tap, the tap's weight times the shifted input rows.
-#[allow(clippy::too_many_arguments)]
-fn conv_plane(
+/// Output columns summed together: a tile of accumulators that stays in registers across
+/// the whole sum of an output position (every input channel and tap) and is written once.
+const TILE: usize = 8;
+
+/// One item's input channels, zero-padded so that every tap of every tile reads inside
+/// its channel: `padding` zero rows and columns before the map, and as many after it as
+/// the last tile's columns and the last output row need.
+struct Padded {
+    data: Vec<f64>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Padded {
+    fn new(xn: &[f64], channels: usize, (h, w): (usize, usize), c: &Conv2d, out: Shape) -> Padded {
+        let (k, s, p) = (c.kernel, c.stride, c.padding);
+        let tiled_w = out.w.div_ceil(TILE) * TILE;
+        let rows = (h + 2 * p).max(out.h.saturating_sub(1) * s + k);
+        let cols = (w + 2 * p).max(tiled_w.saturating_sub(1) * s + k);
+        let mut data = vec![0.0f64; channels * rows * cols];
+        for ch in 0..channels {
+            for y in 0..h {
+                let from = &xn[(ch * h + y) * w..][..w];
+                data[(ch * rows + y + p) * cols + p..][..w].copy_from_slice(from);
+            }
+        }
+        Padded { data, rows, cols }
+    }
+
+    fn channel(&self, ch: usize) -> &[f64] {
+        &self.data[ch * self.rows * self.cols..][..self.rows * self.cols]
+    }
+}
+
+/// One output plane `(n, o)` of a direct convolution: each output position is the bias
+/// plus, in order, every input channel's every tap times its input (zeros in the
+/// padding), summed in f64, TILE positions of a row at a time. `S` is the stride when it
+/// is known at compile time (1), else 0 and `stride` is used.
+#[inline(always)]
+fn conv_plane_strided<const S: usize>(
     y: &mut [f64],
-    xn: &[f64],
-    (h, w): (usize, usize),
+    x: &Padded,
     c: &Conv2d,
     o: usize,
-    weight: &[f32],
-    bias: Option<&[f32]>,
+    weights: &[f64],
+    bias: f64,
     out: Shape,
 ) {
-    let (cin_g, cout_g, k, s) = (c.c_in / c.groups, c.c_out / c.groups, c.kernel, c.stride);
-    let p = c.padding as isize;
-    let g = o / cout_g;
-    y.fill(bias.map_or(0.0, |b| b[o] as f64));
-    for i in 0..cin_g {
-        let xc = &xn[(g * cin_g + i) * h * w..][..h * w];
-        for ky in 0..k {
-            for kx in 0..k {
-                let wv = weight[((o * cin_g + i) * k + ky) * k + kx] as f64;
-                // Output columns whose input column ox·s + kx − p lies inside the map.
-                let first = (p - kx as isize).max(0) as usize;
-                let lo = first.div_ceil(s);
-                let last = w as isize - 1 + p - kx as isize;
-                if last < 0 {
-                    continue;
-                }
-                let hi = (last as usize / s + 1).min(out.w);
-                for oy in 0..out.h {
-                    let iy = (oy * s + ky) as isize - p;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    let row = &xc[iy as usize * w..][..w];
-                    let yrow = &mut y[oy * out.w..][..out.w];
-                    for ox in lo..hi {
-                        yrow[ox] += wv * row[ox * s + kx - c.padding];
+    let s = if S == 0 { c.stride } else { S };
+    let (cin_g, k) = (c.c_in / c.groups, c.kernel);
+    let g = o / (c.c_out / c.groups);
+    for oy in 0..out.h {
+        for ox0 in (0..out.w).step_by(TILE) {
+            let mut acc = [bias; TILE];
+            for i in 0..cin_g {
+                let channel = x.channel(g * cin_g + i);
+                for ky in 0..k {
+                    let row = &channel[(oy * s + ky) * x.cols..][..x.cols];
+                    for kx in 0..k {
+                        let wv = weights[(i * k + ky) * k + kx];
+                        let taps = &row[ox0 * s + kx..][..(TILE - 1) * s + 1];
+                        for (l, a) in acc.iter_mut().enumerate() {
+                            *a += wv * taps[l * s];
+                        }
                     }
                 }
             }
+            let n = TILE.min(out.w - ox0);
+            y[oy * out.w + ox0..][..n].copy_from_slice(&acc[..n]);
         }
     }
 }
@@ -71,16 +99,30 @@ fn conv(
     let plane = out.h * out.w;
     let mut y = vec![0.0f64; batch * out.elements() as usize];
     let per_item = x.shape.elements() as usize;
+    let padded: Vec<Padded> = (0..batch)
+        .map(|n| {
+            let xn = &x.data[n * per_item..][..per_item];
+            Padded::new(xn, c.c_in, (x.shape.h, x.shape.w), c, out)
+        })
+        .collect();
+    let weights: Vec<f64> = weight.iter().map(|v| f64::from(*v)).collect();
+    let per_o = (c.c_in / c.groups) * c.kernel * c.kernel;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let planes_per_thread = (batch * c.c_out).div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         for (t, chunk) in y.chunks_mut(planes_per_thread * plane).enumerate() {
+            let (padded, weights) = (&padded, &weights);
             scope.spawn(move || {
                 for (j, yp) in chunk.chunks_mut(plane).enumerate() {
                     let idx = t * planes_per_thread + j;
                     let (n, o) = (idx / c.c_out, idx % c.c_out);
-                    let xn = &x.data[n * per_item..][..per_item];
-                    conv_plane(yp, xn, (x.shape.h, x.shape.w), c, o, weight, bias, out);
+                    let w = &weights[o * per_o..][..per_o];
+                    let b = bias.map_or(0.0, |b| f64::from(b[o]));
+                    if c.stride == 1 {
+                        conv_plane_strided::<1>(yp, &padded[n], c, o, w, b, out);
+                    } else {
+                        conv_plane_strided::<0>(yp, &padded[n], c, o, w, b, out);
+                    }
                 }
             });
         }
@@ -180,6 +222,80 @@ mod tests {
         let a = run_op_stack(&Model::new(&p.to_net().unwrap(), 2, 3, true)).unwrap();
         let b = run_op_stack(&Model::new(&c.to_net().unwrap(), 2, 3, true)).unwrap();
         assert_eq!(a, b);
+    }
+
+    /// The convolution's definition, one output value at a time, taps outside the map
+    /// skipped: what the tiled version must equal exactly (same terms, same order).
+    fn by_definition(x: &Maps, c: &Conv2d, w: &[f32], bias: &[f32], out: Shape) -> Vec<f64> {
+        let (cin_g, cout_g, k) = (c.c_in / c.groups, c.c_out / c.groups, c.kernel);
+        let (h, wd) = (x.shape.h as isize, x.shape.w as isize);
+        let mut y = Vec::new();
+        for o in 0..c.c_out {
+            for oy in 0..out.h {
+                for ox in 0..out.w {
+                    let mut acc = f64::from(bias[o]);
+                    for i in 0..cin_g {
+                        let ch = o / cout_g * cin_g + i;
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * c.stride + ky) as isize - c.padding as isize;
+                                let ix = (ox * c.stride + kx) as isize - c.padding as isize;
+                                if iy < 0 || ix < 0 || iy >= h || ix >= wd {
+                                    continue;
+                                }
+                                let v = x.data
+                                    [(ch * h as usize + iy as usize) * wd as usize + ix as usize];
+                                acc += f64::from(w[((o * cin_g + i) * k + ky) * k + kx]) * v;
+                            }
+                        }
+                    }
+                    y.push(acc);
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn tiled_convolution_equals_the_definition_exactly() {
+        // Widths below, at and across tiles; strides 1 to 3; padding 0 to 2; groups dense,
+        // grouped and depthwise; kernels 1, 3, 5.
+        let cases = [
+            (Conv2d::new(3, 4, 3, 1, 1), Shape::new(3, 7, 7)),
+            (Conv2d::new(4, 6, 3, 2, 1), Shape::new(4, 9, 17)),
+            (Conv2d::new(6, 6, 5, 1, 2), Shape::new(6, 5, 9)),
+            (Conv2d::new(4, 8, 1, 1, 0), Shape::new(4, 3, 16)),
+            (Conv2d::new(5, 5, 3, 3, 0), Shape::new(5, 11, 10)),
+        ];
+        for (mut c, shape) in cases {
+            for groups in [1, c.c_in] {
+                if c.c_out % groups != 0 {
+                    continue;
+                }
+                c.groups = groups;
+                let out = Shape::new(
+                    c.c_out,
+                    (shape.h + 2 * c.padding - c.kernel) / c.stride + 1,
+                    (shape.w + 2 * c.padding - c.kernel) / c.stride + 1,
+                );
+                let x = Maps {
+                    shape,
+                    data: (0..shape.elements())
+                        .map(|i| ((i * 7919 % 211) as f64 - 105.0) / 37.0)
+                        .collect(),
+                };
+                let n_w = c.c_out * c.c_in / groups * c.kernel * c.kernel;
+                let w: Vec<f32> = (0..n_w)
+                    .map(|i| ((i * 104_729 % 97) as f32 - 48.0) / 29.0)
+                    .collect();
+                let bias: Vec<f32> = (0..c.c_out).map(|o| o as f32 / 3.0 - 1.0).collect();
+                assert_eq!(
+                    conv(&x, 1, &c, &w, Some(&bias), out),
+                    by_definition(&x, &c, &w, &bias, out),
+                    "{c:?} on {shape:?}"
+                );
+            }
+        }
     }
 
     #[test]
