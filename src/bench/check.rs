@@ -154,15 +154,33 @@ pub(crate) struct Verified {
     output: OutputDigest,
 }
 
-/// Prepares `work` on `backend` and checks its output against the reference (untimed).
-pub(crate) fn prepare_checked(
+/// A model prepared and run once (the cold call), its output not checked yet.
+pub(crate) struct Cold {
+    prepared: Box<dyn Prepared>,
+    /// Preparation, ms.
+    prepare_ms: f64,
+    /// The first call after preparation (run and sync), ms.
+    cold_ms: f64,
+    /// Peak resident memory added by preparation and the cold call, MiB.
+    peak_rss_added_mib: Option<f64>,
+    output: Vec<f32>,
+}
+
+/// Prepares `work` on `backend` and makes the first (cold) call (untimed by the sampler).
+///
+/// A network's f32 output on the host CPU is what [`reference`] would compute with this
+/// backend as the checker (same graph, input, settings and device), so it is kept in
+/// `references` under the backend's name: a row whose checker is this backend (tract
+/// checks candle, candle checks tract) is checked against it instead of preparing and
+/// running that backend once more.
+pub(crate) fn prepare_cold(
     case: &Case,
     work: &Work,
     backend: &dyn Backend,
     device: &DeviceSpec,
     settings: &Settings,
-    scratch: &mut Scratch<'_>,
-) -> Result<Verified> {
+    references: &mut ReferenceCache,
+) -> Result<Cold> {
     let rss = PeakRss::start();
     let started = std::time::Instant::now();
     let mut prepared = work.prepare(backend, device, settings)?;
@@ -172,12 +190,36 @@ pub(crate) fn prepare_checked(
     prepared.sync()?;
     let cold_ms = cold.elapsed().as_secs_f64() * 1e3;
     // The timed calls run the same graph on the same buffers as the cold call: the peak
-    // so far is the case's (the reference computed next is not).
+    // so far is the case's (the reference computed later is not).
     let peak_rss_added_mib = rss.map(PeakRss::added_mib);
-    let got = prepared.output()?;
-    let (want, reference) = reference(case, work, backend.name(), settings, scratch.references)?;
-    let (abs, rel) = compare(&got, &want).ok_or_else(|| Error::Backend {
-        backend: backend.name().into(),
+    let output = prepared.output()?;
+    if case.op.is_none() && settings.dtype == Dtype::F32 && *device == DeviceSpec::Cpu {
+        references
+            .entry((case.id.clone(), backend.name().to_string()))
+            .or_insert_with(|| output.iter().copied().map(f64::from).collect());
+    }
+    Ok(Cold {
+        prepared,
+        prepare_ms,
+        cold_ms,
+        peak_rss_added_mib,
+        output,
+    })
+}
+
+/// Checks a cold model's output against the reference: ready to be timed.
+pub(crate) fn check(
+    cold: Cold,
+    case: &Case,
+    work: &Work,
+    backend: &str,
+    settings: &Settings,
+    scratch: &mut Scratch<'_>,
+) -> Result<Verified> {
+    let got = &cold.output;
+    let (want, reference) = reference(case, work, backend, settings, scratch.references)?;
+    let (abs, rel) = compare(got, &want).ok_or_else(|| Error::Backend {
+        backend: backend.into(),
         message: format!(
             "output has {} values, the {reference} reference {}",
             got.len(),
@@ -185,7 +227,7 @@ pub(crate) fn prepare_checked(
         ),
     })?;
     scratch.max_abs_err = Some(abs);
-    let output = OutputDigest::of(&got);
+    let output = OutputDigest::of(got);
     let tol = tolerance(settings.dtype);
     if rel.is_nan() || rel > tol {
         return Err(Error::Mismatch {
@@ -196,14 +238,27 @@ pub(crate) fn prepare_checked(
         });
     }
     Ok(Verified {
-        prepared,
-        prepare_ms,
-        cold_ms,
-        peak_rss_added_mib,
+        prepared: cold.prepared,
+        prepare_ms: cold.prepare_ms,
+        cold_ms: cold.cold_ms,
+        peak_rss_added_mib: cold.peak_rss_added_mib,
         max_abs_err: abs,
         reference,
         output,
     })
+}
+
+/// Prepares `work` on `backend` and checks its output against the reference (untimed).
+pub(crate) fn prepare_checked(
+    case: &Case,
+    work: &Work,
+    backend: &dyn Backend,
+    device: &DeviceSpec,
+    settings: &Settings,
+    scratch: &mut Scratch<'_>,
+) -> Result<Verified> {
+    let cold = prepare_cold(case, work, backend, device, settings, scratch.references)?;
+    check(cold, case, work, backend.name(), settings, scratch)
 }
 
 impl Verified {

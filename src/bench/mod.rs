@@ -20,7 +20,7 @@ mod work;
 
 use std::time::{Duration, Instant};
 
-use check::{ReferenceCache, Scratch, fill, prepare_checked, time};
+use check::{ReferenceCache, Scratch, fill, time};
 use work::Work;
 
 use crate::backend::{Backend, Settings};
@@ -390,10 +390,31 @@ fn new_record(experiment: &Experiment, job: &Job<'_>, context: &RunContext) -> R
     )
 }
 
-/// Prepares `job` and checks its output (untimed); the row's `max_abs_err` is set once the
-/// output was compared, whether it passed or not.
-fn prepare_job(
+/// The job's work, or the reason it has none.
+fn work_of<'w>(job: &Job<'w>) -> Result<&'w Work> {
+    job.work
+        .as_ref()
+        .map_err(|why| crate::error::Error::Usage(why.clone()))
+}
+
+/// Prepares `job` and makes its first (cold) call, untimed (see [`check::prepare_cold`]).
+fn cold_job(job: &Job<'_>, cache: &mut ReferenceCache) -> Result<check::Cold> {
+    let work = work_of(job)?;
+    check::prepare_cold(
+        job.case,
+        work,
+        job.backend,
+        job.device,
+        &job.settings,
+        cache,
+    )
+}
+
+/// Checks `job`'s cold output (untimed); the row's `max_abs_err` is set once the output
+/// was compared, whether it passed or not.
+fn check_job(
     job: &Job<'_>,
+    cold: Result<check::Cold>,
     record: &mut Record,
     cache: &mut ReferenceCache,
 ) -> Result<check::Verified> {
@@ -401,20 +422,17 @@ fn prepare_job(
         references: cache,
         max_abs_err: None,
     };
-    let verified = job
-        .work
-        .as_ref()
-        .map_err(|why| crate::error::Error::Usage(why.clone()))
-        .and_then(|work| {
-            prepare_checked(
-                job.case,
-                work,
-                job.backend,
-                job.device,
-                &job.settings,
-                &mut scratch,
-            )
-        });
+    let verified = cold.and_then(|cold| {
+        let work = work_of(job)?;
+        check::check(
+            cold,
+            job.case,
+            work,
+            job.backend.name(),
+            &job.settings,
+            &mut scratch,
+        )
+    });
     record.max_abs_err = scratch.max_abs_err;
     verified
 }
@@ -463,7 +481,8 @@ fn measure_one(
     cache: &mut ReferenceCache,
 ) -> Measured {
     let mut record = new_record(experiment, job, context);
-    let outcome = prepare_job(job, &mut record, cache)
+    let cold = cold_job(job, cache);
+    let outcome = check_job(job, cold, &mut record, cache)
         .and_then(|verified| time(verified, sampler, experiment.seed));
     finish_row(experiment, job, record, outcome)
 }

@@ -29,13 +29,16 @@ pub(super) fn measure_group(
     context: &RunContext,
     cache: &mut ReferenceCache,
 ) -> Vec<Measured> {
-    // Every row prepared and checked before any is warmed up or timed.
+    // Every row prepared and run once, then each checked, before any is warmed up or
+    // timed: a row whose reference backend is another row's is checked against that
+    // row's first output (see `check::prepare_cold`), not a run of its own.
+    let colds: Vec<_> = jobs.iter().map(|job| super::cold_job(job, cache)).collect();
     let mut records = Vec::new();
     let mut prepared = Vec::new();
-    for job in jobs {
+    for (job, cold) in jobs.iter().zip(colds) {
         let mut record = new_record(experiment, job, context);
         record.interleaved = true;
-        prepared.push(super::prepare_job(job, &mut record, cache));
+        prepared.push(super::check_job(job, cold, &mut record, cache));
         records.push(record);
     }
     let mut states: Vec<State> = prepared

@@ -120,3 +120,80 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         );
     }
 }
+
+#[test]
+fn a_networks_first_output_is_the_reference_of_the_backend_it_checks() {
+    let mut experiment = config(Target::Nets(vec!["fasternet-t0".into()]));
+    experiment.resolution = 64;
+    let case = &experiment.target.cases(64).unwrap()[0];
+    let work = Work::new(case, &experiment.count_options(1), 7).unwrap();
+    let (candle, tract) = (
+        crate::backend::by_name("candle").unwrap(),
+        crate::backend::by_name("tract").unwrap(),
+    );
+    let settings = crate::backend::Settings::f32(1);
+    let mut cache = ReferenceCache::new();
+    let cold =
+        check::prepare_cold(case, &work, candle, &DeviceSpec::Cpu, &settings, &mut cache).unwrap();
+    // candle's first output is what a candle reference run would give: kept for tract.
+    let key = (case.id.clone(), "candle".to_string());
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache[&key].len(), 1000);
+    let mut scratch = Scratch {
+        references: &mut cache,
+        max_abs_err: None,
+    };
+    // tract is checked against it, not against a run of its own: a kept output made
+    // wrong makes tract's check fail.
+    let ok = check::prepare_checked(
+        case,
+        &work,
+        tract,
+        &DeviceSpec::Cpu,
+        &settings,
+        &mut scratch,
+    );
+    assert_eq!(ok.map(|_| ()).map_err(|e| e.to_string()), Ok(()));
+    for v in cache.get_mut(&key).unwrap() {
+        *v *= 2.0;
+    }
+    let mut scratch = Scratch {
+        references: &mut cache,
+        max_abs_err: None,
+    };
+    let wrong = check::prepare_checked(
+        case,
+        &work,
+        tract,
+        &DeviceSpec::Cpu,
+        &settings,
+        &mut scratch,
+    );
+    assert!(
+        matches!(wrong, Err(crate::error::Error::Mismatch { ref reference, .. }) if reference == "candle"),
+        "{:?}",
+        wrong.map(|_| ()).map_err(|e| e.to_string())
+    );
+    // candle, checked against tract's (kept) first output.
+    check::check(cold, case, &work, "candle", &settings, &mut scratch).unwrap();
+    // An operator stack's reference is the f64 convolution: no backend output is kept.
+    let sweep = OpSweep {
+        kinds: vec![crate::spec::OpKind::Conv],
+        shapes: vec![crate::spec::Shape::new(8, 8, 8)],
+        layers: Some(1),
+        ..OpSweep::default()
+    };
+    let op = &config(Target::Ops(sweep)).target.cases(224).unwrap()[0];
+    let op_work = Work::new(op, &experiment.count_options(1), 7).unwrap();
+    let mut cache = ReferenceCache::new();
+    check::prepare_cold(
+        op,
+        &op_work,
+        candle,
+        &DeviceSpec::Cpu,
+        &settings,
+        &mut cache,
+    )
+    .unwrap();
+    assert!(cache.is_empty());
+}

@@ -54,8 +54,8 @@ pub(super) struct BenchArgs {
     #[arg(long, value_enum, default_value = "f32", help_heading = "Measurement")]
     pub(super) dtype: DtypeArg,
 
-    /// Warm-up time before sampling (first call discarded): `1s`, `500ms`, `0.3` [default: 1s,
-    /// or the suite's]
+    /// Warm-up time before sampling, after the first (checked, cold) call: `1s`, `500ms`,
+    /// `0.3` [default: 1s, or the suite's]
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
     pub(super) warmup: Option<Duration>,
 

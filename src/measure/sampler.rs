@@ -1,8 +1,8 @@
 //! Adaptive sampling (after criterion's `routine.rs` and hyperfine's executor): a timed
-//! warm-up whose first call is discarded, iterations per sample chosen from the warm-up
-//! estimate so one sample lasts ≥ 10 ms, and a stop as soon as the confidence interval
-//! reported for the median is within its target (after the minimum the statistics need),
-//! at a time cap, or at an exact run count. Calls long enough to time one by one (≥
+//! warm-up after the first (cold, checked) call, iterations per sample chosen from the
+//! warm-up estimate so one sample lasts ≥ 10 ms, and a stop as soon as the confidence
+//! interval reported for the median is within its target (after the minimum the statistics
+//! need), at a time cap, or at an exact run count. Calls long enough to time one by one (≥
 //! [`PER_CALL_MIN`]) are also timed one by one, for per-call percentiles. The harness's
 //! own per-iteration overhead is calibrated and recorded.
 
@@ -22,7 +22,7 @@ pub const PER_CALL_MIN: Duration = Duration::from_micros(50);
 /// When to stop.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SamplerConfig {
-    /// Warm-up time (after one discarded call).
+    /// Warm-up time (after the first, cold call, which the caller makes: the check's).
     pub warmup: Duration,
     /// Keep sampling at least this long (and at least [`MIN_SAMPLES`] samples).
     pub min_time: Duration,
@@ -124,7 +124,7 @@ pub struct Measurement {
     pub samples_ms: Vec<f64>,
     /// Iterations in each sample.
     pub iters_per_sample: u64,
-    /// Iterations run during warm-up (the discarded first call not included).
+    /// Iterations run during warm-up (the first, cold call not included).
     pub warmup_iters: u64,
     /// Every timed call's own time, ms, when calls are long enough to time one by one
     /// (≥ [`PER_CALL_MIN`]); empty otherwise.
@@ -228,7 +228,7 @@ pub fn median_ci_half_width(samples: &[f64]) -> f64 {
 }
 
 /// Times `f` (one forward pass, synchronised) under `config`; `seed` is the bootstrap's,
-/// as in the row's statistics.
+/// as in the row's statistics. `f` has been called once before (the cold call).
 pub fn measure(
     config: &SamplerConfig,
     seed: u64,
@@ -258,23 +258,39 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    /// One discarded call, then the warm-up, which sets the iterations per sample.
+    /// The warm-up, which sets the iterations per sample. The caller has made the first
+    /// call already (allocations, lazy initialisation, autotuning): preparation's check
+    /// runs it, times it as the cold call and compares its output.
+    ///
+    /// The warm-up lasts `config.warmup`, and at least two calls unless one already
+    /// lasts a sample ([`TARGET_SAMPLE`]); the per-call estimate leaves its first call
+    /// out when there are more (it may follow other rows' preparation, with their data in
+    /// the caches), so a short warm-up of a fast call still sets iterations and per-call
+    /// timing from a warm call.
     pub fn warm_up(
         config: &SamplerConfig,
         seed: u64,
         f: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Sampling> {
-        f()?; // first call discarded: allocations, lazy initialisation, autotuning
         let start = Instant::now();
         let mut warmup_iters = 0u64;
-        loop {
+        let mut first = Duration::ZERO;
+        let elapsed = loop {
             f()?;
             warmup_iters += 1;
-            if start.elapsed() >= config.warmup {
-                break;
+            let elapsed = start.elapsed();
+            if warmup_iters == 1 {
+                first = elapsed;
             }
-        }
-        let per_iter = start.elapsed().as_secs_f64() / warmup_iters as f64;
+            if elapsed >= config.warmup && (warmup_iters >= 2 || elapsed >= TARGET_SAMPLE) {
+                break elapsed;
+            }
+        };
+        let per_iter = if warmup_iters >= 2 {
+            (elapsed - first).as_secs_f64() / (warmup_iters - 1) as f64
+        } else {
+            elapsed.as_secs_f64()
+        };
         Ok(Sampling {
             config: *config,
             seed,
@@ -368,7 +384,38 @@ mod tests {
         .unwrap();
         assert_eq!(m.samples_ms.len(), 3);
         assert!(m.samples_ms.iter().all(|s| *s >= 2.0), "{:?}", m.samples_ms);
-        assert_eq!(calls, 1 + m.warmup_iters + 3 * m.iters_per_sample);
+        assert_eq!(calls, m.warmup_iters + 3 * m.iters_per_sample);
+    }
+
+    #[test]
+    fn the_warm_up_estimate_leaves_out_a_slow_first_call() {
+        let config = SamplerConfig {
+            warmup: Duration::ZERO,
+            runs: Some(1),
+            ..SamplerConfig::default()
+        };
+        // A first warm-up call of 1 ms (caches cold after other rows), then fast ones:
+        // two warm-up calls, and the estimate is the fast call's, so calls are not timed
+        // one by one and a sample holds many.
+        let mut calls = 0u64;
+        let m = measure(&config, 0, &mut || {
+            calls += 1;
+            if calls == 1 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(m.warmup_iters, 2);
+        assert!(m.calls_ms.is_empty(), "{:?}", m.calls_ms.len());
+        assert!(m.iters_per_sample > 100, "{}", m.iters_per_sample);
+        // A call that lasts a sample already: one warm-up call is enough.
+        let m = measure(&config, 0, &mut || {
+            std::thread::sleep(Duration::from_millis(11));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((m.warmup_iters, m.iters_per_sample), (1, 1));
     }
 
     /// Samples around 10 ms with a relative spread of ±`spread`, deterministic.
