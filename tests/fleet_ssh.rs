@@ -177,6 +177,10 @@ fn a_suite_runs_on_a_board_over_ssh_and_failures_become_rows() {
         .arg(&devices)
         .arg("--out")
         .arg(&out)
+        // sshd starts the worker in the board's own environment: the run passes its
+        // OpenMP variables on.
+        .env("GOMP_SPINCOUNT", "4321")
+        .env_remove("OMP_WAIT_POLICY")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
@@ -197,6 +201,10 @@ fn a_suite_runs_on_a_board_over_ssh_and_failures_become_rows() {
             "\"via\": \"ssh {}@127.0.0.1 (port {})\"",
             sshd.user, sshd.port
         )),
+        "{meta}"
+    );
+    assert!(
+        meta.contains("\"openmp\": \"GOMP_SPINCOUNT=4321\""),
         "{meta}"
     );
 

@@ -61,7 +61,8 @@ pub(crate) fn spawn(run: &RemoteRun<'_>, job: &Job) -> std::result::Result<(Chil
             let binary = crate::fleet::binary::slim(&run.binary, &run.device.arch);
             let path = ssh::install(target, &binary, &run.device.arch)?;
             let job = models::send(target, job, run.cases)?;
-            (ssh::command(target, &format!("{path} worker")), job)
+            let worker = ssh::worker_command(&path, &ssh::openmp_vars())?;
+            (ssh::command(target, &worker), job)
         }
         Transport::Slurm(target) => {
             // Broadcast by srun, unless devices.toml names the binary (a shared file system).

@@ -1,7 +1,8 @@
 //! Reaching a board with the system OpenSSH client: batch mode (no password prompt, a
 //! connect timeout), the worker binary copied once per content hash, and remote commands
-//! built only from fixed words and shell-quoted paths. Nothing a user typed as a device
-//! name or a suite value is ever part of a remote command: the job travels on stdin.
+//! built only from fixed words, shell-quoted paths and this run's OpenMP variables
+//! (shell-quoted). Nothing a user typed as a device name or a suite value is ever part of
+//! a remote command: the job travels on stdin.
 
 use std::io::Write;
 use std::path::Path;
@@ -45,6 +46,31 @@ pub fn quote(s: &str) -> Result<String, String> {
     shlex::try_quote(s)
         .map(|q| q.into_owned())
         .map_err(|e| format!("cannot quote {s:?} for the remote shell: {e}"))
+}
+
+/// The remote command that starts the worker at `path` (already quoted) with `vars`:
+/// `env 'NAME=value' … path worker`.
+pub fn worker_command(path: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    let mut words = Vec::new();
+    for (name, value) in vars {
+        words.push(quote(&format!("{name}={value}"))?);
+    }
+    Ok(if words.is_empty() {
+        format!("{path} worker")
+    } else {
+        format!("env {} {path} worker", words.join(" "))
+    })
+}
+
+/// This run's OpenMP variables ([`crate::meta::OPENMP_VARIABLES`], the restart's
+/// `GOMP_SPINCOUNT` or the user's): sshd starts the worker in the board's own
+/// environment, so they are passed on in its command (srun and emulators pass this
+/// process's environment on by themselves), and libtorch's threads there spin as here.
+pub fn openmp_vars() -> Vec<(&'static str, String)> {
+    crate::meta::OPENMP_VARIABLES
+        .iter()
+        .filter_map(|v| std::env::var(v).ok().map(|value| (*v, value)))
+        .collect()
 }
 
 /// The first 16 hex digits of the SHA-256 of `bytes`.
@@ -217,5 +243,18 @@ mod tests {
         assert_eq!(&args[dash + 1..], ["pi@board", q.as_str()]);
         assert!(args.contains(&"BatchMode=yes".to_string()));
         assert_eq!(content_hash(b"abc"), "ba7816bf8f01cfea");
+    }
+
+    #[test]
+    fn the_worker_gets_this_runs_openmp_variables_quoted() {
+        assert_eq!(worker_command("'/b/f'", &[]).unwrap(), "'/b/f' worker");
+        let vars = [
+            ("GOMP_SPINCOUNT", "10000".to_string()),
+            ("OMP_WAIT_POLICY", "passive; rm -rf ~".to_string()),
+        ];
+        assert_eq!(
+            worker_command("'/b/f'", &vars).unwrap(),
+            "env 'GOMP_SPINCOUNT=10000' 'OMP_WAIT_POLICY=passive; rm -rf ~' '/b/f' worker"
+        );
     }
 }
