@@ -229,29 +229,30 @@ impl Engine<'_> {
             .filter(|(_, k)| k.is_none())
             .map(|(j, _)| j)
             .collect();
-        // In rounds: every fresh row prepared, checked, then sampled in turn.
-        let measured = if rounds {
-            self.in_rounds(cases, backends, &fresh, &mut cache)
-        } else {
-            Vec::new()
-        };
-        let mut measured = measured.into_iter();
-        for (job, kept) in jobs.iter().zip(kept) {
-            self.index += 1;
+        if !rounds {
+            for (job, kept) in jobs.iter().zip(kept) {
+                let (record, fresh) = match kept {
+                    Some(kept) => (self.keep(kept), false),
+                    None => {
+                        let row = self.one(job, &mut cache);
+                        (self.write(row)?, true)
+                    }
+                };
+                self.profile(job, &record, fresh)?;
+                self.records.push(record);
+            }
+            return Ok(());
+        }
+        // In rounds: every fresh row prepared, checked, then sampled in turn, each written
+        // as soon as it stops; then profiles (untimed, never between the rounds' samples).
+        let kept_rows: Vec<Option<Record>> = kept.iter().map(|k| k.map(|r| self.keep(r))).collect();
+        let mut measured = self
+            .in_rounds(cases, backends, &fresh, &mut cache)?
+            .into_iter();
+        for (job, kept) in jobs.iter().zip(kept_rows) {
             let (record, fresh) = match kept {
-                Some(kept) => {
-                    self.reporter.kept(self.index, self.total, kept);
-                    (kept.clone(), false)
-                }
-                None => {
-                    let (record, samples, output) = match measured.next() {
-                        Some(row) => row,
-                        None => self.one(job, &mut cache),
-                    };
-                    self.sink.append(&record, &samples, output.as_ref())?;
-                    self.reporter.finished(self.index, self.total, &record);
-                    (record, true)
-                }
+                Some(kept) => (kept, false),
+                None => (measured.next().expect("a row per fresh job"), true),
             };
             self.profile(job, &record, fresh)?;
             self.records.push(record);
@@ -259,14 +260,30 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// The `fresh` rows of a group (`cases` on `backends`) in interleaved rounds.
+    /// A row kept from an earlier session: reported, and returned.
+    fn keep(&mut self, kept: &Record) -> Record {
+        self.index += 1;
+        self.reporter.kept(self.index, self.total, kept);
+        kept.clone()
+    }
+
+    /// A measured row: written, reported, and its record returned.
+    fn write(&mut self, (record, samples, output): Measured) -> Result<Record> {
+        self.sink.append(&record, &samples, output.as_ref())?;
+        self.index += 1;
+        self.reporter.finished(self.index, self.total, &record);
+        Ok(record)
+    }
+
+    /// The `fresh` rows of a group (`cases` on `backends`) in interleaved rounds, each
+    /// written as it stops; their records, in `fresh`'s order.
     fn in_rounds(
         &mut self,
         cases: &[&Case],
         backends: &[&dyn Backend],
         fresh: &[&Job<'_>],
         cache: &mut ReferenceCache,
-    ) -> Vec<Measured> {
+    ) -> Result<Vec<Record>> {
         let names: Vec<&str> = backends
             .iter()
             .map(|b| b.name())
@@ -288,17 +305,21 @@ impl Engine<'_> {
         ));
         let sampler = self.sampler();
         let started = Instant::now();
-        let measured = rounds::measure_group(self.experiment, &sampler, fresh, self.context, cache);
+        let (experiment, context) = (self.experiment, self.context);
+        let records =
+            rounds::measure_group(experiment, &sampler, fresh, context, cache, &mut |row| {
+                self.write(row)
+            })?;
         // What the group spent beyond its rows' sampling is overhead, shared out evenly:
         // each row is charged its own sampling plus its share of that.
-        let sampling: Vec<Duration> = measured.iter().map(|(r, _, _)| sampled(r)).collect();
+        let sampling: Vec<Duration> = records.iter().map(sampled).collect();
         let overhead = started.elapsed().saturating_sub(sampling.iter().sum()) / fresh.len() as u32;
         if let Some(b) = &mut self.budget {
             for s in sampling {
                 b.done(s + overhead, s);
             }
         }
-        measured
+        Ok(records)
     }
 
     /// The sampler of the next case: the experiment's, with its share of the budget.

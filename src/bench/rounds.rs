@@ -5,12 +5,13 @@
 //! the machine then falls on every row of a round alike, so their ratios, taken round by
 //! round, survive it; each row keeps its own statistics. Sample i of every row of the group
 //! was taken in round i; each round starts one row further on. The group's rows share one
-//! timestamp.
+//! timestamp (the group's start); each is written as soon as it stops.
 
 use super::check::{Verified, checked};
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
+use crate::record::Record;
 
 /// One row's state in the group.
 enum State {
@@ -18,17 +19,24 @@ enum State {
     Sampling(Box<Verified>, Sampling),
     /// Failed (preparation, check, warm-up or a timed call).
     Failed(crate::error::Error),
+    /// Finished and handed to `write`.
+    Written,
 }
 
-/// Measures `jobs` (one group's rows) in interleaved rounds: their rows, in
-/// `jobs`' order.
+/// Measures `jobs` (one group's rows) in interleaved rounds, handing each row to `write`
+/// as soon as it stops (a row that failed before sampling at once): their records, in
+/// `jobs`' order. An error of `write` (the results cannot be written) ends the group.
 pub(super) fn measure_group(
     experiment: &Experiment,
     sampler: &SamplerConfig,
     jobs: &[&Job<'_>],
     context: &RunContext,
     cache: &mut ReferenceCache,
-) -> Vec<Measured> {
+    write: &mut dyn FnMut(Measured) -> Result<Record>,
+) -> Result<Vec<Record>> {
+    // One timestamp for the group, its start: with the run id it tells rows sampled in
+    // the same rounds from those of another session of a resumed run.
+    let stamp = super::now();
     // Every row prepared and run once, then each checked, before any is warmed up or
     // timed: a row whose reference backend is another row's is checked against that
     // row's first output (see `check::prepare_cold`), not a run of its own.
@@ -39,7 +47,7 @@ pub(super) fn measure_group(
         let mut record = new_record(experiment, job, context);
         record.interleaved = true;
         prepared.push(super::check_job(job, cold, &mut record, cache));
-        records.push(record);
+        records.push(Some(record));
     }
     let mut states: Vec<State> = prepared
         .into_iter()
@@ -50,41 +58,50 @@ pub(super) fn measure_group(
         })
         .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
         .collect();
+    let mut written: Vec<Option<Record>> = vec![None; jobs.len()];
+    let mut finish = |i: usize, state: State| -> Result<()> {
+        let outcome = match state {
+            State::Sampling(v, s) => Ok(checked(*v, s.finish())),
+            State::Failed(e) => Err(e),
+            State::Written => return Ok(()),
+        };
+        let record = records[i].take().expect("each row finishes once");
+        let mut row = finish_row(experiment, jobs[i], record, outcome);
+        row.0.timestamp = stamp.clone();
+        written[i] = Some(write(row)?);
+        Ok(())
+    };
+    for (i, state) in states.iter_mut().enumerate() {
+        if matches!(state, State::Failed(_)) {
+            finish(i, std::mem::replace(state, State::Written))?;
+        }
+    }
     // Each round starts one row further on (A B C, B C A, C A B, …), so no row always
     // follows the same one; sample i of each is still taken in round i.
+    let n = states.len();
     for round in 0.. {
         let mut more = false;
-        let n = states.len();
         for k in 0..n {
-            let state = &mut states[(round + k) % n];
-            if let State::Sampling(v, s) = state {
-                match s.sample(&mut || v.call()) {
-                    Ok(done) => more |= !done,
-                    Err(e) => *state = State::Failed(e),
-                }
+            let i = (round + k) % n;
+            let stopped = match &mut states[i] {
+                State::Sampling(v, s) => match s.sample(&mut || v.call()) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        states[i] = State::Failed(e);
+                        true
+                    }
+                },
+                _ => continue,
+            };
+            if stopped {
+                finish(i, std::mem::replace(&mut states[i], State::Written))?;
+            } else {
+                more = true;
             }
         }
         if !more {
             break;
         }
     }
-    let mut rows: Vec<Measured> = jobs
-        .iter()
-        .zip(records)
-        .zip(states)
-        .map(|((job, record), state)| {
-            let outcome = match state {
-                State::Sampling(v, s) => Ok(checked(*v, s.finish())),
-                State::Failed(e) => Err(e),
-            };
-            finish_row(experiment, job, record, outcome)
-        })
-        .collect();
-    // One timestamp for the group: with the run id it tells rows sampled in the same
-    // rounds from those of another session of a resumed run.
-    let finished = super::now();
-    for (record, _, _) in &mut rows {
-        record.timestamp = finished.clone();
-    }
-    rows
+    Ok(written.into_iter().flatten().collect())
 }

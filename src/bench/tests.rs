@@ -88,12 +88,24 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
     assert_eq!(events.0.len(), total + 2);
     assert_eq!(events.0[0], format!("begin {total}"));
     assert_eq!(events.0[total + 1], "done");
-    for (i, r) in records.iter().enumerate() {
-        assert_eq!(
-            events.0[i + 1],
-            format!("{}/{total} {} {}", i + 1, r.case, r.backend)
-        );
-    }
+    // Rows are reported as they finish (in rounds, in the order they stopped): indexes
+    // 1..=total in turn, each (case, backend) once.
+    let mut reported: Vec<String> = (1..=total)
+        .map(|i| {
+            let line = &events.0[i];
+            let rest = line
+                .strip_prefix(&format!("{i}/{total} "))
+                .unwrap_or_else(|| panic!("{line}"));
+            rest.to_string()
+        })
+        .collect();
+    let mut want: Vec<String> = records
+        .iter()
+        .map(|r| format!("{} {}", r.case, r.backend))
+        .collect();
+    reported.sort();
+    want.sort();
+    assert_eq!(reported, want);
     for (r, digest) in &rows.0 {
         assert_eq!(
             r.status,
@@ -111,12 +123,18 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         assert!(digest.sum_abs > 0.0);
     }
     // Both backends computed the same outputs, case by case.
-    for pair in rows.0.chunks(2) {
-        let (a, b) = (pair[0].1.as_ref().unwrap(), pair[1].1.as_ref().unwrap());
+    for case in &cases {
+        let digests: Vec<_> = rows
+            .0
+            .iter()
+            .filter(|(r, _)| r.case == case.id)
+            .map(|(_, d)| d.as_ref().unwrap())
+            .collect();
+        assert_eq!(digests.len(), 2, "{}", case.id);
         assert!(
-            a.relative_difference(b) < F32_TOLERANCE,
+            digests[0].relative_difference(digests[1]) < F32_TOLERANCE,
             "{}",
-            pair[0].0.case
+            case.id
         );
     }
 }
@@ -196,4 +214,103 @@ fn a_networks_first_output_is_the_reference_of_the_backend_it_checks() {
     )
     .unwrap();
     assert!(cache.is_empty());
+}
+
+/// Keeps when each row was written.
+#[derive(Default)]
+struct WrittenAt(Vec<(String, std::time::Instant)>);
+
+impl Sink for WrittenAt {
+    fn append(
+        &mut self,
+        record: &Record,
+        _samples_ms: &[f64],
+        _output: Option<&crate::record::OutputDigest>,
+    ) -> Result<()> {
+        self.0
+            .push((record.case.clone(), std::time::Instant::now()));
+        Ok(())
+    }
+
+    fn append_layers(&mut self, _rows: &[crate::profile::LayerSamples]) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_row_of_a_round_group_is_written_as_soon_as_it_stops() {
+    // Conv and DWConv of one feature map share their rounds, each stopping once it has
+    // 10 samples and 0.3 s of its own sampling. Conv's samples are one call of tens of
+    // ms; DWConv's are calls summed to about 10 ms, so it needs more rounds and samples on
+    // alone after Conv stopped.
+    let sweep = OpSweep {
+        kinds: vec![crate::spec::OpKind::Conv, crate::spec::OpKind::Dwconv],
+        shapes: vec![crate::spec::Shape::new(128, 28, 28)],
+        layers: Some(10),
+        ..OpSweep::default()
+    };
+    let mut config = config(Target::Ops(sweep));
+    config.backends = "tract".parse().unwrap();
+    config.sampler.runs = None;
+    config.sampler.min_time = std::time::Duration::from_millis(300);
+    let cases = config.target.cases(config.resolution).unwrap();
+    let plan = plan(&config, &[DeviceSpec::Cpu], &mut std::io::sink()).unwrap();
+    let context = RunContext {
+        run_id: "test".into(),
+        overhead_ns: 0.0,
+        done: Vec::new(),
+        profiled: Vec::new(),
+    };
+    let mut written = WrittenAt::default();
+    let records = measure_cases(
+        &config,
+        &cases,
+        &plan,
+        &context,
+        &mut written,
+        &mut Events::default(),
+    )
+    .unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|r| r.status == Status::Ok && r.interleaved)
+    );
+    assert_eq!(records[0].timestamp, records[1].timestamp, "one group");
+    let [(first, at_first), (second, at_second)] = &written.0[..] else {
+        panic!("two rows: {:?}", written.0);
+    };
+    let conv = records
+        .iter()
+        .find(|r| r.case.starts_with("conv-"))
+        .unwrap();
+    let dw = records
+        .iter()
+        .find(|r| r.case.starts_with("dwconv-"))
+        .unwrap();
+    let said = |r: &Record| {
+        format!(
+            "{}: {:?} samples of {:?} calls",
+            r.case, r.samples, r.iters_per_sample
+        )
+    };
+    assert!(
+        first.starts_with("conv-") && second.starts_with("dwconv-"),
+        "{} / {}",
+        said(conv),
+        said(dw)
+    );
+    assert!(
+        dw.samples.unwrap() > conv.samples.unwrap() + 3,
+        "DWConv sampled on alone: {:?} vs {:?}",
+        dw.samples,
+        conv.samples
+    );
+    assert!(
+        *at_second - *at_first >= std::time::Duration::from_millis(50),
+        "Conv was written when it stopped, not with the group: {:?} apart ({:?} vs {:?} samples)",
+        *at_second - *at_first,
+        dw.samples,
+        conv.samples
+    );
 }
