@@ -26,9 +26,15 @@ impl Reporter for Events {
     }
 }
 
-/// Keeps rows in memory.
+/// Keeps rows in memory, with when each was written.
 #[derive(Default)]
-struct Rows(Vec<(Record, Option<crate::record::OutputDigest>)>);
+struct Rows(
+    Vec<(
+        Record,
+        Option<crate::record::OutputDigest>,
+        std::time::Instant,
+    )>,
+);
 
 impl Sink for Rows {
     fn append(
@@ -37,7 +43,8 @@ impl Sink for Rows {
         _samples_ms: &[f64],
         output: Option<&crate::record::OutputDigest>,
     ) -> Result<()> {
-        self.0.push((record.clone(), output.cloned()));
+        self.0
+            .push((record.clone(), output.cloned(), std::time::Instant::now()));
         Ok(())
     }
 
@@ -61,6 +68,16 @@ fn config(target: Target) -> Experiment {
     }
 }
 
+/// A run with nothing kept from an earlier session.
+fn fresh_run() -> RunContext {
+    RunContext {
+        run_id: "test".into(),
+        overhead_ns: 0.0,
+        done: Vec::new(),
+        profiled: Vec::new(),
+    }
+}
+
 #[test]
 fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
     let sweep = OpSweep {
@@ -74,12 +91,7 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
     let cases = config.target.cases(config.resolution).unwrap();
     let plan = plan(&config, &[DeviceSpec::Cpu], &mut std::io::sink()).unwrap();
     assert_eq!(plan[0].1.len(), 2, "candle and tract are built in");
-    let context = RunContext {
-        run_id: "test".into(),
-        overhead_ns: 0.0,
-        done: Vec::new(),
-        profiled: Vec::new(),
-    };
+    let context = fresh_run();
     let mut rows = Rows::default();
     let mut events = Events::default();
     let records = measure_cases(&config, &cases, &plan, &context, &mut rows, &mut events).unwrap();
@@ -106,7 +118,7 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
     reported.sort();
     want.sort();
     assert_eq!(reported, want);
-    for (r, digest) in &rows.0 {
+    for (r, digest, _) in &rows.0 {
         assert_eq!(
             r.status,
             Status::Ok,
@@ -127,8 +139,8 @@ fn candle_and_tract_match_the_f64_reference_on_every_operator_kind() {
         let digests: Vec<_> = rows
             .0
             .iter()
-            .filter(|(r, _)| r.case == case.id)
-            .map(|(_, d)| d.as_ref().unwrap())
+            .filter(|(r, _, _)| r.case == case.id)
+            .map(|(_, d, _)| d.as_ref().unwrap())
             .collect();
         assert_eq!(digests.len(), 2, "{}", case.id);
         assert!(
@@ -157,41 +169,37 @@ fn a_networks_first_output_is_the_reference_of_the_backend_it_checks() {
     let key = (case.id.clone(), "candle".to_string());
     assert_eq!(cache.len(), 1);
     assert_eq!(cache[&key].len(), 1000);
-    let mut scratch = Scratch {
-        references: &mut cache,
-        max_abs_err: None,
-    };
     // tract is checked against it, not against a run of its own: a kept output made
     // wrong makes tract's check fail.
-    let ok = check::prepare_checked(
-        case,
-        &work,
-        tract,
-        &DeviceSpec::Cpu,
-        &settings,
-        &mut scratch,
-    );
-    assert_eq!(ok.map(|_| ()).map_err(|e| e.to_string()), Ok(()));
+    let check_tract = |cache: &mut ReferenceCache| {
+        let mut scratch = Scratch {
+            references: cache,
+            max_abs_err: None,
+        };
+        check::prepare_checked(
+            case,
+            &work,
+            tract,
+            &DeviceSpec::Cpu,
+            &settings,
+            &mut scratch,
+        )
+        .map(|_| ())
+    };
+    assert_eq!(check_tract(&mut cache).map_err(|e| e.to_string()), Ok(()));
     for v in cache.get_mut(&key).unwrap() {
         *v *= 2.0;
     }
+    let wrong = check_tract(&mut cache);
+    assert!(
+        matches!(wrong, Err(crate::error::Error::Mismatch { ref reference, .. }) if reference == "candle"),
+        "{:?}",
+        wrong.map_err(|e| e.to_string())
+    );
     let mut scratch = Scratch {
         references: &mut cache,
         max_abs_err: None,
     };
-    let wrong = check::prepare_checked(
-        case,
-        &work,
-        tract,
-        &DeviceSpec::Cpu,
-        &settings,
-        &mut scratch,
-    );
-    assert!(
-        matches!(wrong, Err(crate::error::Error::Mismatch { ref reference, .. }) if reference == "candle"),
-        "{:?}",
-        wrong.map(|_| ()).map_err(|e| e.to_string())
-    );
     // candle, checked against tract's (kept) first output.
     check::check(cold, case, &work, "candle", &settings, &mut scratch).unwrap();
     // An operator stack's reference is the f64 convolution: no backend output is kept.
@@ -216,27 +224,6 @@ fn a_networks_first_output_is_the_reference_of_the_backend_it_checks() {
     assert!(cache.is_empty());
 }
 
-/// Keeps when each row was written.
-#[derive(Default)]
-struct WrittenAt(Vec<(String, std::time::Instant)>);
-
-impl Sink for WrittenAt {
-    fn append(
-        &mut self,
-        record: &Record,
-        _samples_ms: &[f64],
-        _output: Option<&crate::record::OutputDigest>,
-    ) -> Result<()> {
-        self.0
-            .push((record.case.clone(), std::time::Instant::now()));
-        Ok(())
-    }
-
-    fn append_layers(&mut self, _rows: &[crate::profile::LayerSamples]) -> Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_row_of_a_round_group_is_written_as_soon_as_it_stops() {
     // Conv and DWConv of one feature map share their rounds, each stopping once it has
@@ -255,13 +242,8 @@ fn a_row_of_a_round_group_is_written_as_soon_as_it_stops() {
     config.sampler.min_time = std::time::Duration::from_millis(300);
     let cases = config.target.cases(config.resolution).unwrap();
     let plan = plan(&config, &[DeviceSpec::Cpu], &mut std::io::sink()).unwrap();
-    let context = RunContext {
-        run_id: "test".into(),
-        overhead_ns: 0.0,
-        done: Vec::new(),
-        profiled: Vec::new(),
-    };
-    let mut written = WrittenAt::default();
+    let context = fresh_run();
+    let mut written = Rows::default();
     let records = measure_cases(
         &config,
         &cases,
@@ -277,8 +259,8 @@ fn a_row_of_a_round_group_is_written_as_soon_as_it_stops() {
             .all(|r| r.status == Status::Ok && r.interleaved)
     );
     assert_eq!(records[0].timestamp, records[1].timestamp, "one group");
-    let [(first, at_first), (second, at_second)] = &written.0[..] else {
-        panic!("two rows: {:?}", written.0);
+    let [(first, _, at_first), (second, _, at_second)] = &written.0[..] else {
+        panic!("two rows: {}", written.0.len());
     };
     let conv = records
         .iter()
@@ -295,7 +277,7 @@ fn a_row_of_a_round_group_is_written_as_soon_as_it_stops() {
         )
     };
     assert!(
-        first.starts_with("conv-") && second.starts_with("dwconv-"),
+        first.case.starts_with("conv-") && second.case.starts_with("dwconv-"),
         "{} / {}",
         said(conv),
         said(dw)
