@@ -225,7 +225,8 @@ mod tests {
     }
 
     /// The convolution's definition, one output value at a time, taps outside the map
-    /// skipped: what the tiled version must equal exactly (same terms, same order).
+    /// skipped: what the tiled version must equal in value (same terms, same order; its
+    /// padding taps add zeros).
     fn by_definition(x: &Maps, c: &Conv2d, w: &[f32], bias: &[f32], out: Shape) -> Vec<f64> {
         let (cin_g, cout_g, k) = (c.c_in / c.groups, c.c_out / c.groups, c.kernel);
         let (h, wd) = (x.shape.h as isize, x.shape.w as isize);
@@ -258,17 +259,20 @@ mod tests {
 
     #[test]
     fn tiled_convolution_equals_the_definition_exactly() {
-        // Widths below, at and across tiles; strides 1 to 3; padding 0 to 2; groups dense,
-        // grouped and depthwise; kernels 1, 3, 5.
+        // Widths below, at and across tiles; strides 1 to 3; padding 0 to 2; kernels 1, 3,
+        // 5, one larger than the map; dense, grouped (2 input channels a group) and
+        // depthwise; two items in the batch.
         let cases = [
-            (Conv2d::new(3, 4, 3, 1, 1), Shape::new(3, 7, 7)),
+            (Conv2d::new(4, 4, 3, 1, 1), Shape::new(4, 7, 7)),
             (Conv2d::new(4, 6, 3, 2, 1), Shape::new(4, 9, 17)),
             (Conv2d::new(6, 6, 5, 1, 2), Shape::new(6, 5, 9)),
             (Conv2d::new(4, 8, 1, 1, 0), Shape::new(4, 3, 16)),
-            (Conv2d::new(5, 5, 3, 3, 0), Shape::new(5, 11, 10)),
+            (Conv2d::new(6, 6, 3, 3, 0), Shape::new(6, 11, 10)),
+            (Conv2d::new(2, 2, 5, 1, 2), Shape::new(2, 1, 3)),
         ];
+        let batch = 2;
         for (mut c, shape) in cases {
-            for groups in [1, c.c_in] {
+            for groups in [1, c.c_in / 2, c.c_in] {
                 if c.c_out % groups != 0 {
                     continue;
                 }
@@ -278,9 +282,10 @@ mod tests {
                     (shape.h + 2 * c.padding - c.kernel) / c.stride + 1,
                     (shape.w + 2 * c.padding - c.kernel) / c.stride + 1,
                 );
+                let per_item = shape.elements();
                 let x = Maps {
                     shape,
-                    data: (0..shape.elements())
+                    data: (0..batch as u64 * per_item)
                         .map(|i| ((i * 7919 % 211) as f64 - 105.0) / 37.0)
                         .collect(),
                 };
@@ -289,9 +294,20 @@ mod tests {
                     .map(|i| ((i * 104_729 % 97) as f32 - 48.0) / 29.0)
                     .collect();
                 let bias: Vec<f32> = (0..c.c_out).map(|o| o as f32 / 3.0 - 1.0).collect();
+                let want: Vec<f64> = x
+                    .data
+                    .chunks(per_item as usize)
+                    .flat_map(|item| {
+                        let one = Maps {
+                            shape,
+                            data: item.to_vec(),
+                        };
+                        by_definition(&one, &c, &w, &bias, out)
+                    })
+                    .collect();
                 assert_eq!(
-                    conv(&x, 1, &c, &w, Some(&bias), out),
-                    by_definition(&x, &c, &w, &bias, out),
+                    conv(&x, batch, &c, &w, Some(&bias), out),
+                    want,
                     "{c:?} on {shape:?}"
                 );
             }

@@ -27,8 +27,11 @@ pub fn tolerance(dtype: Dtype) -> f64 {
     }
 }
 
-/// Reference outputs already computed, by case id and reference name (the f64 reference
-/// of a ten-layer stack costs seconds; every backend of the case is checked against it).
+/// Reference outputs already computed, by case id and reference name: the f64 reference
+/// of an operator stack (a ten-layer stack costs seconds; every backend of the case is
+/// checked against it), and backends' first outputs of a network (see [`prepare_cold`]).
+/// The key holds neither settings nor device: a cache serves one round group on one
+/// device, whose rows share one [`Settings`] and input per case.
 pub(crate) type ReferenceCache = std::collections::HashMap<(String, String), Vec<f64>>;
 
 /// What checking one case on one backend leaves behind, whether it succeeds or not.
@@ -169,10 +172,12 @@ pub(crate) struct Cold {
 /// Prepares `work` on `backend` and makes the first (cold) call (untimed by the sampler).
 ///
 /// A network's f32 output on the host CPU is what [`reference`] would compute with this
-/// backend as the checker (same graph, input, settings and device), so it is kept in
-/// `references` under the backend's name: a row whose checker is this backend (tract
-/// checks candle, candle checks tract) is checked against it instead of preparing and
-/// running that backend once more.
+/// backend as the checker (same graph and input; the same settings, as the cache serves
+/// rows that share them), so it is kept in `references` under the backend's name
+/// ([`kept_as_reference`]): a row whose checker is this backend (tract checks candle,
+/// candle checks tract) is checked against it instead of preparing and running that
+/// backend once more — when that row comes later (in rounds every row of a group is
+/// prepared and run before any is checked).
 pub(crate) fn prepare_cold(
     case: &Case,
     work: &Work,
@@ -193,7 +198,7 @@ pub(crate) fn prepare_cold(
     // so far is the case's (the reference computed later is not).
     let peak_rss_added_mib = rss.map(PeakRss::added_mib);
     let output = prepared.output()?;
-    if case.op.is_none() && settings.dtype == Dtype::F32 && *device == DeviceSpec::Cpu {
+    if kept_as_reference(case, device, settings) {
         references
             .entry((case.id.clone(), backend.name().to_string()))
             .or_insert_with(|| output.iter().copied().map(f64::from).collect());
@@ -205,6 +210,13 @@ pub(crate) fn prepare_cold(
         peak_rss_added_mib,
         output,
     })
+}
+
+/// Whether a backend's first output of `case` is what a reference run of it would give:
+/// a network (operator stacks have the f64 reference), in f32, on the host CPU (where and
+/// how [`reference`] runs a checker).
+pub(crate) fn kept_as_reference(case: &Case, device: &DeviceSpec, settings: &Settings) -> bool {
+    case.op.is_none() && settings.dtype == Dtype::F32 && *device == DeviceSpec::Cpu
 }
 
 /// Checks a cold model's output against the reference: ready to be timed.
@@ -277,6 +289,15 @@ pub(crate) fn time(mut verified: Verified, sampler: &SamplerConfig, seed: u64) -
 
 /// A verified model's row data, with its measurement.
 pub(crate) fn checked(verified: Verified, measurement: Measurement) -> Checked {
+    checked_keeping(verified, measurement).0
+}
+
+/// [`checked`], and the prepared model, for a caller that drops it later (in rounds, at
+/// the group's end rather than between the other rows' samples).
+pub(crate) fn checked_keeping(
+    verified: Verified,
+    measurement: Measurement,
+) -> (Checked, Box<dyn Prepared>) {
     let Verified {
         prepared,
         prepare_ms,
@@ -286,7 +307,7 @@ pub(crate) fn checked(verified: Verified, measurement: Measurement) -> Checked {
         reference,
         output,
     } = verified;
-    Checked {
+    let checked = Checked {
         measurement,
         prepare_ms,
         cold_ms,
@@ -296,7 +317,8 @@ pub(crate) fn checked(verified: Verified, measurement: Measurement) -> Checked {
         detail: prepared.detail(),
         pconv_impl: prepared.pconv_impl(),
         output,
-    }
+    };
+    (checked, prepared)
 }
 
 pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {

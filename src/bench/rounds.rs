@@ -7,7 +7,7 @@
 //! was taken in round i; each round starts one row further on. The group's rows share one
 //! timestamp (the group's start); each is written as soon as it stops.
 
-use super::check::{Verified, checked};
+use super::check::{Verified, checked_keeping};
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
@@ -24,8 +24,10 @@ enum State {
 }
 
 /// Measures `jobs` (one group's rows) in interleaved rounds, handing each row to `write`
-/// as soon as it stops (a row that failed before sampling at once): their records, in
-/// `jobs`' order. An error of `write` (the results cannot be written) ends the group.
+/// as soon as it stops (a row that failed in preparation, check or warm-up once every
+/// row is warmed up, before the first round): their records, in `jobs`' order. A stopped
+/// row's model is dropped only at the group's end, not between the others' samples. An
+/// error of `write` (the results cannot be written) ends the group.
 pub(super) fn measure_group(
     experiment: &Experiment,
     sampler: &SamplerConfig,
@@ -59,9 +61,14 @@ pub(super) fn measure_group(
         .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
         .collect();
     let mut written: Vec<Option<Record>> = vec![None; jobs.len()];
+    let mut models = Vec::new();
     let mut finish = |i: usize, state: State| -> Result<()> {
         let outcome = match state {
-            State::Sampling(v, s) => Ok(checked(*v, s.finish())),
+            State::Sampling(v, s) => {
+                let (checked, model) = checked_keeping(*v, s.finish());
+                models.push(model);
+                Ok(checked)
+            }
             State::Failed(e) => Err(e),
             State::Written => return Ok(()),
         };
@@ -103,5 +110,7 @@ pub(super) fn measure_group(
             break;
         }
     }
+    // The stopped rows' models go now, the group done.
+    drop(models);
     Ok(written.into_iter().flatten().collect())
 }

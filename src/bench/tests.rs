@@ -200,6 +200,18 @@ fn a_networks_first_output_is_the_reference_of_the_backend_it_checks() {
         references: &mut cache,
         max_abs_err: None,
     };
+    // Kept only where a reference run would give the same: f32, on the host CPU.
+    let f16 = crate::backend::Settings {
+        dtype: crate::spec::Dtype::F16,
+        ..settings
+    };
+    assert!(check::kept_as_reference(case, &DeviceSpec::Cpu, &settings));
+    assert!(!check::kept_as_reference(case, &DeviceSpec::Cpu, &f16));
+    assert!(!check::kept_as_reference(
+        case,
+        &DeviceSpec::Cuda(0),
+        &settings
+    ));
     // candle, checked against tract's (kept) first output.
     check::check(cold, case, &work, "candle", &settings, &mut scratch).unwrap();
     // An operator stack's reference is the f64 convolution: no backend output is kept.
