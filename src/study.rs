@@ -271,8 +271,8 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
         config,
         Target::Peak,
         SamplerConfig {
-            warmup: Duration::from_millis(if config.quick { 50 } else { 200 }),
-            min_time: Duration::from_millis(if config.quick { 100 } else { 500 }),
+            warmup: Duration::from_millis(if config.quick { 50 } else { 100 }),
+            min_time: Duration::from_millis(if config.quick { 100 } else { 300 }),
             ..SamplerConfig::default()
         },
         0,
