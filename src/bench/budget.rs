@@ -2,8 +2,9 @@
 //! cases as they come: each case may sample for its share of what is left — the time to
 //! the deadline over the cases left, less what preparing, checking and warming up a case
 //! has cost so far — within the sampler's `min_time` and `max_time`. A case whose CI
-//! meets its target early leaves its unused share to the cases after it, so the time goes
-//! where the noise is. The budget is the run's wall time; a case never samples less than
+//! meets its target early leaves its unused share to the cases after it (in interleaved
+//! rounds first to the rows of its group still sampling: `rounds::share_out`), so the
+//! time goes where the noise is. The budget is the run's wall time; a case never samples less than
 //! `min_time` nor takes fewer than the minimum number of samples, so a budget too small
 //! for the cases is overrun rather than obeyed by cutting them short.
 

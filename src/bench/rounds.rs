@@ -12,6 +12,7 @@ use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, n
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
 use crate::record::Record;
+use std::time::Duration;
 
 /// One row's state in the group.
 enum State {
@@ -101,7 +102,18 @@ pub(super) fn measure_group(
                 _ => continue,
             };
             if stopped {
+                let spare = match &states[i] {
+                    State::Sampling(_, s) => s.unused_share(),
+                    _ => Duration::ZERO,
+                };
                 finish(i, std::mem::replace(&mut states[i], State::Written))?;
+                share_out(
+                    states.iter_mut().filter_map(|s| match s {
+                        State::Sampling(_, s) => Some(s),
+                        _ => None,
+                    }),
+                    spare,
+                );
             } else {
                 more = true;
             }
@@ -113,4 +125,48 @@ pub(super) fn measure_group(
     // The stopped rows' models go now, the group done.
     drop(models);
     Ok(written.into_iter().flatten().collect())
+}
+
+/// Shares `spare` — what a row that stopped early (at its target) left of its budget
+/// share — out evenly among the rows of its group still sampling: the group's time goes
+/// to its rows that still need it before it goes back to the run's later cases.
+fn share_out<'s>(sampling: impl Iterator<Item = &'s mut Sampling>, spare: Duration) {
+    let open: Vec<&mut Sampling> = sampling.collect();
+    if open.is_empty() || spare.is_zero() {
+        return;
+    }
+    let each = spare / open.len() as u32;
+    for s in open {
+        s.extend_share(each);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_rows_unused_share_goes_to_the_rows_still_sampling() {
+        let config = SamplerConfig {
+            warmup: Duration::ZERO,
+            share: Some(Duration::from_secs(1)),
+            ..SamplerConfig::default()
+        };
+        let mut rows: Vec<Sampling> = (0..3)
+            .map(|_| Sampling::warm_up(&config, 0, &mut || Ok(())).unwrap())
+            .collect();
+        assert_eq!(rows[0].unused_share(), Duration::from_secs(1));
+        share_out(rows.iter_mut(), Duration::from_millis(600));
+        for r in &rows {
+            assert_eq!(r.unused_share(), Duration::from_millis(1200));
+        }
+        // Without a budget there is no share to give or to extend.
+        let free = SamplerConfig {
+            share: None,
+            ..config
+        };
+        let mut row = Sampling::warm_up(&free, 0, &mut || Ok(())).unwrap();
+        share_out(std::iter::once(&mut row), Duration::from_secs(1));
+        assert_eq!(row.unused_share(), Duration::ZERO);
+    }
 }

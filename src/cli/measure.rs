@@ -78,7 +78,8 @@ pub(super) struct BenchArgs {
 
     /// Wall time of the whole run: each case samples at most its share of what is left
     /// (within --min-time and --max-time, at least 10 samples), so time quiet cases leave
-    /// goes to the noisy ones after them [default: off, or the suite's]
+    /// goes to the noisy ones (of the same rounds first, then after them) [default: off,
+    /// or the suite's]
     #[arg(long, value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Measurement")]
     pub(super) budget: Option<Duration>,
 

@@ -344,6 +344,21 @@ impl Sampling {
         Ok(self.stopped.is_some())
     }
 
+    /// What is left of this row's share of a budget (zero without one, or once spent).
+    pub fn unused_share(&self) -> Duration {
+        self.config
+            .share
+            .map_or(Duration::ZERO, |s| s.saturating_sub(self.elapsed))
+    }
+
+    /// Adds `extra` to this row's share of a budget (what a row that stopped early left
+    /// to the rows of its round group still sampling); `max_time` still caps it.
+    pub fn extend_share(&mut self, extra: Duration) {
+        if let Some(share) = &mut self.config.share {
+            *share += extra;
+        }
+    }
+
     /// The measurement so far.
     pub fn finish(self) -> Measurement {
         // As reported: the row's own CI against the target, however sampling stopped; no
