@@ -87,19 +87,26 @@ pub(super) fn measure_group(
     // Each round starts one row further on (A B C, B C A, C A B, …), so no row always
     // follows the same one; sample i of each is still taken in round i.
     let n = states.len();
+    // Models of rows whose timed call failed, kept (as stopped rows' are) until the end.
+    let mut failed_models = Vec::new();
     for round in 0.. {
         let mut more = false;
         for k in 0..n {
             let i = (round + k) % n;
-            let stopped = match &mut states[i] {
-                State::Sampling(v, s) => match s.sample(&mut || v.call()) {
-                    Ok(done) => done,
-                    Err(e) => {
-                        states[i] = State::Failed(e);
-                        true
-                    }
-                },
+            let sampled = match &mut states[i] {
+                State::Sampling(v, s) => s.sample(&mut || v.call()),
                 _ => continue,
+            };
+            let stopped = match sampled {
+                Ok(done) => done,
+                Err(e) => {
+                    if let State::Sampling(v, _) =
+                        std::mem::replace(&mut states[i], State::Failed(e))
+                    {
+                        failed_models.push(v);
+                    }
+                    true
+                }
             };
             if stopped {
                 let spare = match &states[i] {
@@ -124,14 +131,18 @@ pub(super) fn measure_group(
     }
     // The stopped rows' models go now, the group done.
     drop(models);
+    drop(failed_models);
     Ok(written.into_iter().flatten().collect())
 }
 
-/// Shares `spare` — what a row that stopped early (at its target) left of its budget
-/// share — out evenly among the rows of its group still sampling: the group's time goes
-/// to its rows that still need it before it goes back to the run's later cases.
+/// Shares `spare` — what a row that stopped before its budget share was spent left of
+/// it — out evenly among the rows of its group still sampling within their own share
+/// (one past it is only finishing its 10-sample minimum): the group's time goes to its
+/// rows that still need it before it goes back to the run's later cases.
 fn share_out<'s>(sampling: impl Iterator<Item = &'s mut Sampling>, spare: Duration) {
-    let open: Vec<&mut Sampling> = sampling.collect();
+    let open: Vec<&mut Sampling> = sampling
+        .filter(|s| s.unused_share() > Duration::ZERO)
+        .collect();
     if open.is_empty() || spare.is_zero() {
         return;
     }
@@ -160,6 +171,18 @@ mod tests {
         for r in &rows {
             assert_eq!(r.unused_share(), Duration::from_millis(1200));
         }
+        // A row past its own share (finishing its minimum samples) gets none of it.
+        let spent = SamplerConfig {
+            share: Some(Duration::ZERO),
+            ..config
+        };
+        let mut past = Sampling::warm_up(&spent, 0, &mut || Ok(())).unwrap();
+        share_out(
+            rows.iter_mut().take(1).chain(std::iter::once(&mut past)),
+            Duration::from_millis(300),
+        );
+        assert_eq!(rows[0].unused_share(), Duration::from_millis(1500));
+        assert_eq!(past.unused_share(), Duration::ZERO);
         // Without a budget there is no share to give or to extend.
         let free = SamplerConfig {
             share: None,
