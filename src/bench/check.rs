@@ -284,41 +284,23 @@ impl Verified {
 /// Times a verified model on its own.
 pub(crate) fn time(mut verified: Verified, sampler: &SamplerConfig, seed: u64) -> Result<Checked> {
     let measurement = measure(sampler, seed, &mut || verified.call())?;
-    Ok(checked(verified, measurement))
+    Ok(checked(&verified, measurement))
 }
 
-/// A verified model's row data, with its measurement.
-pub(crate) fn checked(verified: Verified, measurement: Measurement) -> Checked {
-    checked_keeping(verified, measurement).0
-}
-
-/// [`checked`], and the prepared model, for a caller that drops it later (in rounds, at
-/// the group's end rather than between the other rows' samples).
-pub(crate) fn checked_keeping(
-    verified: Verified,
-    measurement: Measurement,
-) -> (Checked, Box<dyn Prepared>) {
-    let Verified {
-        prepared,
-        prepare_ms,
-        cold_ms,
-        peak_rss_added_mib,
-        max_abs_err,
-        reference,
-        output,
-    } = verified;
-    let checked = Checked {
+/// A verified model's row data, with its measurement (the model itself stays with the
+/// caller: in rounds it is dropped at the group's end, not between the others' samples).
+pub(crate) fn checked(verified: &Verified, measurement: Measurement) -> Checked {
+    Checked {
         measurement,
-        prepare_ms,
-        cold_ms,
-        peak_rss_added_mib,
-        max_abs_err,
-        reference,
-        detail: prepared.detail(),
-        pconv_impl: prepared.pconv_impl(),
-        output,
-    };
-    (checked, prepared)
+        prepare_ms: verified.prepare_ms,
+        cold_ms: verified.cold_ms,
+        peak_rss_added_mib: verified.peak_rss_added_mib,
+        max_abs_err: verified.max_abs_err,
+        reference: verified.reference.clone(),
+        detail: verified.prepared.detail(),
+        pconv_impl: verified.prepared.pconv_impl(),
+        output: verified.output.clone(),
+    }
 }
 
 pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {

@@ -7,7 +7,7 @@
 //! was taken in round i; each round starts one row further on. The group's rows share one
 //! timestamp (the group's start); each is written as soon as it stops.
 
-use super::check::{Verified, checked_keeping};
+use super::check::{Verified, checked};
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
@@ -18,8 +18,9 @@ use std::time::Duration;
 enum State {
     /// Checked, warmed up, sampling (or done).
     Sampling(Box<Verified>, Sampling),
-    /// Failed (preparation, check, warm-up or a timed call).
-    Failed(crate::error::Error),
+    /// Failed (preparation, check, warm-up or a timed call), with its model if it had
+    /// one (a timed call failed).
+    Failed(crate::error::Error, Option<Box<Verified>>),
     /// Finished and handed to `write`.
     Written,
 }
@@ -59,18 +60,22 @@ pub(super) fn measure_group(
             let s = Sampling::warm_up(sampler, experiment.seed, &mut || v.call())?;
             Ok(State::Sampling(v, s))
         })
-        .map(|r: Result<State>| r.unwrap_or_else(State::Failed))
+        .map(|r: Result<State>| r.unwrap_or_else(|e| State::Failed(e, None)))
         .collect();
     let mut written: Vec<Option<Record>> = vec![None; jobs.len()];
+    // Finished rows' models, dropped at the group's end.
     let mut models = Vec::new();
     let mut finish = |i: usize, state: State| -> Result<()> {
         let outcome = match state {
             State::Sampling(v, s) => {
-                let (checked, model) = checked_keeping(*v, s.finish());
-                models.push(model);
+                let checked = checked(&v, s.finish());
+                models.push(v);
                 Ok(checked)
             }
-            State::Failed(e) => Err(e),
+            State::Failed(e, model) => {
+                models.extend(model);
+                Err(e)
+            }
             State::Written => return Ok(()),
         };
         let record = records[i].take().expect("each row finishes once");
@@ -80,15 +85,13 @@ pub(super) fn measure_group(
         Ok(())
     };
     for (i, state) in states.iter_mut().enumerate() {
-        if matches!(state, State::Failed(_)) {
+        if matches!(state, State::Failed(..)) {
             finish(i, std::mem::replace(state, State::Written))?;
         }
     }
     // Each round starts one row further on (A B C, B C A, C A B, …), so no row always
     // follows the same one; sample i of each is still taken in round i.
     let n = states.len();
-    // Models of rows whose timed call failed, kept (as stopped rows' are) until the end.
-    let mut failed_models = Vec::new();
     for round in 0.. {
         let mut more = false;
         for k in 0..n {
@@ -100,10 +103,9 @@ pub(super) fn measure_group(
             let stopped = match sampled {
                 Ok(done) => done,
                 Err(e) => {
-                    if let State::Sampling(v, _) =
-                        std::mem::replace(&mut states[i], State::Failed(e))
+                    if let State::Sampling(v, _) = std::mem::replace(&mut states[i], State::Written)
                     {
-                        failed_models.push(v);
+                        states[i] = State::Failed(e, Some(v));
                     }
                     true
                 }
@@ -131,7 +133,6 @@ pub(super) fn measure_group(
     }
     // The stopped rows' models go now, the group done.
     drop(models);
-    drop(failed_models);
     Ok(written.into_iter().flatten().collect())
 }
 

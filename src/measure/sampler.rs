@@ -273,19 +273,14 @@ impl Sampling {
         f: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Sampling> {
         let start = Instant::now();
-        let mut warmup_iters = 0u64;
-        let mut first = Duration::ZERO;
-        let elapsed = loop {
+        f()?;
+        let first = start.elapsed();
+        let (mut warmup_iters, mut elapsed) = (1u64, first);
+        while elapsed < config.warmup || (warmup_iters < 2 && elapsed < TARGET_SAMPLE) {
             f()?;
             warmup_iters += 1;
-            let elapsed = start.elapsed();
-            if warmup_iters == 1 {
-                first = elapsed;
-            }
-            if elapsed >= config.warmup && (warmup_iters >= 2 || elapsed >= TARGET_SAMPLE) {
-                break elapsed;
-            }
-        };
+            elapsed = start.elapsed();
+        }
         let per_iter = if warmup_iters >= 2 {
             (elapsed - first).as_secs_f64() / (warmup_iters - 1) as f64
         } else {
