@@ -51,6 +51,7 @@ fn model_file_count(c: &mut Criterion) {
         seed: 0,
         fuse_bn: true,
         output: file.clone(),
+        dtype: flopsbench::spec::Dtype::F32,
     })
     .unwrap();
     let opts = CountOptions::default();

@@ -33,6 +33,9 @@ pub struct CountConfig {
     pub per_layer: bool,
     /// Input shapes of model files (`--input-shape`).
     pub input_shapes: Vec<InputShape>,
+    /// Element types swept (`--dtype f32,int8`): every case counted at each, in order;
+    /// empty = `options.dtype` alone.
+    pub dtypes: Vec<crate::spec::Dtype>,
 }
 
 /// `op`, `net`, `suite` and `peak`: a measured run.
@@ -84,11 +87,20 @@ impl BenchCommand {
             Some(path) => peak_rows(path)?,
             None => Vec::new(),
         };
+        // No --dtype: the suite's, else f32.
+        let dtypes = |suite: Option<Vec<crate::spec::Dtype>>| {
+            if self.experiment.dtypes.is_empty() {
+                suite.unwrap_or_else(|| vec![crate::spec::Dtype::F32])
+            } else {
+                self.experiment.dtypes.clone()
+            }
+        };
         let Some(path) = &self.suite else {
             return Ok(Experiment {
                 sampler: self.sampler.resolve(),
                 seed: self.seed.unwrap_or(0),
                 ceilings,
+                dtypes: dtypes(None),
                 ..self.experiment.clone()
             });
         };
@@ -104,6 +116,7 @@ impl BenchCommand {
             sampler: self.sampler.or(suite.sampler).resolve(),
             seed: self.seed.or(suite.seed).unwrap_or(0),
             ceilings,
+            dtypes: dtypes(suite.dtypes),
             ..self.experiment.clone()
         })
     }
@@ -174,6 +187,9 @@ pub enum Command {
     Worker,
     /// `flopsbench coverage` (hidden): the CI self-check.
     Coverage(Box<CoverageConfig>),
+    /// `flopsbench onednn-probe SPEC` (hidden): one tch convolution, for oneDNN's verbose
+    /// output.
+    OnednnProbe(String),
 }
 
 /// The configuration of `flopsbench coverage`.
@@ -207,8 +223,27 @@ pub enum Finished {
     SomeCasesFailed,
 }
 
-/// Computes every case of a `count` command; nothing is printed.
+/// Computes every case of a `count` command, at each of its dtypes; nothing is printed.
 pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
+    if config.dtypes.is_empty() {
+        return counts_at(config);
+    }
+    let mut out = Vec::new();
+    for dtype in &config.dtypes {
+        out.extend(counts_at(&CountConfig {
+            options: CountOptions {
+                dtype: *dtype,
+                ..config.options
+            },
+            dtypes: Vec::new(),
+            ..config.clone()
+        })?);
+    }
+    Ok(out)
+}
+
+/// [`counts`] at `config.options.dtype`.
+fn counts_at(config: &CountConfig) -> Result<Vec<CaseCount>> {
     validate_options(&config.options)?;
     match &config.target {
         CountTarget::Nets(names) => {
@@ -298,6 +333,14 @@ pub fn run(
             crate::backend::configure(&global(None));
             write_all(out, &crate::list::render(devices.as_deref())?)?
         }
+        Command::OnednnProbe(spec) => {
+            #[cfg(feature = "tch")]
+            crate::backend::libtorch::onednn::probe(spec)?;
+            #[cfg(not(feature = "tch"))]
+            return Err(Error::Usage(format!(
+                "onednn-probe {spec}: this build has no tch backend"
+            )));
+        }
         Command::Worker => {
             crate::backend::configure(&global(None));
             let sent = crate::fleet::worker::run(&mut std::io::stdin().lock(), out, log)?;
@@ -307,10 +350,11 @@ pub fn run(
             crate::backend::configure(&global(None));
             let study = crate::study::run(config, log)?;
             write_all(out, &study.summary)?;
+            // Skipped rows (a backend that cannot compute in a dtype) are not failures.
             let failed = study
                 .records
                 .iter()
-                .filter(|r| r.status != Status::Ok)
+                .filter(|r| r.status == Status::Error)
                 .count();
             return Ok(finished(failed));
         }
@@ -370,18 +414,20 @@ fn finished(failed: usize) -> Finished {
     }
 }
 
-/// Says where a measured run's rows are; returns how many failed.
+/// Says where a measured run's rows are; returns how many failed (skipped rows, which
+/// say why a backend cannot run a dtype, are not failures).
 fn summarise(outcome: &crate::run::Outcome, log: &mut dyn Write) -> usize {
-    let failed = outcome
-        .records
-        .iter()
-        .filter(|r| r.status != Status::Ok)
-        .count();
+    let count = |s: Status| outcome.records.iter().filter(|r| r.status == s).count();
+    let failed = count(Status::Error);
+    let skipped = match count(Status::Skipped) {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
     let csv = outcome.dir.join("results.csv");
     if csv.is_file() {
         writeln!(
             log,
-            "results: {} ({} rows, {failed} failed)",
+            "results: {} ({} rows, {failed} failed{skipped})",
             csv.display(),
             outcome.records.len()
         )
@@ -389,7 +435,7 @@ fn summarise(outcome: &crate::run::Outcome, log: &mut dyn Write) -> usize {
     } else {
         writeln!(
             log,
-            "results: {} (a folder per host; {} rows, {failed} failed); merge them with `flopsbench report {} -o DIR`",
+            "results: {} (a folder per host; {} rows, {failed} failed{skipped}); merge them with `flopsbench report {} -o DIR`",
             outcome.dir.display(),
             outcome.records.len(),
             outcome.dir.display()

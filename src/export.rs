@@ -23,6 +23,9 @@ pub struct ExportConfig {
     pub fuse_bn: bool,
     /// The file to write.
     pub output: PathBuf,
+    /// Element type: f32, or int8 (the QDQ graph flopsbench measures, calibrated on the
+    /// seeded input); f16 and bf16 are refused with the reason.
+    pub dtype: crate::spec::Dtype,
 }
 
 fn one_net(target: &CountTarget, resolution: usize) -> Result<Net> {
@@ -83,9 +86,34 @@ pub fn export(config: &ExportConfig) -> Result<String> {
             ),
         ));
     }
+    let dtype = config.dtype;
+    match dtype {
+        crate::spec::Dtype::F32 | crate::spec::Dtype::Int8 => {}
+        crate::spec::Dtype::Bf16 => {
+            return Err(Error::flag(
+                "--dtype",
+                format!(
+                    "bf16: ONNX Conv takes bf16 only from opset 22, and flopsbench writes opset {}",
+                    crate::onnx::OPSET
+                ),
+            ));
+        }
+        crate::spec::Dtype::F16 => {
+            return Err(Error::flag(
+                "--dtype",
+                "f16: flopsbench's ONNX writer emits f32 and int8 graphs only (so far)",
+            ));
+        }
+    }
     let net = one_net(&config.target, config.resolution)?;
+    if dtype == crate::spec::Dtype::Int8 {
+        crate::quant::quantizable(&net).map_err(|why| Error::flag("--dtype", why))?;
+    }
     check_output_path(&config.output)?;
-    let model = Model::new(&net, config.batch, config.seed, config.fuse_bn);
+    let mut model = Model::new(&net, config.batch, config.seed, config.fuse_bn);
+    if dtype == crate::spec::Dtype::Int8 {
+        model.int8 = Some(crate::quant::quantize(&model)?.params);
+    }
     let bytes = crate::onnx::to_bytes(&model);
     let tmp = config.output.with_extension("onnx.tmp");
     let io = |source| Error::Io {
@@ -99,10 +127,15 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     })?;
     let [n, c, h, w] = model.input_dims();
     Ok(format!(
-        "wrote {} ({} bytes): {}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} f32, output '{}', seed {}, BN {}\n",
+        "wrote {} ({} bytes): {}{}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} f32, output '{}', seed {}, BN {}\n",
         config.output.display(),
         bytes.len(),
         net.name,
+        if dtype == crate::spec::Dtype::Int8 {
+            format!(" as int8 ({})", crate::quant::SCHEME)
+        } else {
+            String::new()
+        },
         crate::onnx::OPSET,
         crate::onnx::INPUT_NAME,
         crate::onnx::OUTPUT_NAME,

@@ -80,6 +80,7 @@ pub mod output;
 pub mod paper;
 pub mod predict;
 pub mod profile;
+pub mod quant;
 pub mod record;
 pub mod reference;
 pub mod report;

@@ -60,6 +60,11 @@ pub struct Meta {
     /// The Slurm job the run was part of, when it ran under Slurm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm: Option<SlurmJob>,
+    /// The CPU's lower-precision features (see [`precision_features`]): why bf16 or int8
+    /// is fast on one machine and not on another; empty in runs written before it was
+    /// recorded.
+    #[serde(default)]
+    pub precision_features: Vec<String>,
 }
 
 /// The Slurm job a worker runs in, from the environment Slurm gives its tasks.
@@ -184,5 +189,47 @@ pub fn collect(
             .map(|p| p.display().to_string().replace(" (deleted)", ""))
             .unwrap_or_default(),
         slurm,
+        precision_features: precision_features(),
     }
+}
+
+/// The lower-precision features the OS reports for this CPU, of those that decide how
+/// fast bf16, f16 and int8 run: x86 `avx512_bf16`, `amx_bf16`, `amx_int8`, `amx_fp16`,
+/// `avx512_fp16`, `avx512_vnni`, `avx_vnni`, `f16c`; aarch64 `asimddp` (dot product),
+/// `i8mm`, `bf16`, `fphp`/`asimdhp` (half precision), `sve`. Read from /proc/cpuinfo's
+/// flags (x86) or Features (aarch64); empty where it cannot be read.
+pub fn precision_features() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    features_in(&text)
+}
+
+/// The precision features of a /proc/cpuinfo text (its first processor's flags).
+pub fn features_in(cpuinfo: &str) -> Vec<String> {
+    const WANTED: [&str; 14] = [
+        "avx512_bf16",
+        "amx_bf16",
+        "amx_int8",
+        "amx_fp16",
+        "avx512_fp16",
+        "avx512_vnni",
+        "avx_vnni",
+        "f16c",
+        "asimddp",
+        "i8mm",
+        "bf16",
+        "fphp",
+        "asimdhp",
+        "sve",
+    ];
+    let flags = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags") || l.starts_with("Features"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("", |(_, v)| v);
+    let have: Vec<&str> = flags.split_whitespace().collect();
+    WANTED
+        .iter()
+        .filter(|w| have.contains(w))
+        .map(|w| w.to_string())
+        .collect()
 }

@@ -65,6 +65,42 @@ pub struct Model {
     pub batch: usize,
     /// Input, NCHW, `batch × net.input` elements, uniform in [−1, 1).
     pub input: Vec<f32>,
+    /// Its int8 quantization (calibrated on `input`), when it runs at int8: the ONNX
+    /// writer then emits a QDQ graph.
+    pub int8: Option<Int8Params>,
+}
+
+/// An activation's int8 quantization: unsigned 8-bit, asymmetric (`x ≈ (q − zero_point)
+/// × scale`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActQuant {
+    /// Step between two levels.
+    pub scale: f32,
+    /// The level that stands for 0.
+    pub zero_point: u8,
+}
+
+/// A conv layer's int8 parameters: signed 8-bit symmetric weights per output channel
+/// (axis 0), an int32 bias at scale input × weight, and its output's quantization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvQuant {
+    /// Quantized weights, the layout of the f32 ones.
+    pub weight: Vec<i8>,
+    /// One scale per output channel.
+    pub weight_scales: Vec<f32>,
+    /// Quantized bias (scale: input scale × the channel's weight scale).
+    pub bias: Option<Vec<i32>>,
+    /// The layer output's quantization.
+    pub output: ActQuant,
+}
+
+/// A model's int8 parameters: the input's quantization and one [`ConvQuant`] per node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8Params {
+    /// The graph input's quantization.
+    pub input: ActQuant,
+    /// One per node of the net, in order.
+    pub layers: Vec<ConvQuant>,
 }
 
 const BN_EPS: f32 = 1e-5;
@@ -182,6 +218,7 @@ impl Model {
                 params,
                 batch,
                 input,
+                int8: None,
             };
         }
         let (fused, origins) = net.fuse_bn_with_origins();
@@ -197,6 +234,7 @@ impl Model {
             params,
             batch,
             input,
+            int8: None,
         }
     }
 

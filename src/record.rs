@@ -177,6 +177,16 @@ pub struct Record {
     /// The Slurm partition the job ran in (a Slurm device); empty otherwise.
     #[serde(default)]
     pub partition: String,
+    /// What actually computed: the arithmetic's element type and, where the runtime says,
+    /// the operators that ran it (`int8 (QLinearConv ×10; …)`, `f32 (QDQ simulated)`,
+    /// `bf16 (ATen ops, …)`); never a silent fallback.
+    #[serde(default)]
+    pub computed: String,
+    /// The output's largest difference from the f32 model's (its f64 reference for
+    /// operator stacks, the reference backend's f32 run for networks), relative to the
+    /// largest reference magnitude: what the row's precision costs.
+    #[serde(default)]
+    pub rel_err_vs_f32: Option<f64>,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

@@ -9,9 +9,11 @@ use crate::model::{Model, NodeParams};
 use crate::spec::{Conv2d, Layer, Shape};
 
 /// A batch of NCHW feature maps in f64.
-struct Maps {
-    shape: Shape,
-    data: Vec<f64>,
+pub(crate) struct Maps {
+    /// One item's shape.
+    pub(crate) shape: Shape,
+    /// `batch × shape` values.
+    pub(crate) data: Vec<f64>,
 }
 
 /// Output columns summed together: a tile of accumulators that stays in registers across
@@ -88,12 +90,12 @@ fn conv_plane_strided<const S: usize>(
 }
 
 /// A direct convolution in f64, output planes split across the host's cores.
-fn conv(
+pub(crate) fn conv(
     x: &Maps,
     batch: usize,
     c: &Conv2d,
-    weight: &[f32],
-    bias: Option<&[f32]>,
+    weights: &[f64],
+    bias: Option<&[f64]>,
     out: Shape,
 ) -> Vec<f64> {
     let plane = out.h * out.w;
@@ -105,7 +107,6 @@ fn conv(
             Padded::new(xn, c.c_in, (x.shape.h, x.shape.w), c, out)
         })
         .collect();
-    let weights: Vec<f64> = weight.iter().map(|v| f64::from(*v)).collect();
     let per_o = (c.c_in / c.groups) * c.kernel * c.kernel;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let planes_per_thread = (batch * c.c_out).div_ceil(threads).max(1);
@@ -117,7 +118,7 @@ fn conv(
                     let idx = t * planes_per_thread + j;
                     let (n, o) = (idx / c.c_out, idx % c.c_out);
                     let w = &weights[o * per_o..][..per_o];
-                    let b = bias.map_or(0.0, |b| f64::from(b[o]));
+                    let b = bias.map_or(0.0, |b| b[o]);
                     if c.stride == 1 {
                         conv_plane_strided::<1>(yp, &padded[n], c, o, w, b, out);
                     } else {
@@ -128,6 +129,34 @@ fn conv(
         }
     });
     y
+}
+
+/// The first `channels` channels of every item of `x`.
+pub(crate) fn first_channels(x: &Maps, batch: usize, channels: usize) -> Maps {
+    let per_item = x.shape.elements() as usize;
+    let len = channels * x.shape.h * x.shape.w;
+    Maps {
+        shape: Shape::new(channels, x.shape.h, x.shape.w),
+        data: (0..batch)
+            .flat_map(|n| x.data[n * per_item..][..len].iter().copied())
+            .collect(),
+    }
+}
+
+/// Writes `part` (the first `channels` channels of every item) into `out`, maps of
+/// `shape`.
+pub(crate) fn put_first_channels(
+    out: &mut [f64],
+    part: &[f64],
+    batch: usize,
+    shape: Shape,
+    channels: usize,
+) {
+    let per_item = shape.elements() as usize;
+    let len = channels * shape.h * shape.w;
+    for n in 0..batch {
+        out[n * per_item..][..len].copy_from_slice(&part[n * len..][..len]);
+    }
 }
 
 /// Runs an operator-stack model (conv-family and PConv layers) in f64.
@@ -144,31 +173,19 @@ pub fn run_op_stack(model: &Model) -> Result<Vec<f64>> {
                 node.name
             )));
         };
+        let weight: Vec<f64> = weight.iter().map(|v| f64::from(*v)).collect();
+        let bias: Option<Vec<f64>> = bias
+            .as_ref()
+            .map(|b| b.iter().map(|v| f64::from(*v)).collect());
         let data = match node.layer {
-            Layer::Conv(c) => conv(&x, batch, &c, weight, bias.as_deref(), node.out),
+            Layer::Conv(c) => conv(&x, batch, &c, &weight, bias.as_deref(), node.out),
             Layer::PConv(p) => {
                 // The first c_p channels convolved, the rest passed through.
-                let per_item = x.shape.elements() as usize;
-                let plane = x.shape.h * x.shape.w;
-                let part_shape = Shape::new(p.partial, x.shape.h, x.shape.w);
-                let part = Maps {
-                    shape: part_shape,
-                    data: (0..batch)
-                        .flat_map(|n| {
-                            x.data[n * per_item..n * per_item + p.partial * plane]
-                                .iter()
-                                .copied()
-                        })
-                        .collect(),
-                };
                 let c = Conv2d::new(p.partial, p.partial, p.kernel, 1, 1);
-                let y = conv(&part, batch, &c, weight, None, part_shape);
+                let part = first_channels(&x, batch, p.partial);
+                let y = conv(&part, batch, &c, &weight, None, part.shape);
                 let mut out = x.data.clone();
-                for n in 0..batch {
-                    let len = p.partial * plane;
-                    out[n * per_item..n * per_item + len]
-                        .copy_from_slice(&y[n * len..(n + 1) * len]);
-                }
+                put_first_channels(&mut out, &y, batch, x.shape, p.partial);
                 out
             }
             _ => {
@@ -305,13 +322,18 @@ mod tests {
                         by_definition(&one, &c, &w, &bias, out)
                     })
                     .collect();
+                let (w64, b64) = (widen(&w), widen(&bias));
                 assert_eq!(
-                    conv(&x, batch, &c, &w, Some(&bias), out),
+                    conv(&x, batch, &c, &w64, Some(&b64), out),
                     want,
                     "{c:?} on {shape:?}"
                 );
             }
         }
+    }
+
+    fn widen(v: &[f32]) -> Vec<f64> {
+        v.iter().map(|x| f64::from(*x)).collect()
     }
 
     #[test]
@@ -321,7 +343,7 @@ mod tests {
             shape: Shape::new(1, 3, 3),
             data: (0..9).map(f64::from).collect(),
         };
-        let mut w = vec![0.0f32; 9];
+        let mut w = vec![0.0f64; 9];
         w[4] = 1.0;
         assert_eq!(conv(&x, 1, &c, &w, None, Shape::new(1, 3, 3)), x.data);
         let s2 = Conv2d::new(1, 1, 3, 2, 1);

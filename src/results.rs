@@ -161,6 +161,14 @@ impl Sink for ResultsWriter {
     fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()> {
         self.append_layer_rows(rows)
     }
+
+    fn graph(&mut self, name: &str, bytes: &[u8]) -> Result<bool> {
+        let dir = self.dir.join("graphs");
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(name);
+        fs::write(&path, bytes).map_err(io(&path))?;
+        Ok(true)
+    }
 }
 
 impl ResultsWriter {
@@ -301,13 +309,13 @@ fn cut_partial_line(path: &Path) -> Result<()> {
 }
 
 /// The (case, backend, device) of every per-layer profile in `dir/layers.csv`.
-pub fn profiled(dir: &Path) -> Vec<(String, String, String)> {
+pub fn profiled(dir: &Path) -> Vec<crate::bench::Profiled> {
     let Ok(mut reader) = csv::Reader::from_path(dir.join("layers.csv")) else {
         return Vec::new();
     };
-    let mut out: Vec<(String, String, String)> = Vec::new();
+    let mut out: Vec<crate::bench::Profiled> = Vec::new();
     for row in reader.deserialize::<crate::profile::LayerRow>().flatten() {
-        let key = (row.case, row.backend, row.device);
+        let key = (row.case, row.backend, row.device, row.dtype);
         if !out.contains(&key) {
             out.push(key);
         }

@@ -33,6 +33,8 @@ pub struct PaperConfig {
     pub out: Option<PathBuf>,
     /// No per-case lines.
     pub quiet: bool,
+    /// Element types: the whole study at each (`--dtype f32,bf16,int8`).
+    pub dtypes: Vec<crate::spec::Dtype>,
 }
 
 /// What a finished study produced.
@@ -46,7 +48,9 @@ pub struct Study {
     pub summary: String,
 }
 
-fn sampler(suite: &crate::suite::Suite, quick: bool) -> SamplerConfig {
+/// The sampler of a suite of the study at `dtypes` element types: the suite's (its budget
+/// once per dtype), or `--quick`'s.
+fn sampler(suite: &crate::suite::Suite, quick: bool, dtypes: usize) -> SamplerConfig {
     if quick {
         return SamplerOverrides {
             warmup: Some(Duration::from_millis(50)),
@@ -56,7 +60,9 @@ fn sampler(suite: &crate::suite::Suite, quick: bool) -> SamplerConfig {
         }
         .resolve();
     }
-    suite.sampler.resolve()
+    let mut sampler = suite.sampler.resolve();
+    sampler.budget = sampler.budget.map(|b| b * dtypes.max(1) as u32);
+    sampler
 }
 
 /// The help of `paper --quick`, with the sampling times of the embedded suites.
@@ -175,8 +181,8 @@ fn summary(records: &[Record], dir: &std::path::Path, elapsed: Duration) -> Stri
     out
 }
 
-/// A measured run of the study: `target` on the study's backends, the paper's protocol
-/// per device (batch, threads), f32, BN folded.
+/// A measured run of the study: `target` on the study's backends and dtypes, the paper's
+/// protocol per device (batch, threads), BN folded.
 fn experiment(
     config: &PaperConfig,
     target: Target,
@@ -185,6 +191,7 @@ fn experiment(
 ) -> Experiment {
     Experiment {
         backends: config.backends.clone(),
+        dtypes: config.dtypes.clone(),
         sampler,
         seed,
         ..Experiment::new(target)
@@ -238,7 +245,7 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
         let run = experiment(
             config,
             Target::Cases(suite.cases.clone()),
-            sampler(&suite, config.quick),
+            sampler(&suite, config.quick, config.dtypes.len()),
             suite.seed.unwrap_or(0),
         );
         if !config.quiet {

@@ -65,6 +65,8 @@ pub struct Measure {
     pub interleave: Option<bool>,
     /// Seed.
     pub seed: Option<u64>,
+    /// Element types swept over every case (`["f32", "bf16", "int8"]`).
+    pub dtype: Option<Spanned<OneOrMany<String>>>,
 }
 
 /// One `[[ops]]` entry: an operator sweep.
@@ -154,6 +156,8 @@ pub struct Suite {
     pub sampler: SamplerOverrides,
     /// Seed from `[measure]`.
     pub seed: Option<u64>,
+    /// Element types from `[measure]` (`--dtype` overrides them).
+    pub dtypes: Option<Vec<crate::spec::Dtype>>,
 }
 
 struct Ctx<'a> {
@@ -423,6 +427,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Suite> {
             interleave: m.interleave,
         },
         seed: m.seed,
+        dtypes: match &m.dtype {
+            Some(d) => Some(
+                d.get_ref()
+                    .to_vec()
+                    .iter()
+                    .map(|v| v.parse::<crate::spec::Dtype>())
+                    .collect::<std::result::Result<Vec<_>, String>>()
+                    .map_err(|why| ctx.err(d.span(), format!("measure.dtype: {why}")))?,
+            ),
+            None => None,
+        },
     })
 }
 

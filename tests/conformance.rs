@@ -195,8 +195,8 @@ fn reduced_precision_stays_within_its_stated_tolerance(name: &str) {
     // f16/bf16 run where a backend supports them (tch), against the same f64 reference.
     if let Some(b) = runnable(name) {
         for dtype in [Dtype::F16, Dtype::Bf16] {
-            if !b.supports(dtype) {
-                eprintln!("{} computes in f32 only; no {dtype} check", b.name());
+            if let Err(why) = b.supports(dtype) {
+                eprintln!("{why}; no {dtype} check");
                 continue;
             }
             for kind in [OpKind::Conv, OpKind::Dwconv, OpKind::Pconv] {
@@ -222,6 +222,54 @@ fn reduced_precision_stays_within_its_stated_tolerance(name: &str) {
     }
 }
 
+fn int8_matches_the_quantized_arithmetic(name: &str) {
+    // int8 QDQ graphs where a backend runs them (ort as QLinearConv, tract simulated in
+    // f32), against the f64 reference of the same quantized arithmetic: one layer within
+    // one step of the output's scale, a stack within one step per layer.
+    let Some(b) = runnable(name) else { return };
+    if let Err(why) = b.supports(Dtype::Int8) {
+        eprintln!("{why}; no int8 check");
+        return;
+    }
+    let mut cases = op_cases();
+    cases.extend([OpKind::Conv, OpKind::Dwconv, OpKind::Pconv].map(|k| {
+        let mut c = OpCase::paper(k, Shape::new(24, 12, 12));
+        c.layers = 4;
+        c
+    }));
+    let s = Settings {
+        dtype: Dtype::Int8,
+        ..Settings::f32(1)
+    };
+    let mut worst: f64 = 0.0;
+    for case in cases {
+        let mut model = Model::new(&case.to_net().unwrap(), 2, 5, true);
+        let quantized = flopsbench::quant::quantize(&model).unwrap();
+        let scale = f64::from(quantized.params.layers.last().unwrap().output.scale);
+        let steps = flopsbench::quant::tolerance_steps(&quantized.params);
+        model.int8 = Some(quantized.params);
+        let got = output(b, &model, &s);
+        let (abs, _) = compare(&got, &quantized.reference).expect("same number of values");
+        worst = worst.max(abs / scale);
+        assert!(
+            abs <= steps * scale * (1.0 + 1e-6),
+            "{} int8 {}: {:.3} steps off (at most {steps})",
+            b.name(),
+            case.id(),
+            abs / scale
+        );
+        // Quantization happened: the f32 model's output differs.
+        let (_, vs_f32) = compare(&got, &run_op_stack(&model).unwrap()).unwrap();
+        assert!(
+            vs_f32 > F32_TOLERANCE,
+            "{} int8 {}: {vs_f32:e}",
+            b.name(),
+            case.id()
+        );
+    }
+    eprintln!("{name} int8: at most {worst:.3} steps from the quantized arithmetic");
+}
+
 /// One module per backend, one test per backend × check, so a failure names its backend
 /// (after candle's per-device test macro).
 macro_rules! conformance {
@@ -241,6 +289,10 @@ macro_rules! conformance {
                 #[test]
                 fn every_zoo_net_matches_its_reference_backend() {
                     super::every_zoo_net_matches_its_reference_backend(stringify!($backend));
+                }
+                #[test]
+                fn int8_matches_the_quantized_arithmetic() {
+                    super::int8_matches_the_quantized_arithmetic(stringify!($backend));
                 }
                 #[test]
                 fn reduced_precision_stays_within_its_stated_tolerance() {

@@ -27,17 +27,19 @@ fn jsonl(path: &Path) -> Vec<RecordWithSamples> {
     common::jsonl_rows(path)
 }
 
-#[test]
-fn fasternet_t0_on_emulated_arm_matches_x86() {
+/// A devices file in `dir` whose `arm` is the aarch64 build under qemu, or `None` (the
+/// test skipped, saying why) when qemu or the build is missing.
+fn emulated_arm(dir: &Path) -> Option<PathBuf> {
     if Command::new(QEMU).arg("--version").output().is_err() {
-        return skip("qemu-aarch64 not found");
+        skip("qemu-aarch64 not found");
+        return None;
     }
     let binary = arm_binary();
     if !binary.is_file() {
-        return skip(&format!("{} not built", binary.display()));
+        skip(&format!("{} not built", binary.display()));
+        return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let devices = dir.path().join("devices.toml");
+    let devices = dir.join("devices.toml");
     std::fs::write(
         &devices,
         format!(
@@ -47,6 +49,73 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
         ),
     )
     .unwrap();
+    Some(devices)
+}
+
+#[test]
+fn f16_and_int8_run_checked_on_emulated_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(devices) = emulated_arm(dir.path()) else {
+        return;
+    };
+    let out = dir.path().join("run");
+    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+        .args([
+            "op",
+            "--kind",
+            "dwconv,pconv",
+            "--shape",
+            "16x8x8",
+            "--layers",
+            "2",
+        ])
+        .args([
+            "--dtype",
+            "f16,int8",
+            "--device",
+            "arm",
+            "--backend",
+            "candle,tract",
+        ])
+        .args([
+            "--runs",
+            "2",
+            "--min-time",
+            "0",
+            "--warmup",
+            "0",
+            "--devices",
+        ])
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let rows = jsonl(&out.join("results.jsonl"));
+    // 2 kinds × 2 backends × 2 dtypes: candle f16 and tract int8 run, the others skip.
+    assert_eq!(rows.len(), 8, "{stderr}");
+    for r in rows.iter().map(|r| &r.record) {
+        assert!(r.emulated && r.arch == "aarch64", "{r:?}");
+        let runs = matches!(
+            (r.backend.as_str(), r.dtype.as_str()),
+            ("candle", "f16") | ("tract", "int8")
+        );
+        let want = if runs { Status::Ok } else { Status::Skipped };
+        assert_eq!(r.status, want, "{} {}: {}", r.backend, r.dtype, r.error);
+        if runs {
+            assert!(r.max_abs_err.is_some() && !r.computed.is_empty(), "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn fasternet_t0_on_emulated_arm_matches_x86() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(devices) = emulated_arm(dir.path()) else {
+        return;
+    };
     let out = dir.path().join("run");
     let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
         .args([

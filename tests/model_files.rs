@@ -37,24 +37,33 @@ fn count_file(path: &Path) -> flopsbench::count::CaseCount {
         format: Format::Json,
         per_layer: false,
         input_shapes: Vec::new(),
+        dtypes: Vec::new(),
     };
     counts(&config).unwrap().remove(0)
 }
 
-/// The stripped model at `path` with every emptied float initializer refilled from `seed`.
+/// The stripped model at `path` with every emptied initializer refilled from `seed`:
+/// floats, and a quantized model's int8 weights and int32 biases.
 fn refilled(path: &Path, seed: u64, out: &Path) {
     let mut m = pb::ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut refilled = 0;
     for t in &mut m.graph.as_mut().unwrap().initializer {
         let n: i64 = t.dims.iter().product();
-        if t.data_type == DataType::Float as i32 && t.raw_data.is_empty() && t.float_data.is_empty()
-        {
-            t.raw_data = (0..n)
-                .flat_map(|_| rng.random_range(-0.1f32..0.1).to_le_bytes())
-                .collect();
-            refilled += 1;
+        if !t.raw_data.is_empty() || !t.float_data.is_empty() || !t.int32_data.is_empty() {
+            continue;
         }
+        t.raw_data = match DataType::try_from(t.data_type) {
+            Ok(DataType::Float) => (0..n)
+                .flat_map(|_| rng.random_range(-0.1f32..0.1).to_le_bytes())
+                .collect(),
+            Ok(DataType::Int8 | DataType::Uint8) => (0..n).map(|_| rng.random::<u8>()).collect(),
+            Ok(DataType::Int32) => (0..n)
+                .flat_map(|_| rng.random_range(-999i32..999).to_le_bytes())
+                .collect(),
+            _ => continue,
+        };
+        refilled += 1;
     }
     assert!(refilled > 10, "{} has its weights", path.display());
     std::fs::write(out, m.encode_to_vec()).unwrap();
@@ -73,6 +82,7 @@ fn every_zoo_network_exported_counts_as_the_zoo() {
             seed: 3,
             fuse_bn: true,
             output: file.clone(),
+            dtype: flopsbench::spec::Dtype::F32,
         })
         .unwrap();
         let zoo = count_zoo(name, 224, &CountOptions::default(), false).unwrap();
@@ -539,4 +549,25 @@ fn a_model_file_is_profiled_layer_by_layer_with_its_patterns() {
         let share: f64 = mine.iter().filter_map(|r| r.share_of_time).sum();
         assert!((share - 1.0).abs() < 1e-9);
     }
+}
+
+#[test]
+fn a_qdq_model_from_onnx_runtimes_quantizer_counts_as_its_f32_export() {
+    // scripts/export-reference-onnx: resnet18 exported by PyTorch, quantized by
+    // onnxruntime.quantization.quantize_static (QDQ, u8 activations, s8 per-channel
+    // weights), stripped of its weights' data.
+    let dir = tempfile::tempdir().unwrap();
+    let (f32_file, qdq_file) = (dir.path().join("f32.onnx"), dir.path().join("qdq.onnx"));
+    refilled(&fixture("onnx/resnet18.stripped.onnx"), 7, &f32_file);
+    refilled(&fixture("onnx/resnet18-qdq.stripped.onnx"), 7, &qdq_file);
+    let (f32_model, qdq) = (count_file(&f32_file), count_file(&qdq_file));
+    assert_eq!(qdq.macs, f32_model.macs);
+    // Its int8 weights are parameters; the quantizer's scales and zero points are not.
+    assert_eq!(qdq.params, f32_model.params);
+    // Every node is counted: QuantizeLinear and DequantizeLinear have their rules.
+    assert!(qdq.uncounted.is_empty(), "{:?}", qdq.uncounted);
+    assert!(
+        qdq.mem_bytes > f32_model.mem_bytes,
+        "Q/DQ nodes move their values too"
+    );
 }

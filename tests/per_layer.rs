@@ -192,6 +192,9 @@ impl Prepared for Plain {
     fn pconv_impl(&self) -> flopsbench::backend::PconvImpl {
         self.0.pconv_impl()
     }
+    fn computed(&self) -> String {
+        self.0.computed()
+    }
 }
 
 impl Backend for NoHook {

@@ -10,7 +10,7 @@ use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available, 
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::model::{Model, NodeParams};
-use crate::spec::{Activation, Layer, PoolKind};
+use crate::spec::{Activation, Dtype, Layer, PoolKind};
 
 /// The candle-core version this build links (checked against Cargo.lock by a test).
 pub const VERSION: &str = "0.11.1";
@@ -61,6 +61,37 @@ fn err(e: candle_core::Error) -> Error {
     Error::Backend {
         backend: "candle".into(),
         message: e.to_string(),
+    }
+}
+
+/// The candle element type of `dtype` (f32 and f16; `supports` refuses the others).
+fn candle_dtype(dtype: Dtype) -> DType {
+    match dtype {
+        Dtype::F16 => DType::F16,
+        _ => DType::F32,
+    }
+}
+
+impl Weights {
+    /// These weights as `dtype` tensors.
+    fn into_dtype(self, dtype: DType) -> Result<Weights> {
+        let to = |t: Tensor| t.to_dtype(dtype).map_err(err);
+        let opt = |t: Option<Tensor>| t.map(to).transpose();
+        Ok(match self {
+            Weights::None => Weights::None,
+            Weights::Conv { weight, bias } => Weights::Conv {
+                weight: to(weight)?,
+                bias: opt(bias)?,
+            },
+            Weights::Affine { scale, shift } => Weights::Affine {
+                scale: to(scale)?,
+                shift: to(shift)?,
+            },
+            Weights::Linear { weight_t, bias } => Weights::Linear {
+                weight_t: to(weight_t)?,
+                bias: opt(bias)?,
+            },
+        })
     }
 }
 
@@ -154,9 +185,9 @@ fn pad_spatial(x: &Tensor, p: usize, value: f32) -> candle_core::Result<Tensor> 
         return Ok(x.clone());
     }
     let (n, c, h, w) = x.dims4()?;
-    let side = Tensor::full(value, (n, c, h, p), x.device())?;
+    let side = Tensor::full(value, (n, c, h, p), x.device())?.to_dtype(x.dtype())?;
     let x = Tensor::cat(&[&side, x, &side], 3)?;
-    let top = Tensor::full(value, (n, c, p, w + 2 * p), x.device())?;
+    let top = Tensor::full(value, (n, c, p, w + 2 * p), x.device())?.to_dtype(x.dtype())?;
     Tensor::cat(&[&top, &x, &top], 2)
 }
 
@@ -314,6 +345,17 @@ impl Prepared for CandlePrepared {
     fn pconv_impl(&self) -> PconvImpl {
         self.pconv_impl
     }
+
+    fn computed(&self) -> String {
+        match self.input.dtype() {
+            // gemm-f16 widens to f32 for its multiply-adds on x86 (no AVX512-FP16 path).
+            DType::F16 if cfg!(target_arch = "x86_64") => {
+                "f16 (f16 tensors; gemm-f16 multiplies in f32 on x86)".into()
+            }
+            DType::F16 => "f16 (f16 tensors, gemm-f16)".into(),
+            _ => "f32".into(),
+        }
+    }
 }
 
 impl Backend for Candle {
@@ -331,6 +373,18 @@ impl Backend for Candle {
 
     fn reference_preference(&self) -> Option<u8> {
         Some(1)
+    }
+
+    /// f32 and f16 (f16 tensors; gemm-f16 widens to f32 on x86); not bf16: candle 0.11's
+    /// CPU conv2d takes no bf16 (its matmul path has none).
+    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
+        match dtype {
+            Dtype::F32 | Dtype::F16 => Ok(()),
+            Dtype::Bf16 => {
+                Err("candle 0.11's CPU conv2d takes no bf16 (its matmul path has none)".into())
+            }
+            Dtype::Int8 => Err("candle has no int8 convolution".into()),
+        }
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
@@ -351,6 +405,7 @@ impl Backend for Candle {
             set_threads(settings.threads);
         }
         let dev = Device::Cpu;
+        let dt = candle_dtype(settings.dtype);
         let n = model.net.nodes.len();
         let mut last_reader = vec![usize::MAX; n + 1];
         for (i, node) in model.net.nodes.iter().enumerate() {
@@ -369,7 +424,7 @@ impl Backend for Candle {
                     name: node.name.clone(),
                     layer: node.layer,
                     inputs: node.inputs.iter().map(|t| t.0).collect(),
-                    weights: weights(&node.layer, params, &dev)?,
+                    weights: weights(&node.layer, params, &dev)?.into_dtype(dt)?,
                     frees: (0..=n)
                         .filter(|t| last_reader[*t] == i && *t != 0)
                         .collect(),
@@ -378,7 +433,9 @@ impl Backend for Candle {
             .collect::<Result<Vec<Step>>>()?;
         Ok(Box::new(CandlePrepared {
             steps,
-            input: tensor(&model.input, &model.input_dims(), &dev)?,
+            input: tensor(&model.input, &model.input_dims(), &dev)?
+                .to_dtype(dt)
+                .map_err(err)?,
             output: None,
             pconv_impl: settings.pconv_impl,
             device: dev,

@@ -3,6 +3,8 @@
 //! the authors' forward (split, conv, cat) or their slicing variant. On CUDA, cudnn's
 //! benchmark mode is on and `sync` is a device synchronize.
 
+pub mod onednn;
+
 use tch::{Device, Kind, Tensor};
 
 use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available};
@@ -33,6 +35,8 @@ fn kind(dtype: Dtype) -> Kind {
         Dtype::F32 => Kind::Float,
         Dtype::F16 => Kind::Half,
         Dtype::Bf16 => Kind::BFloat16,
+        // Never prepared: `supports` refuses int8 (no quantized conv in tch's API).
+        Dtype::Int8 => Kind::Int8,
     }
 }
 
@@ -69,6 +73,8 @@ struct TchPrepared {
     output: Option<Tensor>,
     pconv_impl: PconvImpl,
     device: Device,
+    /// Its first convolution of each kind, to ask oneDNN which kernel runs it.
+    probes: Vec<onednn::Probe>,
 }
 
 fn weights(
@@ -236,6 +242,28 @@ impl TchPrepared {
     }
 }
 
+/// The first convolution of each kind (dense — PConv's partial one included —, grouped,
+/// depthwise) of `model`, as it runs with `batch`, `threads` and `dtype`.
+fn probes(model: &Model, batch: usize, threads: usize, dtype: Dtype) -> Vec<onednn::Probe> {
+    let mut out: Vec<onednn::Probe> = Vec::new();
+    for node in &model.net.nodes {
+        let input = model.net.input_shapes(node)[0];
+        let (conv, input) = match node.layer {
+            Layer::Conv(c) => (c, input),
+            Layer::PConv(p) => (
+                crate::spec::Conv2d::new(p.partial, p.partial, p.kernel, 1, 1),
+                crate::spec::Shape::new(p.partial, input.h, input.w),
+            ),
+            _ => continue,
+        };
+        let probe = onednn::Probe::of(conv, input, batch, threads, dtype);
+        if !out.iter().any(|p| p.kind == probe.kind) {
+            out.push(probe);
+        }
+    }
+    out
+}
+
 impl Prepared for TchPrepared {
     fn run(&mut self) -> Result<()> {
         self.output = self.forward(None)?;
@@ -288,6 +316,31 @@ impl Prepared for TchPrepared {
     fn pconv_impl(&self) -> PconvImpl {
         self.pconv_impl
     }
+
+    fn computed(&self) -> String {
+        let kind = match self.output.as_ref().map(Tensor::kind) {
+            Some(Kind::Float) => "f32",
+            Some(Kind::Half) => "f16",
+            Some(Kind::BFloat16) => "bf16",
+            Some(_) => "another type",
+            None => "not run",
+        };
+        let on_cpu = !matches!(self.device, Device::Cuda(_));
+        let kernels: Vec<String> = self
+            .probes
+            .iter()
+            .filter(|_| on_cpu && self.output.is_some())
+            .map(|p| format!("{} {}", p.kind, onednn::kernel(p)))
+            .collect();
+        if kernels.is_empty() {
+            format!("{kind} (ATen ops, every tensor {kind})")
+        } else {
+            format!(
+                "{kind} (ATen ops, every tensor {kind}; oneDNN: {})",
+                kernels.join(", ")
+            )
+        }
+    }
 }
 
 impl Backend for Tch {
@@ -299,8 +352,17 @@ impl Backend for Tch {
         format!("libtorch {LIBTORCH_VERSION} (tch {VERSION})")
     }
 
-    fn supports(&self, _dtype: Dtype) -> bool {
-        true
+    /// f32, f16 and bf16 (oneDNN on the CPU); not int8: tch's API has no quantized
+    /// convolution (PyTorch reaches one only through TorchScript files made in Python).
+    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
+        match dtype {
+            Dtype::Int8 => Err(
+                "tch has no quantized convolution in its API (PyTorch reaches \
+                                one only through TorchScript files made in Python)"
+                    .into(),
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
@@ -373,6 +435,7 @@ impl Backend for Tch {
             output: None,
             pconv_impl: settings.pconv_impl,
             device: dev,
+            probes: probes(model, model.batch, settings.threads, settings.dtype),
         }))
     }
 }

@@ -89,6 +89,15 @@ pub trait Prepared {
     fn detail(&self) -> String;
     /// The PConv forward this backend runs.
     fn pconv_impl(&self) -> PconvImpl;
+    /// What actually computed, for the `computed` column: the element type of the
+    /// arithmetic and, where the runtime says, which operators ran it (`int8 (QLinearConv
+    /// ×10)`, `f32 (QDQ simulated)`).
+    fn computed(&self) -> String;
+    /// The runtime's optimised graph, where it writes one (ONNX Runtime for f16 and int8
+    /// sessions), to be kept in the run folder beside the results.
+    fn optimised_model(&self) -> Option<&[u8]> {
+        None
+    }
     /// `passes` more passes, each timed node by node through the runtime's own per-node
     /// hook (candle and tch: each node run and synchronised on its own), in execution
     /// order; `None` where the backend has no such hook. Never part of a timed
@@ -147,9 +156,13 @@ pub trait Backend: Sync {
     fn reference_preference(&self) -> Option<u8> {
         None
     }
-    /// Whether it computes in `dtype` (all backends run f32).
-    fn supports(&self, dtype: Dtype) -> bool {
-        dtype == Dtype::F32
+    /// Whether it computes in `dtype` natively; `Err` says why not, and the (backend,
+    /// dtype) pair is a skipped row. Every backend runs f32.
+    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
+        match dtype {
+            Dtype::F32 => Ok(()),
+            d => Err(format!("{} computes in f32 only, not {d}", self.name())),
+        }
     }
     /// Whether it can run on `device` here; `Err` holds why not and how to fix it.
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String>;

@@ -5,7 +5,10 @@
 //! registers the CUDA execution provider (onnxruntime-gpu: `scripts/setup-ort --gpu`);
 //! if that fails the case is an error row with ORT's message, never a CPU fallback.
 
+mod graph;
 mod profile;
+
+use graph::{computed_by, with_optimised};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -20,6 +23,7 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::import::FileRun;
 use crate::model::Model;
+use crate::spec::Dtype;
 
 /// The ort crate version (checked against Cargo.lock by a test).
 pub const CRATE_VERSION: &str = "2.0.0-rc.15";
@@ -236,6 +240,11 @@ struct OrtPrepared {
     keep: bool,
     /// The output of the last run made while `keep` was set.
     last: Option<Vec<f32>>,
+    /// What computed (see [`computed_by`]).
+    computed: String,
+    /// The session's optimised graph (ONNX), where it was saved: int8 graphs and model
+    /// files.
+    optimised: Option<Vec<u8>>,
 }
 
 impl Prepared for OrtPrepared {
@@ -293,6 +302,14 @@ impl Prepared for OrtPrepared {
         PconvImpl::SplitCat
     }
 
+    fn computed(&self) -> String {
+        self.computed.clone()
+    }
+
+    fn optimised_model(&self) -> Option<&[u8]> {
+        self.optimised.as_deref()
+    }
+
     fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
         Some(profile::profile(
             &self.model,
@@ -313,6 +330,25 @@ impl Backend for Ort {
         match loaded() {
             Ok((_, v)) => format!("onnxruntime {v} (ort {CRATE_VERSION})"),
             Err(_) => format!("ort {CRATE_VERSION}, runtime not loaded"),
+        }
+    }
+
+    /// f32, and int8 QDQ graphs (fused into QLinearConv by the level-2 optimiser: the
+    /// row's `computed` counts the optimised graph's operators). Not f16: its inputs would
+    /// need ort's `half` feature (and the x86 CPU provider runs f16 convolutions through
+    /// inserted Casts); not bf16: ONNX Conv takes bf16 only from opset 22 and the CPU
+    /// provider has no bf16 Conv.
+    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
+        match dtype {
+            Dtype::F32 | Dtype::Int8 => Ok(()),
+            Dtype::F16 => Err("ort: f16 is not built in yet (inputs need ort's `half` \
+                               feature; ONNX Runtime's x86 CPU provider runs f16 convs \
+                               through inserted Casts)"
+                .into()),
+            Dtype::Bf16 => Err("ort: ONNX Runtime's CPU provider has no bf16 Conv (and \
+                                ONNX Conv takes bf16 only from opset 22; flopsbench writes \
+                                opset 17)"
+                .into()),
         }
     }
 
@@ -351,8 +387,13 @@ impl Backend for Ort {
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes(model);
-        let (mut builder, cuda) = builder(device, settings)?;
-        let session = builder.commit_from_memory(&bytes).map_err(err)?;
+        let (builder, cuda) = builder(device, settings)?;
+        let keep = model.int8.is_some();
+        let (session, optimised) = with_optimised(builder, keep, |b| b.commit_from_memory(&bytes))?;
+        let computed = match &optimised {
+            Some(graph) => computed_by(graph)?,
+            None => "f32".into(),
+        };
         let model_bytes = profile::ModelBytes::Memory(bytes);
         let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
         let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
@@ -368,6 +409,8 @@ impl Backend for Ort {
             cuda,
             keep: true,
             last: None,
+            computed,
+            optimised,
         }))
     }
 
@@ -382,8 +425,13 @@ impl Backend for Ort {
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
-        let (mut builder, cuda) = builder(device, settings)?;
-        let session = builder.commit_from_file(&file.path).map_err(err)?;
+        let (builder, cuda) = builder(device, settings)?;
+        let (session, optimised) =
+            with_optimised(builder, true, |b| b.commit_from_file(&file.path))?;
+        let computed = match &optimised {
+            Some(graph) => computed_by(graph)?,
+            None => "f32".into(),
+        };
         let inputs = file
             .inputs
             .iter()
@@ -407,6 +455,8 @@ impl Backend for Ort {
             cuda,
             keep: true,
             last: None,
+            computed,
+            optimised,
         }))
     }
 }

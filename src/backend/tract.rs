@@ -10,6 +10,7 @@ use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::import::FileRun;
 use crate::model::Model;
+use crate::spec::Dtype;
 
 /// The tract-onnx version this build links (checked against Cargo.lock by a test).
 pub const VERSION: &str = "0.23.9";
@@ -32,6 +33,8 @@ struct TractPrepared {
     /// What ran: the exported graph or the model file, and how tract optimised it.
     source: String,
     threads: usize,
+    /// What computed (see [`arithmetic`]).
+    computed: String,
 }
 
 impl Prepared for TractPrepared {
@@ -62,6 +65,10 @@ impl Prepared for TractPrepared {
     fn pconv_impl(&self) -> PconvImpl {
         // The ONNX export always writes the authors' split-cat forward.
         PconvImpl::SplitCat
+    }
+
+    fn computed(&self) -> String {
+        self.computed.clone()
     }
 
     fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
@@ -110,6 +117,17 @@ impl Backend for Tract {
         probe_host_cpu(device, "tract runs on CPUs only")
     }
 
+    /// f32, and int8's QDQ graphs — which tract runs in f32 on quantized values (its
+    /// DequantizeLinear folding does not reach Conv): the row's `computed` says so.
+    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
+        match dtype {
+            Dtype::F32 | Dtype::Int8 => Ok(()),
+            d => Err(format!(
+                "tract: flopsbench's ONNX writer emits f32 and int8 graphs, not {d}"
+            )),
+        }
+    }
+
     fn prepare(
         &self,
         model: &Model,
@@ -124,7 +142,17 @@ impl Backend for Tract {
             .map_err(err)?;
         let source = format!("optimised graph: {} nodes", typed.nodes().len());
         let input = Tensor::from_shape(&model.input_dims(), &model.input).map_err(err)?;
-        runnable(typed, tvec![input.into_tvalue()], source, settings)
+        let mut computed = arithmetic(&typed);
+        if model.int8.is_some() && !computed.starts_with("int") {
+            computed = format!("{computed} (QDQ simulated)");
+        }
+        runnable(
+            typed,
+            tvec![input.into_tvalue()],
+            source,
+            computed,
+            settings,
+        )
     }
 
     fn runs_files(&self) -> bool {
@@ -138,7 +166,13 @@ impl Backend for Tract {
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
-        let mut inference = tract_onnx::onnx().model_for_path(&file.path).map_err(err)?;
+        // The file's intermediate shape annotations are not read: a quantizer's may name
+        // the batch symbolically, which then cannot unify with the batch the run sets;
+        // tract infers every shape itself.
+        let mut inference = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_path(&file.path)
+            .map_err(err)?;
         let given = inference.nodes().len();
         let outlets = inference.input_outlets().map_err(err)?.to_vec();
         let mut inputs = TVec::new();
@@ -167,8 +201,46 @@ impl Backend for Tract {
             "the model file as given ({given} nodes as tract reads it), optimised: {} nodes",
             typed.nodes().len()
         );
-        runnable(typed, inputs, source, settings)
+        let mut computed = arithmetic(&typed);
+        if file.quantized && !computed.starts_with("int") {
+            computed = format!("{computed} (QDQ simulated)");
+        }
+        runnable(typed, inputs, source, computed, settings)
     }
+}
+
+/// What tract's optimised graph computes in: the element types its convolution and
+/// matrix-product nodes read (`f32 (OptMatMul ×10)`; `i8/u8` where it runs integers).
+fn arithmetic(typed: &TypedModel) -> String {
+    let mut seen: Vec<(String, String, usize)> = Vec::new();
+    for node in typed.nodes() {
+        let op = node.op().name().to_string();
+        let lower = op.to_lowercase();
+        if !["conv", "matmul", "mmm", "depthwise"]
+            .iter()
+            .any(|k| lower.contains(k))
+        {
+            continue;
+        }
+        let datum = node
+            .inputs
+            .first()
+            .and_then(|i| typed.outlet_fact(*i).ok())
+            .map_or("?".to_string(), |f| {
+                format!("{:?}", f.datum_type).to_lowercase()
+            });
+        match seen.iter_mut().find(|(d, o, _)| *d == datum && *o == op) {
+            Some(entry) => entry.2 += 1,
+            None => seen.push((datum, op, 1)),
+        }
+    }
+    if seen.is_empty() {
+        return "f32".into();
+    }
+    let mut types: Vec<&str> = seen.iter().map(|(d, _, _)| d.as_str()).collect();
+    types.dedup();
+    let ops: Vec<String> = seen.iter().map(|(_, o, n)| format!("{o} ×{n}")).collect();
+    format!("{} ({})", types.join("+"), ops.join(", "))
 }
 
 /// The optimised `typed` model, ready to run on `inputs` with `settings.threads` threads.
@@ -176,6 +248,7 @@ fn runnable(
     typed: TypedModel,
     inputs: TVec<TValue>,
     source: String,
+    computed: String,
     settings: &Settings,
 ) -> Result<Box<dyn Prepared>> {
     // One thread: tract's default single-thread executor (multithread(1) would use
@@ -193,5 +266,6 @@ fn runnable(
         output: None,
         source,
         threads: settings.threads,
+        computed,
     }))
 }

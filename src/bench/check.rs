@@ -24,7 +24,34 @@ pub fn tolerance(dtype: Dtype) -> f64 {
         Dtype::F32 => F32_TOLERANCE,
         Dtype::F16 => 1e-2,
         Dtype::Bf16 => 5e-2,
+        // Checked in steps of the output's scale instead (see `int8_tolerance`).
+        Dtype::Int8 => 0.0,
     }
+}
+
+/// The relative tolerance of a quantized model file checked against another runtime's
+/// run of it: one computes in integers (ONNX Runtime's QLinearConv), the other may
+/// simulate the graph in floats (tract), so a value on a rounding boundary lands one level
+/// apart and the difference travels through the network's depth.
+pub const QUANTIZED_GRAPH_TOLERANCE: f64 = 5e-2;
+
+/// The name of the int8 reference.
+const INT8_REFERENCE: &str = "f64 int8 arithmetic";
+/// The name of the f64 reference of operator stacks.
+const F64_REFERENCE: &str = "f64 direct convolution";
+
+/// The relative tolerance of an int8 row: [`crate::quant::tolerance_steps`] steps of the
+/// output's scale, relative to the reference's largest magnitude.
+fn int8_tolerance(work: &Work, want: &[f64]) -> f64 {
+    let Some(params) = work.model.as_ref().ok().and_then(|m| m.int8.as_ref()) else {
+        return 0.0;
+    };
+    let scale = params
+        .layers
+        .last()
+        .map_or(params.input.scale, |l| l.output.scale);
+    let largest = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    crate::quant::tolerance_steps(params) * f64::from(scale) / largest.max(f64::MIN_POSITIVE)
 }
 
 /// Reference outputs already computed, by case id and reference name: the f64 reference
@@ -91,12 +118,21 @@ fn reference(
     } else {
         Some(checker_for(work, backend)?)
     };
-    let name = checker.map_or("f64 direct convolution", |b| b.name());
+    let int8 = checker.is_none() && settings.dtype == Dtype::Int8;
+    let name = match checker {
+        Some(b) => b.name(),
+        None if int8 => INT8_REFERENCE,
+        None => F64_REFERENCE,
+    };
     let key = (case.id.clone(), name.to_string());
     if let Some(values) = cache.get(&key) {
         return Ok((values.clone(), name.into()));
     }
     let values = match (checker, &work.model) {
+        (None, Ok(_)) if int8 => work
+            .int8_reference
+            .clone()
+            .ok_or_else(|| Error::Usage("int8: the case was not quantized".into()))?,
         (None, Ok(model)) => run_op_stack(model)?,
         (None, Err(why)) => return Err(Error::Usage(why.clone())),
         (Some(checker), _) => {
@@ -139,6 +175,10 @@ pub(crate) struct Checked {
     pconv_impl: PconvImpl,
     /// The checked output's digest.
     pub(crate) output: OutputDigest,
+    computed: String,
+    rel_err_vs_f32: Option<f64>,
+    /// The runtime's optimised graph, to keep in the run folder.
+    pub(crate) optimised: Option<Vec<u8>>,
 }
 
 /// A prepared model whose output passed the check: ready to be timed. Preparing and
@@ -155,6 +195,9 @@ pub(crate) struct Verified {
     max_abs_err: f64,
     reference: String,
     output: OutputDigest,
+    rel_err_vs_f32: Option<f64>,
+    /// What computed, asked before timing (tch's answer may take a child process).
+    computed: String,
 }
 
 /// A model prepared and run once (the cold call), its output not checked yet.
@@ -240,7 +283,12 @@ pub(crate) fn check(
     })?;
     scratch.max_abs_err = Some(abs);
     let output = OutputDigest::of(got);
-    let tol = tolerance(settings.dtype);
+    let quantized_file = work.file.as_ref().is_some_and(|f| f.quantized);
+    let tol = match settings.dtype {
+        Dtype::Int8 if case.op.is_some() => int8_tolerance(work, &want),
+        _ if quantized_file => QUANTIZED_GRAPH_TOLERANCE,
+        d => tolerance(d),
+    };
     if rel.is_nan() || rel > tol {
         return Err(Error::Mismatch {
             reference,
@@ -249,7 +297,32 @@ pub(crate) fn check(
             tolerance: tol,
         });
     }
+    // Every float reference is the f32 model's; an int8 row's is its own arithmetic's,
+    // so its cost against the f32 model is measured apart.
+    let rel_err_vs_f32 = if quantized_file {
+        // Checked against another runtime's run of the quantized graph: no f32 model here.
+        None
+    } else if reference == INT8_REFERENCE {
+        let model = work
+            .model
+            .as_ref()
+            .map_err(|why| Error::Usage(why.clone()))?;
+        let key = (case.id.clone(), F64_REFERENCE.to_string());
+        let f32_out = match scratch.references.get(&key) {
+            Some(v) => v.clone(),
+            None => {
+                let v = run_op_stack(model)?;
+                scratch.references.insert(key, v.clone());
+                v
+            }
+        };
+        compare(got, &f32_out).map(|(_, rel)| rel)
+    } else {
+        Some(rel)
+    };
+    let computed = cold.prepared.computed();
     Ok(Verified {
+        computed,
         prepared: cold.prepared,
         prepare_ms: cold.prepare_ms,
         cold_ms: cold.cold_ms,
@@ -257,6 +330,7 @@ pub(crate) fn check(
         max_abs_err: abs,
         reference,
         output,
+        rel_err_vs_f32,
     })
 }
 
@@ -300,6 +374,9 @@ pub(crate) fn checked(verified: &Verified, measurement: Measurement) -> Checked 
         detail: verified.prepared.detail(),
         pconv_impl: verified.prepared.pconv_impl(),
         output: verified.output.clone(),
+        computed: verified.computed.clone(),
+        rel_err_vs_f32: verified.rel_err_vs_f32,
+        optimised: verified.prepared.optimised_model().map(<[u8]>::to_vec),
     }
 }
 
@@ -339,6 +416,11 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
     record.peak_rss_added_mib = checked.peak_rss_added_mib;
     record.reference = checked.reference.clone();
     record.detail = checked.detail.clone();
+    record.computed = checked.computed.clone();
+    record.rel_err_vs_f32 = checked.rel_err_vs_f32;
+    if record.dtype == Dtype::Int8 && record.kind != crate::spec::CaseKind::Net {
+        record.detail = format!("{}; {}", record.detail, crate::quant::SCHEME);
+    }
     if has_pconv {
         record.pconv_impl = checked.pconv_impl.to_string();
     }

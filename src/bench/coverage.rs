@@ -49,12 +49,12 @@ pub fn coverage(experiment: &Experiment, backend: &dyn Backend, runs: usize) -> 
     let settings = Settings {
         threads: experiment.threads.unwrap_or(1),
         pconv_impl: experiment.pconv_impl,
-        dtype: experiment.dtype,
+        dtype: experiment.dtype(),
         spin: false,
     };
     let opts = CountOptions {
         batch: experiment.batch.unwrap_or(1),
-        dtype: experiment.dtype,
+        dtype: experiment.dtype(),
         fuse_bn: experiment.fuse_bn,
         convention: experiment.convention,
     };

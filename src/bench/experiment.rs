@@ -26,8 +26,9 @@ pub struct Experiment {
     pub batch: Option<usize>,
     /// Threads (default: the device's paper protocol).
     pub threads: Option<usize>,
-    /// Element type.
-    pub dtype: Dtype,
+    /// Element types, swept in order (`--dtype f32,bf16,int8`); the engine runs one at a
+    /// time ([`Experiment::at`]).
+    pub dtypes: Vec<Dtype>,
     /// Fold BN.
     pub fuse_bn: bool,
     /// FLOPs convention of the rows.
@@ -63,7 +64,7 @@ impl Experiment {
             backends: Selection::All,
             batch: None,
             threads: None,
-            dtype: Dtype::F32,
+            dtypes: vec![Dtype::F32],
             fuse_bn: true,
             convention: Convention::Paper,
             pconv_impl: PconvImpl::SplitCat,
@@ -90,11 +91,24 @@ impl Experiment {
         )
     }
 
+    /// The element type of an experiment at one dtype (the first of a sweep).
+    pub fn dtype(&self) -> Dtype {
+        self.dtypes.first().copied().unwrap_or_default()
+    }
+
+    /// This experiment at `dtype` alone.
+    pub fn at(&self, dtype: Dtype) -> Experiment {
+        Experiment {
+            dtypes: vec![dtype],
+            ..self.clone()
+        }
+    }
+
     /// How a case run with `batch` is counted.
     pub fn count_options(&self, batch: usize) -> crate::count::CountOptions {
         crate::count::CountOptions {
             batch,
-            dtype: self.dtype,
+            dtype: self.dtype(),
             fuse_bn: self.fuse_bn,
             convention: self.convention,
         }
@@ -112,8 +126,19 @@ impl Experiment {
         self.validate_sampler()
     }
 
-    /// Checks `--threads` and `--batch`.
+    /// Checks `--dtype`, `--threads` and `--batch`.
     pub fn validate_protocol(&self) -> Result<()> {
+        if self.dtypes.is_empty() {
+            return Err(Error::flag(
+                "--dtype",
+                "names no element type; give f32, f16, bf16 or int8",
+            ));
+        }
+        for (i, d) in self.dtypes.iter().enumerate() {
+            if self.dtypes[..i].contains(d) {
+                return Err(Error::flag("--dtype", format!("names {d} twice")));
+            }
+        }
         if let Some(t) = self.threads
             && !(1..=1024).contains(&t)
         {

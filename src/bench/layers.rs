@@ -78,6 +78,7 @@ pub(crate) fn profile_job(
         device: record.device.to_string(),
         threads: record.threads,
         batch: record.batch,
+        dtype: record.dtype,
     };
     let passes = passes(experiment.sampler.runs, record.median_ms.unwrap_or(1.0));
     let timed = || -> Result<Option<Vec<_>>> {

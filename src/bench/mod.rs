@@ -16,6 +16,7 @@ mod layers;
 mod plan;
 mod rounds;
 mod row;
+mod skipped;
 mod work;
 
 use std::time::{Duration, Instant};
@@ -34,7 +35,7 @@ use crate::target::Case;
 pub use check::{F32_TOLERANCE, reference_for, tolerance};
 pub use experiment::Experiment;
 pub use plan::{Plan, plan, plan_versions};
-pub use row::{RowBase, blank_record, new_run_id, now, stamp};
+pub use row::{RowBase, blank_record, graph_file_name, new_run_id, now, stamp};
 
 /// Where a run's rows go as each case finishes: the run folder's files, or a worker's
 /// stdout (JSON lines) that the orchestrator writes to the folder.
@@ -48,6 +49,11 @@ pub trait Sink {
     ) -> Result<()>;
     /// Takes the per-layer profile of a network's row (after the row itself).
     fn append_layers(&mut self, rows: &[LayerSamples]) -> Result<()>;
+    /// Keeps a runtime's optimised graph of a row under `graphs/<name>` beside the
+    /// results, before the row; `false` where the sink keeps no files (a worker's stream).
+    fn graph(&mut self, _name: &str, _bytes: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Who hears about a run's progress: per-case lines and a bar on a terminal, or nobody.
@@ -81,10 +87,12 @@ pub struct RunContext {
     pub overhead_ns: f64,
     /// Rows already ok (a resumed run): kept, not rerun.
     pub done: Vec<Record>,
-    /// The (case, backend, device) of the per-layer profiles already written (a resumed
-    /// run): not profiled again.
-    pub profiled: Vec<(String, String, String)>,
+    /// The per-layer profiles already written (a resumed run): not profiled again.
+    pub profiled: Vec<Profiled>,
 }
+
+/// The (case, backend, device, dtype) of a network's per-layer profile.
+pub type Profiled = (String, String, String, crate::spec::Dtype);
 
 /// One (case, backend, device) to measure, with everything decided.
 #[derive(Clone, Copy)]
@@ -113,8 +121,13 @@ pub fn measure_cases(
     sink: &mut dyn Sink,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<Record>> {
-    let total: usize = plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len();
+    let dtypes = &experiment.dtypes;
+    let total: usize =
+        plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len() * dtypes.len();
     reporter.begin(total);
+    // The engine runs one dtype at a time: a round group never mixes dtypes, so the
+    // paired ratios of a group are at one precision.
+    let at: Vec<Experiment> = dtypes.iter().map(|d| experiment.at(*d)).collect();
     let mut engine = Engine {
         experiment,
         context,
@@ -131,10 +144,17 @@ pub fn measure_cases(
         device_model: meta::cpu_model(),
         records: Vec::new(),
     };
-    let groups = groups::round_groups(cases, experiment.sampler.interleave);
-    for (device, backends) in plan {
-        for group in &groups {
-            engine.group(device, backends, group)?;
+    for experiment in &at {
+        engine.experiment = experiment;
+        for (device, backends) in plan {
+            let split = skipped::split(experiment.dtype(), cases, backends);
+            for (case, backend, why) in &split.skipped {
+                engine.skip(case, *backend, device, why)?;
+            }
+            let groups = groups::round_groups(&split.cases, experiment.sampler.interleave);
+            for group in &groups {
+                engine.group(device, &split.backends, group)?;
+            }
         }
     }
     engine.reporter.done();
@@ -155,8 +175,9 @@ struct Engine<'a> {
     records: Vec<Record>,
 }
 
-/// A measured row: the record, its raw samples and its output's digest.
-type Measured = (Record, Vec<f64>, Option<OutputDigest>);
+/// A measured row: the record, its raw samples, its output's digest and the runtime's
+/// optimised graph (where it saved one).
+type Measured = (Record, Vec<f64>, Option<OutputDigest>, Option<Vec<u8>>);
 
 impl Engine<'_> {
     /// The cases of one round group (see [`groups`]) on every backend of `device`.
@@ -178,7 +199,7 @@ impl Engine<'_> {
                         case: case.id.clone(),
                         device: device.clone(),
                         backend: backend.name().to_string(),
-                        dtype: experiment.dtype,
+                        dtype: experiment.dtype(),
                         batch,
                         threads,
                     };
@@ -207,7 +228,7 @@ impl Engine<'_> {
                 let settings = Settings {
                     threads,
                     pconv_impl: experiment.pconv_impl,
-                    dtype: experiment.dtype,
+                    dtype: experiment.dtype(),
                     spin: !rounds,
                 };
                 let (host, device_model) = (&host, &device_model);
@@ -260,6 +281,44 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// A skipped row: `backend` cannot run `case` at the experiment's dtype (`why`).
+    fn skip(
+        &mut self,
+        case: &Case,
+        backend: &dyn Backend,
+        device: &DeviceSpec,
+        why: &str,
+    ) -> Result<()> {
+        let (batch, threads) = self.experiment.protocol(case, device);
+        let opts = self.experiment.count_options(batch);
+        let counts = case
+            .spec_net()
+            .map(|net| crate::count::count_net(net, &opts, false));
+        let mut record = blank_record(
+            self.experiment,
+            case,
+            &RowBase {
+                run_id: self.context.run_id.clone(),
+                host: self.host.clone(),
+                device: device.clone(),
+                device_model: self.device_model.clone(),
+                arch: std::env::consts::ARCH.to_string(),
+                backend: backend.name().into(),
+                backend_version: backend.version(),
+                batch,
+                threads,
+                overhead_ns: self.context.overhead_ns,
+            },
+            counts.as_ref(),
+        );
+        record.status = Status::Skipped;
+        record.error = why.to_string();
+        record.timestamp = now();
+        let record = self.write((record, Vec::new(), None, None))?;
+        self.records.push(record);
+        Ok(())
+    }
+
     /// A row kept from an earlier session: reported, and returned.
     fn keep(&mut self, kept: &Record) -> Record {
         self.index += 1;
@@ -268,7 +327,13 @@ impl Engine<'_> {
     }
 
     /// A measured row: written, reported, and its record returned.
-    fn write(&mut self, (record, samples, output): Measured) -> Result<Record> {
+    fn write(&mut self, (mut record, samples, output, graph): Measured) -> Result<Record> {
+        if let Some(graph) = graph {
+            let name = graph_file_name(&record);
+            if self.sink.graph(&name, &graph)? {
+                record.detail = format!("{}; optimised graph: graphs/{name}", record.detail);
+            }
+        }
         self.sink.append(&record, &samples, output.as_ref())?;
         self.index += 1;
         self.reporter.finished(self.index, self.total, &record);
@@ -349,8 +414,14 @@ impl Engine<'_> {
     /// kept row is profiled when an interrupted run had not profiled it).
     fn profile(&mut self, job: &Job<'_>, record: &Record, fresh: bool) -> Result<()> {
         let profiled = !fresh
-            && self.context.profiled.iter().any(|(c, b, d)| {
-                (c, b, d) == (&record.case, &record.backend, &record.device.to_string())
+            && self.context.profiled.iter().any(|(c, b, d, t)| {
+                (c, b, d, *t)
+                    == (
+                        &record.case,
+                        &record.backend,
+                        &record.device.to_string(),
+                        record.dtype,
+                    )
             });
         if let (Ok(work), true, false) = (
             job.work,
@@ -465,8 +536,8 @@ fn finish_row(
     mut record: Record,
     outcome: Result<check::Checked>,
 ) -> Measured {
-    let (samples, output) = match (outcome, job.work) {
-        (Ok(checked), Ok(work)) => {
+    let (samples, output, graph) = match (outcome, job.work) {
+        (Ok(mut checked), Ok(work)) => {
             fill(&mut record, &checked, experiment.seed, work.has_pconv);
             if let Some((split_cat, slicing)) = work.graph_bytes {
                 record.mem_bytes_graph = Some(if record.pconv_impl == "slicing" {
@@ -475,21 +546,22 @@ fn finish_row(
                     split_cat
                 });
             }
-            (checked.measurement.samples_ms, Some(checked.output))
+            let graph = checked.optimised.take();
+            (checked.measurement.samples_ms, Some(checked.output), graph)
         }
         (Err(e), _) => {
             record.status = Status::Error;
             record.error = e.to_string();
-            (Vec::new(), None)
+            (Vec::new(), None, None)
         }
         (Ok(_), Err(why)) => {
             record.status = Status::Error;
             record.error = why.clone();
-            (Vec::new(), None)
+            (Vec::new(), None, None)
         }
     };
     record.timestamp = now();
-    (record, samples, output)
+    (record, samples, output, graph)
 }
 
 /// Checks and times one job on its own: its row, raw samples and output digest (an error

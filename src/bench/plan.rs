@@ -1,5 +1,6 @@
 //! Which backends run on which local device: each selected backend is probed, and one
-//! line per unavailable one says why.
+//! line per unavailable one says why. A backend that runs on a device but not at one of
+//! the run's dtypes stays in the plan: the engine writes a skipped row for that pair.
 
 use std::io::Write;
 
@@ -13,7 +14,8 @@ use crate::spec::Dtype;
 pub type Plan<'a> = Vec<(DeviceSpec, Vec<&'a dyn Backend>)>;
 
 /// The backends of `experiment` that can run on each of `devices`; prints one line per
-/// unavailable one to `log`, and refuses when none can run anywhere.
+/// unavailable one to `log`, and refuses when none can run anywhere at any of the run's
+/// dtypes (naming `--dtype` when some could run at another).
 pub fn plan(
     experiment: &Experiment,
     devices: &[DeviceSpec],
@@ -24,12 +26,6 @@ pub fn plan(
     for device in devices {
         let mut usable = Vec::new();
         for backend in experiment.backends.backends() {
-            if !backend.supports(experiment.dtype) {
-                let why = format!("computes in f32 only, not {}", experiment.dtype);
-                writeln!(log, "{} skipped on {device}: {why}", backend.name()).ok();
-                reasons.push(format!("{} {why}", backend.name()));
-                continue;
-            }
             match backend.probe(device) {
                 Ok(()) => usable.push(backend),
                 Err(why) => {
@@ -41,16 +37,36 @@ pub fn plan(
         plan.push((device.clone(), usable));
     }
     if plan.iter().all(|(_, b)| b.is_empty()) {
-        let flag = if experiment.dtype == Dtype::F32 {
-            "--backend"
-        } else {
-            "--dtype"
-        };
         return Err(Error::flag(
-            flag,
+            "--backend",
             format!(
                 "no selected backend can run on the selected device(s): {}",
                 reasons.join("; ")
+            ),
+        ));
+    }
+    let runnable = |d: Dtype| {
+        plan.iter()
+            .flat_map(|(_, b)| b)
+            .any(|b| b.supports(d).is_ok())
+    };
+    if !experiment.dtypes.iter().any(|d| runnable(*d)) {
+        let why: Vec<String> = plan
+            .iter()
+            .flat_map(|(_, b)| b)
+            .flat_map(|b| {
+                experiment
+                    .dtypes
+                    .iter()
+                    .filter_map(|d| b.supports(*d).err())
+            })
+            .collect();
+        return Err(Error::flag(
+            "--dtype",
+            format!(
+                "no selected backend can run {}: {}",
+                dtype_list(&experiment.dtypes),
+                why.join("; ")
             ),
         ));
     }
@@ -67,4 +83,13 @@ pub fn plan_versions(plan: &Plan<'_>) -> Vec<(String, String)> {
             }
             acc
         })
+}
+
+/// `f16, bf16`: the dtypes of a sweep, for messages.
+pub fn dtype_list(dtypes: &[Dtype]) -> String {
+    dtypes
+        .iter()
+        .map(|d| d.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -86,7 +86,7 @@ pub fn blank_record(
         kernel: case.op.map(|o| o.kernel),
         stride: case.op.map(|o| o.stride),
         batch: row.batch,
-        dtype: experiment.dtype,
+        dtype: experiment.dtype(),
         threads: row.threads,
         fused_bn: experiment.fuse_bn,
         macs: count(|c| c.macs),
@@ -134,5 +134,26 @@ pub fn blank_record(
         interleaved: false,
         slurm_job_id: String::new(),
         partition: String::new(),
+        computed: String::new(),
+        rel_err_vs_f32: None,
     }
+}
+
+/// The file name of a row's optimised graph: its key, safe as a file name.
+pub fn graph_file_name(r: &Record) -> String {
+    let key = format!(
+        "{}.{}.{}.{}.b{}.t{}",
+        r.case, r.backend, r.device, r.dtype, r.batch, r.threads
+    );
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.onnx")
 }

@@ -28,6 +28,9 @@ pub(crate) struct Work {
     pub(crate) has_pconv: bool,
     /// Its layers as the backends run them, for per-layer profiles.
     pub(crate) layers: Vec<LayerSpec>,
+    /// At int8: the dequantized output of the quantized arithmetic in f64 (the model's
+    /// `int8` parameters hold the quantization).
+    pub(crate) int8_reference: Option<Vec<f64>>,
 }
 
 impl Work {
@@ -35,8 +38,15 @@ impl Work {
     pub(crate) fn new(case: &Case, opts: &CountOptions, seed: u64) -> Result<Work> {
         match &case.graph {
             Graph::Spec(net) => {
-                let model = Model::new(net, opts.batch, seed, opts.fuse_bn);
+                let mut model = Model::new(net, opts.batch, seed, opts.fuse_bn);
+                let mut int8_reference = None;
+                if opts.dtype == crate::spec::Dtype::Int8 {
+                    let quantized = crate::quant::quantize(&model)?;
+                    model.int8 = Some(quantized.params);
+                    int8_reference = Some(quantized.reference);
+                }
                 Ok(Work {
+                    int8_reference,
                     layers: specs_of_net(&model.net, opts),
                     model: Ok(model),
                     file: None,
@@ -89,6 +99,7 @@ impl Work {
             Err(_) => specs_of_nodes(&run, &counted),
         };
         Ok(Work {
+            int8_reference: None,
             file: Some(FileRun::new(&run, seed)),
             model,
             counts: CaseCount {

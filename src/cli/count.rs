@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::import::{InputShape, is_model_path};
 
 use super::{ConventionArg, DtypeArg, FormatArg, TargetArgs};
+use crate::spec::Dtype;
 
 #[derive(Debug, Args)]
 pub(super) struct CountArgs {
@@ -23,9 +24,10 @@ pub(super) struct CountArgs {
     #[arg(long, default_value_t = 1)]
     batch: usize,
 
-    /// Element type (bytes per element of the memory traffic)
-    #[arg(long, value_enum, default_value = "f32")]
-    dtype: DtypeArg,
+    /// Element types, a comma list: every case counted at each (bytes per element of the
+    /// memory traffic; MACs and params do not change)
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
+    dtype: Vec<DtypeArg>,
 
     /// Keep BatchNorm as its own layer and count its cost (default: folded into the conv)
     #[arg(long)]
@@ -52,6 +54,17 @@ pub(super) struct CountArgs {
 impl CountArgs {
     pub(super) fn into_config(self) -> Result<CountConfig> {
         let target = self.target.target("count")?;
+        for (i, d) in self.dtype.iter().enumerate() {
+            if self.dtype[..i]
+                .iter()
+                .any(|e| Dtype::from(*e) == Dtype::from(*d))
+            {
+                return Err(Error::flag(
+                    "--dtype",
+                    format!("names {} twice", Dtype::from(*d)),
+                ));
+            }
+        }
         if matches!(target, CountTarget::Ops(_)) && self.resolution.is_some() {
             return Err(Error::flag(
                 "--resolution",
@@ -73,13 +86,14 @@ impl CountArgs {
             input_shapes,
             options: CountOptions {
                 batch: self.batch,
-                dtype: self.dtype.into(),
+                dtype: self.dtype.first().copied().map_or(Dtype::F32, Dtype::from),
                 fuse_bn: !self.no_fuse_bn,
                 convention: self.convention.into(),
             },
             resolution: self.resolution.unwrap_or(224),
             format: self.format.into(),
             per_layer: self.per_layer,
+            dtypes: self.dtype.iter().map(|d| Dtype::from(*d)).collect(),
         })
     }
 }

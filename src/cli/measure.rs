@@ -50,9 +50,14 @@ pub(super) struct BenchArgs {
     #[arg(long, help_heading = "Measurement")]
     pub(super) threads: Option<usize>,
 
-    /// Element type: f16/bf16 run on tch only (outputs checked to 1e-2 / 5e-2 relative)
-    #[arg(long, value_enum, default_value = "f32", help_heading = "Measurement")]
-    pub(super) dtype: DtypeArg,
+    /// Element types, a comma list that sweeps like --kind: f32, f16, bf16, int8. A
+    /// backend that cannot compute in one gives skipped rows saying why; the `computed`
+    /// column says what ran. f16/bf16: tch (outputs checked to 1e-2 / 5e-2 relative);
+    /// int8: flopsbench's static QDQ quantization of operator stacks, on ort (QLinearConv)
+    /// and tract (simulated in f32), checked against the quantized arithmetic in f64
+    /// [default: f32, or the suite's `dtype`]
+    #[arg(long, value_enum, value_delimiter = ',', help_heading = "Measurement")]
+    pub(super) dtype: Vec<DtypeArg>,
 
     /// Warm-up time before sampling, after the first (checked, cold) call: `1s`, `500ms`,
     /// `0.3` [default: 1s, or the suite's]
@@ -209,7 +214,7 @@ impl BenchArgs {
             backends: self.backend,
             batch: self.batch,
             threads: self.threads,
-            dtype: self.dtype.into(),
+            dtypes: self.dtype.iter().map(|d| Dtype::from(*d)).collect(),
             fuse_bn: !self.no_fuse_bn,
             convention: self.convention.into(),
             pconv_impl: match self.pconv_impl {
@@ -259,6 +264,7 @@ pub(super) enum DtypeArg {
     F32,
     F16,
     Bf16,
+    Int8,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -283,6 +289,7 @@ impl From<DtypeArg> for Dtype {
             DtypeArg::F32 => Dtype::F32,
             DtypeArg::F16 => Dtype::F16,
             DtypeArg::Bf16 => Dtype::Bf16,
+            DtypeArg::Int8 => Dtype::Int8,
         }
     }
 }

@@ -130,6 +130,13 @@ enum Commands {
     /// contain the grand median
     #[command(hide = true)]
     Coverage(Box<coverage::CoverageCommand>),
+    /// Run one tch convolution (c_in,h,w,c_out,kernel,stride,padding,groups,batch,threads,
+    /// dtype) once: a parent process reads oneDNN's verbose lines from its stdout
+    #[command(name = "onednn-probe", hide = true)]
+    OnednnProbe {
+        /// The convolution
+        spec: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +163,11 @@ struct ExportCommand {
     /// The .onnx file to write
     #[arg(short = 'o', long = "output", value_name = "FILE.onnx")]
     output: PathBuf,
+
+    /// Element type of the graph: f32, or int8 (the static QDQ graph flopsbench measures:
+    /// operator stacks only); f16 and bf16 are refused with the reason
+    #[arg(long, value_enum, default_value = "f32")]
+    dtype: DtypeArg,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +250,14 @@ struct PaperCommand {
 
     #[arg(long, help = crate::study::quick_help())]
     quick: bool,
+
+    /// Element types: the whole study at each, a comma list (f32, f16, bf16, int8). Each
+    /// dtype gets the suites' budgets (about 35 s for Table 1 and 48 s for Table 3 per
+    /// dtype, plus preparation and checks); a backend that cannot compute in one gives
+    /// skipped rows saying why, and int8 covers Table 1's operator stacks and peak's GEMM
+    /// (networks are skipped rows)
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
+    dtype: Vec<DtypeArg>,
 
     /// Folder for the two runs and the report [default: reports/paper-<UTC timestamp>/]
     #[arg(long)]
@@ -506,6 +526,7 @@ fn command(commands: Commands) -> Result<Command> {
                 fleet: cmd.fleet.options(),
                 out: cmd.out,
                 quiet: cmd.quiet,
+                dtypes: cmd.dtype.iter().map(|d| (*d).into()).collect(),
             })))
         }
         Commands::Predict(cmd) => {
@@ -559,10 +580,12 @@ fn command(commands: Commands) -> Result<Command> {
                 seed: cmd.seed,
                 fuse_bn: !cmd.no_fuse_bn,
                 output: cmd.output,
+                dtype: cmd.dtype.into(),
             })))
         }
         Commands::List(cmd) => Ok(Command::List(cmd.devices, cmd.device)),
         Commands::Worker => Ok(Command::Worker),
+        Commands::OnednnProbe { spec } => Ok(Command::OnednnProbe(spec)),
         Commands::Coverage(cmd) => Ok(Command::Coverage(Box::new(cmd.config()))),
     }
 }

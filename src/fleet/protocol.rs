@@ -14,7 +14,7 @@ use crate::record::{Record, RecordWithSamples};
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 6;
+pub const PROTOCOL: u32 = 7;
 
 /// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,9 +32,10 @@ pub struct Job {
     /// Rows already ok (a resumed run), as the worker would record them: not rerun.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<Record>,
-    /// The (case, backend) of per-layer profiles already written: not profiled again.
+    /// The (case, backend, dtype) of per-layer profiles already written: not profiled
+    /// again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub profiled: Vec<(String, String)>,
+    pub profiled: Vec<(String, String, crate::spec::Dtype)>,
     /// The worker's executable is a copy made for this job (Slurm's broadcast): the
     /// worker removes it once running.
     #[serde(default)]
@@ -207,6 +208,7 @@ mod tests {
             device: "cpu".into(),
             threads: 1,
             batch: 1,
+            dtype: crate::spec::Dtype::Int8,
         };
         let message = Message::Layers {
             rows: vec![of.error("no hook")],

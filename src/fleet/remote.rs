@@ -155,6 +155,7 @@ fn meta_of(device: &Device, meta: Option<Meta>) -> Meta {
         m.overhead_ns = 0.0;
         m.executable = String::new();
         m.slurm = None;
+        m.precision_features = Vec::new();
         m
     });
     meta.via = Some(device.via());
@@ -446,8 +447,8 @@ fn resume(run: &RemoteRun<'_>, got: &mut Received, job: &mut Job) -> Result<()> 
     let name = run.device.name.as_str();
     job.profiled = crate::results::profiled(&run.dir)
         .into_iter()
-        .filter(|(_, _, device)| device == name)
-        .map(|(case, backend, _)| (case, backend))
+        .filter(|(_, _, device, _)| device == name)
+        .map(|(case, backend, _, dtype)| (case, backend, dtype))
         .collect();
     got.records = kept;
     Ok(())

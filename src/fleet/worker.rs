@@ -48,7 +48,8 @@ impl Sink for LineSink<'_> {
         output: Option<&OutputDigest>,
     ) -> Result<()> {
         self.rows += 1;
-        if record.status != Status::Ok {
+        // Skipped rows (a dtype a backend cannot compute in) are not failures.
+        if record.status == Status::Error {
             self.failed += 1;
         }
         send(
@@ -207,7 +208,7 @@ fn start(
         profiled: job
             .profiled
             .iter()
-            .map(|(case, backend)| (case.clone(), backend.clone(), device.clone()))
+            .map(|(case, backend, dtype)| (case.clone(), backend.clone(), device.clone(), *dtype))
             .collect(),
     };
     let mut sink = LineSink {

@@ -1,7 +1,8 @@
 //! A model's counts. A spec network (every node mapped) is counted exactly as a zoo
 //! network, BatchNorm folding included; otherwise node by node: the spec's rules for
 //! mapped nodes, the generic rules for the rest, and the nodes no rule covers named.
-//! Parameters are the elements of the file's floating-point initializers.
+//! Parameters are the elements of the file's floating-point initializers and of the
+//! integer weights its quantized nodes read (not their scales and zero points).
 
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataType;
@@ -46,7 +47,9 @@ fn dims_text(dims: &[usize]) -> String {
     d.join("x")
 }
 
-/// Elements of the graph's floating-point initializers.
+/// Elements of the graph's parameters: its floating-point initializers, less the scales
+/// of quantize and dequantize nodes (QuantizeLinear, DequantizeLinear, QLinear*), plus the
+/// integer initializers quantized nodes read as weights (a quantized model's weights).
 pub fn float_initializer_elements(graph: &pb::GraphProto) -> u64 {
     let float = |t: i32| {
         matches!(
@@ -54,10 +57,28 @@ pub fn float_initializer_elements(graph: &pb::GraphProto) -> u64 {
             Ok(DataType::Float | DataType::Float16 | DataType::Bfloat16 | DataType::Double)
         )
     };
+    let reads = |name: &str, rule: &dyn Fn(&pb::NodeProto, &str) -> bool| {
+        graph.node.iter().any(|n| rule(n, name))
+    };
+    let scale = |n: &pb::NodeProto, name: &str| {
+        let op = n.op_type.as_str();
+        let quant = op == "QuantizeLinear" || op == "DequantizeLinear" || op.starts_with("QLinear");
+        // Every input of these but the data and the weights is a scale or zero point.
+        quant
+            && n.input.iter().any(|i| i == name)
+            && n.input.first().is_none_or(|i| i != name)
+            && !generic::quantized_weight(n, name)
+    };
     graph
         .initializer
         .iter()
-        .filter(|t| float(t.data_type))
+        .filter(|t| {
+            if float(t.data_type) {
+                !reads(&t.name, &scale)
+            } else {
+                reads(&t.name, &|n, c| generic::quantized_weight(n, c))
+            }
+        })
         .map(|t| t.dims.iter().map(|&d| d.max(0) as u64).product::<u64>())
         .sum()
 }

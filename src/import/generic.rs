@@ -61,6 +61,61 @@ pub fn per_element_ops(op: &str) -> Option<u64> {
     })
 }
 
+/// The cost of a quantized node (`Some`), or `None` for any other: quantized convolutions
+/// and products count their multiply-adds as the float ones do, QuantizeLinear three
+/// operations per element (divide, round, add the zero point; saturation is free) and
+/// DequantizeLinear two (subtract the zero point, multiply).
+fn quantized_cost(
+    node: &pb::NodeProto,
+    out_elems: u64,
+    moved: Cost,
+    values: &Values,
+) -> Option<Option<Cost>> {
+    let input = |i: usize| node.input.get(i).and_then(|n| values.shape(n));
+    let op = node.op_type.as_str();
+    Some(match op {
+        // The weight is input 3 (QLinearConv) or 1 (ConvInteger).
+        "QLinearConv" | "ConvInteger" => (|| {
+            let w = input(if op == "QLinearConv" { 3 } else { 1 })?;
+            let bias = op == "QLinearConv" && node.input.get(8).is_some_and(|b| !b.is_empty());
+            Some(Cost {
+                macs: out_elems * elements(w.get(1..)?),
+                other_ops: if bias { out_elems } else { 0 },
+                ..moved
+            })
+        })(),
+        "MatMulInteger" | "QLinearMatMul" => {
+            input(0).and_then(|a| a.last().copied()).map(|k| Cost {
+                macs: out_elems * k as u64,
+                ..moved
+            })
+        }
+        "QuantizeLinear" | "DynamicQuantizeLinear" => Some(Cost {
+            other_ops: 3 * out_elems,
+            ..moved
+        }),
+        "DequantizeLinear" => Some(Cost {
+            other_ops: 2 * out_elems,
+            ..moved
+        }),
+        _ => return None,
+    })
+}
+
+/// Whether `constant` is the integer weight (or bias) a quantized node reads: the value
+/// DequantizeLinear dequantizes, QLinearConv's and QLinearMatMul's weight and bias,
+/// ConvInteger's and MatMulInteger's weight.
+pub fn quantized_weight(node: &pb::NodeProto, constant: &str) -> bool {
+    let at = |i: usize| node.input.get(i).is_some_and(|n| n == constant);
+    match node.op_type.as_str() {
+        "DequantizeLinear" => at(0),
+        "QLinearConv" => at(3) || at(8),
+        "QLinearMatMul" => at(3),
+        "ConvInteger" | "MatMulInteger" => at(1),
+        _ => false,
+    }
+}
+
 fn elements(shape: &[usize]) -> u64 {
     shape.iter().map(|&d| d as u64).product()
 }
@@ -89,9 +144,11 @@ pub fn cost(
         .iter()
         .map(|a| shape(a).map(elements))
         .sum::<Option<u64>>()?;
+    // Float constants, and the integer weights a quantized node reads (counted at the
+    // row's element size, as every element is).
     let weights: u64 = constants
         .iter()
-        .filter(|c| values.is_float_constant(c))
+        .filter(|c| values.is_float_constant(c) || quantized_weight(node, c))
         .map(|c| shape(c).map_or(0, elements))
         .sum();
     let moved = Cost {
@@ -103,6 +160,9 @@ pub fn cost(
     };
     let first_in = || activations.first().and_then(|a| shape(a));
     let input = |i: usize| node.input.get(i).and_then(|n| shape(n));
+    if let Some(quantized) = quantized_cost(node, out_elems, moved, values) {
+        return quantized;
+    }
     Some(match op {
         _ if COPIES.contains(&op) => moved,
         "Conv" => {

@@ -30,6 +30,10 @@ pub struct FileRun {
     pub inputs: Vec<RunInput>,
     /// How many outputs the graph has (the first one is checked).
     pub outputs: usize,
+    /// Whether the graph is quantized (QuantizeLinear, DequantizeLinear, QLinear*,
+    /// ConvInteger or MatMulInteger nodes): runtimes may compute it in integers or
+    /// simulate it in floats, and their outputs differ by rounding steps, not f32 noise.
+    pub quantized: bool,
 }
 
 impl FileRun {
@@ -53,8 +57,26 @@ impl FileRun {
             path: model.file.path.clone(),
             inputs,
             outputs: model.file.graph().output.len(),
+            quantized: model
+                .file
+                .graph()
+                .node
+                .iter()
+                .any(|n| is_quantized_op(&n.op_type)),
         }
     }
+}
+
+/// Whether `op` is one of ONNX's quantization operators.
+pub fn is_quantized_op(op: &str) -> bool {
+    matches!(
+        op,
+        "QuantizeLinear"
+            | "DequantizeLinear"
+            | "DynamicQuantizeLinear"
+            | "ConvInteger"
+            | "MatMulInteger"
+    ) || op.starts_with("QLinear")
 }
 
 /// The model's name in rows and tables: its file stem.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -84,6 +85,52 @@ impl Values {
     }
 }
 
+/// `proto` as inference reads it: every QuantizeLinear and DequantizeLinear as a Cast to
+/// float of its input (the same shapes, and values tract's inference can follow: it stops
+/// at per-channel DequantizeLinear weights), and without the intermediate shape
+/// annotations that name a dimension symbolically (a quantizer's `batch`, which then
+/// cannot unify with the batch the run sets). Only shapes and constants are read from the
+/// result; counting rules still see the file's own nodes.
+fn for_inference(proto: &pb::ModelProto) -> std::borrow::Cow<'_, pb::ModelProto> {
+    let quantized = |n: &pb::NodeProto| {
+        n.domain.is_empty() && matches!(n.op_type.as_str(), "QuantizeLinear" | "DequantizeLinear")
+    };
+    let symbolic = |v: &pb::ValueInfoProto| {
+        let Some(pb::type_proto::Value::TensorType(t)) =
+            v.r#type.as_ref().and_then(|t| t.value.as_ref())
+        else {
+            return false;
+        };
+        t.shape.iter().flat_map(|s| &s.dim).any(|d| {
+            matches!(
+                d.value,
+                Some(pb::tensor_shape_proto::dimension::Value::DimParam(_))
+            )
+        })
+    };
+    let Some(graph) = &proto.graph else {
+        return std::borrow::Cow::Borrowed(proto);
+    };
+    if !graph.node.iter().any(quantized) && !graph.value_info.iter().any(symbolic) {
+        return std::borrow::Cow::Borrowed(proto);
+    }
+    let mut copy = proto.clone();
+    for graph in copy.graph.iter_mut() {
+        graph.value_info.retain(|v| !symbolic(v));
+        for node in graph.node.iter_mut().filter(|n| quantized(n)) {
+            node.op_type = "Cast".into();
+            node.input.truncate(1);
+            node.attribute = vec![pb::AttributeProto {
+                name: "to".into(),
+                r#type: pb::attribute_proto::AttributeType::Int as i32,
+                i: pb::tensor_proto::DataType::Float as i64,
+                ..Default::default()
+            }];
+        }
+    }
+    std::borrow::Cow::Owned(copy)
+}
+
 /// Runs tract's inference over `file` with `inputs` set; values it cannot resolve (after
 /// an operator tract does not know) are left without a shape. Large constants keep their
 /// content only with `weights` (counting needs their shapes only).
@@ -93,7 +140,8 @@ pub fn infer(file: &ModelFile, inputs: &[ResolvedInput], weights: bool) -> Resul
         line: None,
         message: format!("cannot read the graph: {e:#}"),
     };
-    let parsed = tract_onnx::onnx().parse(&file.proto, None).map_err(fail)?;
+    let proto = for_inference(&file.proto);
+    let parsed = tract_onnx::onnx().parse(&proto, None).map_err(fail)?;
     let mut model = parsed.model;
     for input in inputs {
         let outlet = *parsed

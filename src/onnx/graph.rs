@@ -10,13 +10,14 @@ use super::{INPUT_NAME, OUTPUT_NAME};
 use crate::model::{Model, NodeParams};
 use crate::spec::{Activation, Layer, PConv, PoolKind};
 
+/// Nodes and initializers written so far.
 #[derive(Default)]
-struct Graph {
-    nodes: Vec<pb::NodeProto>,
-    initializers: Vec<pb::TensorProto>,
+pub(super) struct Graph {
+    pub(super) nodes: Vec<pb::NodeProto>,
+    pub(super) initializers: Vec<pb::TensorProto>,
 }
 
-fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
+pub(super) fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: AttributeType::Int as i32,
@@ -25,7 +26,7 @@ fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     }
 }
 
-fn attr_ints(name: &str, ints: &[i64]) -> pb::AttributeProto {
+pub(super) fn attr_ints(name: &str, ints: &[i64]) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: AttributeType::Ints as i32,
@@ -43,7 +44,7 @@ fn attr_float(name: &str, f: f32) -> pb::AttributeProto {
     }
 }
 
-fn value_info(name: &str, dims: Option<&[usize]>) -> pb::ValueInfoProto {
+pub(super) fn value_info(name: &str, dims: Option<&[usize]>) -> pb::ValueInfoProto {
     let shape = dims.map(|d| pb::TensorShapeProto {
         dim: d
             .iter()
@@ -67,7 +68,25 @@ fn value_info(name: &str, dims: Option<&[usize]>) -> pb::ValueInfoProto {
 }
 
 impl Graph {
-    fn floats(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
+    /// An initializer of element type `data_type` with little-endian `raw` data.
+    pub(super) fn tensor(
+        &mut self,
+        name: &str,
+        dims: &[usize],
+        data_type: DataType,
+        raw: Vec<u8>,
+    ) -> String {
+        self.initializers.push(pb::TensorProto {
+            name: name.into(),
+            dims: dims.iter().map(|d| *d as i64).collect(),
+            data_type: data_type as i32,
+            raw_data: raw,
+            ..Default::default()
+        });
+        name.into()
+    }
+
+    pub(super) fn floats(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
         self.initializers.push(pb::TensorProto {
             name: name.into(),
             dims: dims.iter().map(|d| *d as i64).collect(),
@@ -78,7 +97,34 @@ impl Graph {
         name.into()
     }
 
-    fn ints(&mut self, name: &str, data: &[i64]) -> String {
+    /// The graph of `model` made of the nodes and initializers written: its one f32 input
+    /// and output.
+    pub(super) fn into_proto(self, model: &Model) -> pb::GraphProto {
+        pb::GraphProto {
+            name: model.net.name.clone(),
+            node: self.nodes,
+            initializer: self.initializers,
+            input: vec![value_info(INPUT_NAME, Some(&model.input_dims()))],
+            output: vec![value_info(OUTPUT_NAME, None)],
+            ..Default::default()
+        }
+    }
+
+    /// Splits `x` on the channel axis into `{name}.x1` (the first `sizes[0]` channels)
+    /// and `{name}.x2` (the other `sizes[1]`).
+    pub(super) fn split_channels(&mut self, name: &str, x: &str, sizes: [usize; 2]) {
+        let t = |s: &str| format!("{name}.{s}");
+        let split = self.ints(&t("split_sizes"), &sizes.map(|v| v as i64));
+        self.node(
+            "Split",
+            &t("split"),
+            &[x.into(), split],
+            &[t("x1"), t("x2")],
+            vec![attr_int("axis", 1)],
+        );
+    }
+
+    pub(super) fn ints(&mut self, name: &str, data: &[i64]) -> String {
         self.initializers.push(pb::TensorProto {
             name: name.into(),
             dims: vec![data.len() as i64],
@@ -93,7 +139,7 @@ impl Graph {
         self.floats(name, &[], &[v])
     }
 
-    fn node(
+    pub(super) fn node(
         &mut self,
         op: &str,
         name: &str,
@@ -189,17 +235,7 @@ impl Graph {
             g.conv(name, x, &out, attrs, params);
         } else {
             let t = |s: &str| format!("{name}.{s}");
-            let split = g.ints(
-                &t("split_sizes"),
-                &[p.partial as i64, (p.channels - p.partial) as i64],
-            );
-            g.node(
-                "Split",
-                &t("split"),
-                &[x.into(), split],
-                &[t("x1"), t("x2")],
-                vec![attr_int("axis", 1)],
-            );
+            g.split_channels(name, x, [p.partial, p.channels - p.partial]);
             g.conv(&t("conv"), &t("x1"), &t("y1"), attrs, params);
             g.node(
                 "Concat",
@@ -297,8 +333,11 @@ pub fn value_name(nodes: usize, t: usize) -> String {
     }
 }
 
-/// The graph of `model`.
+/// The graph of `model`: its int8 QDQ graph when it has int8 parameters.
 pub fn build(model: &Model) -> pb::GraphProto {
+    if let Some(int8) = &model.int8 {
+        return super::int8::build(model, int8);
+    }
     let mut g = Graph::default();
     for (i, (node, params)) in model.net.nodes.iter().zip(&model.params).enumerate() {
         let ins: Vec<String> = node
@@ -366,12 +405,5 @@ pub fn build(model: &Model) -> pb::GraphProto {
             Layer::Flatten => g.node("Flatten", name, &ins, &[out], vec![attr_int("axis", 1)]),
         }
     }
-    pb::GraphProto {
-        name: model.net.name.clone(),
-        node: g.nodes,
-        initializer: g.initializers,
-        input: vec![value_info(INPUT_NAME, Some(&model.input_dims()))],
-        output: vec![value_info(OUTPUT_NAME, None)],
-        ..Default::default()
-    }
+    g.into_proto(model)
 }

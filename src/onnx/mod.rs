@@ -9,6 +9,7 @@
 //! GlobalAveragePool; Linear → Gemm(transB); Slice, Concat, Flatten, Add, Mul as named.
 
 mod graph;
+mod int8;
 
 pub use graph::value_name;
 

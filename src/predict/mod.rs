@@ -55,6 +55,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
                 && l.case == r.case
                 && l.backend == r.backend
                 && l.device == r.device.to_string()
+                && l.dtype == r.dtype
                 && l.status == "ok"
         })
     };
@@ -106,7 +107,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
         let mine: Vec<&LayerRow> = layers
             .iter()
             .filter(|l| l.run_id == r.run_id && l.case == r.case && l.backend == r.backend)
-            .filter(|l| l.device == device && l.status == "ok")
+            .filter(|l| l.device == device && l.dtype == r.dtype && l.status == "ok")
             .collect();
         by_group.entry(group).or_default().push(network(r, &mine));
     }

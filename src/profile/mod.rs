@@ -74,6 +74,10 @@ pub struct LayerRow {
     pub status: String,
     /// Why the backend could not profile (an error row stands for the whole network).
     pub error: String,
+    /// Element type of the network's row (profiles of one network at two dtypes are two
+    /// profiles); f32 in files written before it was recorded.
+    #[serde(default)]
+    pub dtype: crate::spec::Dtype,
 }
 
 /// A row with its per-pass times, as written to `layers.jsonl`.
@@ -101,6 +105,8 @@ pub struct ProfileOf {
     pub threads: usize,
     /// Batch.
     pub batch: usize,
+    /// Element type.
+    pub dtype: crate::spec::Dtype,
 }
 
 /// The device's ceilings: dense multiply-adds (G/s) and streaming bandwidth (GB/s).
@@ -141,6 +147,7 @@ impl ProfileOf {
             samples: 0,
             status: "ok".into(),
             error: String::new(),
+            dtype: self.dtype,
         }
     }
 
@@ -321,6 +328,7 @@ mod tests {
             device: "cpu".into(),
             threads: 1,
             batch: 2,
+            dtype: crate::spec::Dtype::F32,
         };
         let rows = rows(&of, &specs, &attribute(&specs, &passes), None, 1);
         assert_eq!(rows.len(), 4);

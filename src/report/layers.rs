@@ -17,7 +17,7 @@ use crate::record::{Record, Status};
 
 /// One profile: a network on a backend and device, from one run.
 struct Profile<'a> {
-    key: (String, String, String),
+    key: (String, String, String, crate::spec::Dtype),
     rows: Vec<LayerSamples>,
     network: Option<&'a Record>,
 }
@@ -30,9 +30,9 @@ fn profiles<'a>(
     records: &'a [Record],
     include_emulated: bool,
 ) -> Vec<Profile<'a>> {
-    let mut latest: BTreeMap<(String, String, String), &str> = BTreeMap::new();
+    let mut latest: BTreeMap<(String, String, String, crate::spec::Dtype), &str> = BTreeMap::new();
     for r in layers.iter().filter(|r| r.status == "ok") {
-        let k = (r.case.clone(), r.backend.clone(), r.device.clone());
+        let k = (r.case.clone(), r.backend.clone(), r.device.clone(), r.dtype);
         let e = latest.entry(k).or_insert(&r.run_id);
         if r.run_id.as_str() > *e {
             *e = &r.run_id;
@@ -44,7 +44,9 @@ fn profiles<'a>(
             let rows = layers
                 .iter()
                 .filter(|r| {
-                    r.run_id == run && (&r.case, &r.backend, &r.device) == (&key.0, &key.1, &key.2)
+                    r.run_id == run
+                        && (&r.case, &r.backend, &r.device, r.dtype)
+                            == (&key.0, &key.1, &key.2, key.3)
                 })
                 .map(|r| LayerSamples {
                     row: r.clone(),
@@ -56,6 +58,7 @@ fn profiles<'a>(
                     && n.case == key.0
                     && n.backend == key.1
                     && n.device.to_string() == key.2
+                    && n.dtype == key.3
                     && n.status == Status::Ok
             });
             Profile { key, rows, network }
@@ -73,7 +76,7 @@ pub fn tables(layers: &[LayerRow], records: &[Record], include_emulated: bool) -
     profiles(layers, records, include_emulated)
         .iter()
         .map(|p| {
-            let (case, backend, device) = &p.key;
+            let (case, backend, device, _) = &p.key;
             let honesty = p.network.and_then(|n| n.median_ms).map_or_else(
                 || "The network's timed row is not among the inputs.".to_string(),
                 |m| format!("The {}.", summary::honesty(&p.rows, m)),
@@ -132,7 +135,7 @@ fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<(f64
 
 /// Two bars per op type: its share of the time and of the multiply-adds.
 fn shares_chart(p: &Profile<'_>) -> Result<Chart> {
-    let (case, backend, device) = &p.key;
+    let (case, backend, device, _) = &p.key;
     let groups: Vec<Group> = summary::by_op(&p.rows)
         .into_iter()
         .filter(|g| g.share_of_time >= 0.005 || g.share_of_macs >= 0.005)
@@ -197,7 +200,7 @@ fn shares_chart(p: &Profile<'_>) -> Result<Chart> {
 
 /// Every layer with multiply-adds on the device's roofline, coloured by op type.
 fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
-    let (case, backend, device) = &p.key;
+    let (case, backend, device, _) = &p.key;
     let points: Vec<&LayerRow> = p
         .rows
         .iter()

@@ -14,6 +14,7 @@ pub mod load;
 pub mod markdown;
 pub mod models;
 mod paired;
+pub mod precision;
 pub mod predicted;
 mod ratios;
 pub mod select;
@@ -270,6 +271,10 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
     let at = tables.len().saturating_sub(1);
     tables.splice(at..at, predicted::tables(&shown, &loaded.layers));
     let mut charts = charts::build(&loaded.records, config.include_emulated)?;
+    charts.extend(precision::charts(&usable(
+        &loaded.records,
+        config.include_emulated,
+    ))?);
     charts.extend(layers::charts(
         &loaded.layers,
         &loaded.records,

@@ -38,7 +38,7 @@ impl Activation {
 }
 
 /// A 2-D convolution (dense, grouped, depthwise or pointwise), square kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Conv2d {
     /// Input channels.
     pub c_in: usize,

@@ -117,6 +117,9 @@ pub enum Dtype {
     F16,
     /// bfloat16.
     Bf16,
+    /// Static int8 quantization: unsigned 8-bit asymmetric activations, signed 8-bit
+    /// symmetric per-channel weights, int32 bias (QDQ graphs).
+    Int8,
 }
 
 impl Dtype {
@@ -125,6 +128,7 @@ impl Dtype {
         match self {
             Dtype::F32 => 4,
             Dtype::F16 | Dtype::Bf16 => 2,
+            Dtype::Int8 => 1,
         }
     }
 
@@ -134,7 +138,27 @@ impl Dtype {
             Dtype::F32 => "f32",
             Dtype::F16 => "f16",
             Dtype::Bf16 => "bf16",
+            Dtype::Int8 => "int8",
         }
+    }
+
+    /// Every element type, in the order sweeps run them.
+    pub const ALL: [Dtype; 4] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::Int8];
+
+    /// Whether it is a floating-point type (f32, f16, bf16).
+    pub fn is_float(self) -> bool {
+        self != Dtype::Int8
+    }
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let wanted = s.trim().to_lowercase();
+        Dtype::ALL
+            .into_iter()
+            .find(|d| d.as_str() == wanted)
+            .ok_or_else(|| format!("'{s}' is not a dtype; expected one of f32, f16, bf16, int8"))
     }
 }
 

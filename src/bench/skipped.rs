@@ -1,0 +1,65 @@
+//! Which rows of one dtype run and which are skipped: a backend that does not compute in
+//! the dtype ([`Backend::supports`]) skips every case, and a case the dtype cannot take
+//! (int8 of a graph flopsbench does not quantize) is skipped on every backend. Each
+//! skipped pair is a row that says why, never a silent gap.
+
+use crate::backend::Backend;
+use crate::spec::Dtype;
+use crate::target::Case;
+
+/// The rows of one dtype on one device: what runs, and what is skipped with why.
+pub(super) struct Split<'c, 'b> {
+    /// The cases that run on [`Split::backends`].
+    pub(super) cases: Vec<Case>,
+    /// The backends that compute in the dtype.
+    pub(super) backends: Vec<&'b dyn Backend>,
+    /// (case, backend, why) of every skipped row, case-major.
+    pub(super) skipped: Vec<(&'c Case, &'b dyn Backend, String)>,
+}
+
+/// Splits `cases` × `backends` at `dtype` into rows to run and rows to skip.
+pub(super) fn split<'c, 'b>(
+    dtype: Dtype,
+    cases: &'c [Case],
+    backends: &[&'b dyn Backend],
+) -> Split<'c, 'b> {
+    let mut out = Split {
+        cases: Vec::new(),
+        backends: backends
+            .iter()
+            .copied()
+            .filter(|b| b.supports(dtype).is_ok())
+            .collect(),
+        skipped: Vec::new(),
+    };
+    for case in cases {
+        let refused = case_refuses(case, dtype);
+        for backend in backends {
+            let why = match (&refused, backend.supports(dtype)) {
+                (_, Err(why)) => why,
+                (Some(why), Ok(())) => why.clone(),
+                (None, Ok(())) => continue,
+            };
+            out.skipped.push((case, *backend, why));
+        }
+        if refused.is_none() {
+            out.cases.push(case.clone());
+        }
+    }
+    out
+}
+
+/// Why `case` cannot run at `dtype` on any backend, if it cannot.
+pub(super) fn case_refuses(case: &Case, dtype: Dtype) -> Option<String> {
+    if dtype != Dtype::Int8 {
+        return None;
+    }
+    match case.spec_net() {
+        Some(net) => crate::quant::quantizable(net).err(),
+        None => Some(
+            "int8 of a model file: flopsbench quantizes its own operator stacks only; a \
+             model file runs at the precision it was saved in (f32 here)"
+                .into(),
+        ),
+    }
+}

@@ -1,0 +1,301 @@
+//! The precision axis (`--dtype`) through the real binary: int8 operator stacks quantized
+//! by flopsbench and run as QDQ graphs (ONNX Runtime fuses them into QLinearConv, tract
+//! simulates them in f32), checked against the f64 quantized arithmetic; skipped rows for
+//! (backend, dtype) pairs that cannot run; what computed, in its own column; the CPU's
+//! precision features in meta.json; bad dtype input refused with exit 2.
+
+mod common;
+
+use std::path::Path;
+
+use flopsbench::device::DeviceSpec;
+use flopsbench::record::{Record, Status};
+
+fn ort_ready() -> bool {
+    match flopsbench::backend::by_name("ort")
+        .unwrap()
+        .probe(&DeviceSpec::Cpu)
+    {
+        Ok(()) => true,
+        Err(why) => {
+            common::skip(&format!("ort is not available here: {why}"));
+            false
+        }
+    }
+}
+
+fn rows(dir: &Path) -> Vec<Record> {
+    common::csv_rows(&dir.join("results.csv"))
+}
+
+/// `flopsbench ARGS` measured briefly (2 samples, no warm-up) into `out`: its rows.
+fn measured(args: &[&str], out: &Path) -> Vec<Record> {
+    let mut all = args.to_vec();
+    all.extend([
+        "--runs",
+        "2",
+        "--min-time",
+        "0",
+        "--warmup",
+        "0",
+        "-q",
+        "--out",
+    ]);
+    all.push(out.to_str().unwrap());
+    common::flopsbench_ok(&all, None);
+    rows(out)
+}
+
+#[test]
+fn int8_stacks_run_checked_on_ort_and_tract_and_skip_where_they_cannot() {
+    if !ort_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let rows = measured(
+        &[
+            "op",
+            "--kind",
+            "conv,dwconv,pconv",
+            "--shape",
+            "16x10x10",
+            "--layers",
+            "3",
+            "--dtype",
+            "f32,int8",
+            "--backend",
+            "candle,tract,ort",
+        ],
+        &out,
+    );
+    // 3 kinds × 3 backends × 2 dtypes, each row once.
+    assert_eq!(rows.len(), 18, "{rows:#?}");
+    for r in &rows {
+        match (r.dtype.as_str(), r.backend.as_str()) {
+            ("f32", _) => {
+                assert_eq!(r.status, Status::Ok, "{r:?}");
+                assert!(r.computed.starts_with("f32"), "{}", r.computed);
+                assert_eq!(r.reference, "f64 direct convolution");
+            }
+            ("int8", "candle") => {
+                assert_eq!(r.status, Status::Skipped, "{r:?}");
+                assert!(r.error.contains("candle has no int8"), "{}", r.error);
+                assert!(r.median_ms.is_none());
+            }
+            ("int8", backend) => {
+                assert_eq!(r.status, Status::Ok, "{r:?}");
+                assert_eq!(r.reference, "f64 int8 arithmetic");
+                assert!(
+                    r.detail.contains("s8 symmetric per-channel"),
+                    "{}",
+                    r.detail
+                );
+                // The quantization's cost against the f32 model: real, and small.
+                let err = r.rel_err_vs_f32.unwrap();
+                assert!(err > 0.0 && err < 0.1, "{backend}: {err}");
+                if backend == "ort" {
+                    assert!(
+                        r.computed.starts_with("int8 (") && r.computed.contains("QLinearConv ×3"),
+                        "{}",
+                        r.computed
+                    );
+                    assert!(
+                        r.detail.contains("optimised graph: graphs/"),
+                        "{}",
+                        r.detail
+                    );
+                } else {
+                    assert!(r.computed.contains("QDQ simulated"), "{}", r.computed);
+                }
+            }
+            other => panic!("unexpected row {other:?}"),
+        }
+        // Traffic at the element size: int8 rows move a quarter of f32's bytes.
+        if r.dtype.as_str() == "int8" {
+            let f32_row = rows
+                .iter()
+                .find(|f| f.case == r.case && f.dtype.as_str() == "f32")
+                .unwrap();
+            assert_eq!(r.mem_bytes * 4, f32_row.mem_bytes);
+            assert_eq!(r.macs, f32_row.macs);
+        }
+    }
+    // ONNX Runtime's optimised graphs are kept beside the results, one per int8 row.
+    let graphs: Vec<_> = std::fs::read_dir(out.join("graphs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(graphs.len(), 3, "{graphs:?}");
+    assert!(
+        graphs.iter().all(|g| g.contains(".ort.cpu.int8.")),
+        "{graphs:?}"
+    );
+    // meta.json says which precision features the CPU has (read, never assumed).
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta.json")).unwrap()).unwrap();
+    let features = meta["precision_features"].as_array().unwrap();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    assert_eq!(
+        features.len(),
+        flopsbench::meta::features_in(&cpuinfo).len(),
+        "{features:?}"
+    );
+    eprintln!("this CPU's precision features: {features:?}");
+}
+
+#[test]
+fn a_dtype_no_selected_backend_runs_is_refused_and_a_partly_runnable_one_is_skipped_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none");
+    let refused = assert_cmd::Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args([
+            "op",
+            "--kind",
+            "dwconv",
+            "--shape",
+            "8x6x6",
+            "--layers",
+            "1",
+            "--dtype",
+            "bf16",
+            "--backend",
+            "candle,tract",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--dtype"), "{stderr}");
+    assert!(
+        stderr.contains("candle 0.11's CPU conv2d takes no bf16"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing half-written");
+    // A network at int8: every backend's row is skipped, saying why.
+    let out = dir.path().join("nets");
+    let rows = measured(
+        &[
+            "net",
+            "fasternet-t0",
+            "--resolution",
+            "32",
+            "--dtype",
+            "f32,int8",
+            "--backend",
+            "tract",
+        ],
+        &out,
+    );
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].status, Status::Ok);
+    assert_eq!(rows[1].status, Status::Skipped);
+    assert!(
+        rows[1].error.contains("operator stacks"),
+        "{}",
+        rows[1].error
+    );
+}
+
+#[test]
+fn export_writes_the_int8_graph_and_refuses_what_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dw.onnx");
+    let out = common::flopsbench_ok(
+        &[
+            "export", "--kind", "pconv", "--shape", "16x8x8", "--layers", "2", "--dtype", "int8",
+            "-o",
+        ]
+        .iter()
+        .copied()
+        .chain([file.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+        None,
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("as int8"), "{said}");
+    let bytes = std::fs::read(&file).unwrap();
+    let model = <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
+    let ops: Vec<&str> = model
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .map(|n| n.op_type.as_str())
+        .collect();
+    assert_eq!(ops.iter().filter(|o| **o == "Conv").count(), 2);
+    assert!(ops.contains(&"QuantizeLinear") && ops.contains(&"DequantizeLinear"));
+    for (dtype, why) in [("bf16", "opset 22"), ("f16", "f32 and int8")] {
+        let bad = dir.path().join(format!("{dtype}.onnx"));
+        let o = assert_cmd::Command::cargo_bin("flopsbench")
+            .unwrap()
+            .args(["export", "--kind", "conv", "--dtype", dtype, "-o"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--dtype") && stderr.contains(why),
+            "{stderr}"
+        );
+        assert!(!bad.exists());
+    }
+    // A network cannot be written at int8 (flopsbench quantizes operator stacks only).
+    let o = assert_cmd::Command::cargo_bin("flopsbench")
+        .unwrap()
+        .args(["export", "resnet18", "--dtype", "int8", "-o"])
+        .arg(dir.path().join("r.onnx"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_quantized_model_file_runs_as_given_on_ort_and_tract() {
+    if !ort_ready() {
+        return;
+    }
+    // flopsbench's own QDQ graph, as a model file a user brings.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pconv-int8.onnx");
+    let file_arg = file.to_str().unwrap();
+    common::flopsbench_ok(
+        &[
+            "export", "--kind", "pconv", "--shape", "32x12x12", "--layers", "3", "--dtype", "int8",
+            "-o", file_arg,
+        ],
+        None,
+    );
+    let out = dir.path().join("run");
+    let rows = measured(&["net", file_arg, "--backend", "ort,tract"], &out);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.status, Status::Ok, "{}: {}", r.backend, r.error);
+        // Checked against the other runtime's run of the same graph, not an f32 model.
+        assert!(r.rel_err_vs_f32.is_none(), "{r:?}");
+        let want = if r.backend == "ort" {
+            "QLinearConv ×3"
+        } else {
+            "QDQ simulated"
+        };
+        assert!(r.computed.contains(want), "{}: {}", r.backend, r.computed);
+    }
+    // ONNX Runtime's optimised graph of a model file is kept too.
+    assert!(out.join("graphs").read_dir().unwrap().count() >= 1);
+    // Counted as given: the convolutions' MACs, its Q/DQ nodes by their rules.
+    let counted = common::flopsbench_ok(&["count", file_arg, "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&counted.stdout).unwrap();
+    let op = common::flopsbench_ok(
+        &[
+            "count", "--kind", "pconv", "--shape", "32x12x12", "--layers", "3", "--format", "json",
+        ],
+        None,
+    );
+    let o: serde_json::Value = serde_json::from_slice(&op.stdout).unwrap();
+    assert_eq!(v[0]["macs"], o[0]["macs"], "{v}");
+}
