@@ -112,7 +112,8 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     check_output_path(&config.output)?;
     let mut model = Model::new(&net, config.batch, config.seed, config.fuse_bn);
     if dtype == crate::spec::Dtype::Int8 {
-        model.int8 = Some(crate::quant::quantize(&model)?.params);
+        model.int8 =
+            Some(crate::quant::quantize(&model, crate::quant::weight_levels_here())?.params);
     }
     let bytes = crate::onnx::to_bytes(&model);
     let tmp = config.output.with_extension("onnx.tmp");
@@ -131,10 +132,9 @@ pub fn export(config: &ExportConfig) -> Result<String> {
         config.output.display(),
         bytes.len(),
         net.name,
-        if dtype == crate::spec::Dtype::Int8 {
-            format!(" as int8 ({})", crate::quant::SCHEME)
-        } else {
-            String::new()
+        match &model.int8 {
+            Some(params) => format!(" as int8 ({})", crate::quant::scheme(params)),
+            None => String::new(),
         },
         crate::onnx::OPSET,
         crate::onnx::INPUT_NAME,

@@ -233,3 +233,21 @@ pub fn features_in(cpuinfo: &str) -> Vec<String> {
         .map(|w| w.to_string())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::features_in;
+
+    #[test]
+    fn precision_features_are_read_from_the_first_processors_flags() {
+        let x86 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_int8 \
+                   avx512_vnni\nprocessor\t: 1\nflags\t\t: fpu\n";
+        assert_eq!(features_in(x86), ["avx512_bf16", "amx_int8", "avx512_vnni"]);
+        let arm = "processor\t: 0\nFeatures\t: fp asimd asimdhp asimddp i8mm bf16 sve\n";
+        assert_eq!(
+            features_in(arm),
+            ["asimddp", "i8mm", "bf16", "asimdhp", "sve"]
+        );
+        assert!(features_in("no flags here").is_empty());
+    }
+}

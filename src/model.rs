@@ -101,6 +101,9 @@ pub struct Int8Params {
     pub input: ActQuant,
     /// One per node of the net, in order.
     pub layers: Vec<ConvQuant>,
+    /// The largest weight level: 127, or 63 where the CPU multiplies u8 by s8 in 16-bit
+    /// pairs that saturate (x86 without VNNI; see [`crate::quant`]).
+    pub weight_levels: i8,
 }
 
 const BN_EPS: f32 = 1e-5;

@@ -1,11 +1,13 @@
 //! Static int8 quantization of operator stacks, done by flopsbench itself, and the f64
 //! reference of the quantized arithmetic that checks every int8 row.
 //!
-//! The scheme (what `onnxruntime.quantization.quantize_static` writes for x86 by default):
-//! unsigned 8-bit asymmetric activations, each tensor's scale and zero point calibrated on
-//! the seeded input (its min and max, 0 included); signed 8-bit symmetric weights, one
-//! scale per output channel (axis 0, levels −127…127); an int32 bias at scale input ×
-//! weight. A layer computes `q_out = sat_u8(round_half_even(Σ x·w + b) / s_out) + z_out)`
+//! The scheme (what `onnxruntime.quantization.quantize_static` writes with
+//! `activation_type=QUInt8, weight_type=QInt8, per_channel=True`): unsigned 8-bit
+//! asymmetric activations, each tensor's scale and zero point calibrated on the seeded
+//! input (its min and max, 0 included); signed 8-bit symmetric weights, one scale per
+//! output channel (axis 0, levels −127…127); an int32 bias at scale input × weight. On an
+//! x86 CPU without VNNI, weights take levels −63…63 (ONNX Runtime's `reduce_range`): its
+//! u8 × s8 kernels there add products in pairs into 16 bits, which 255·127·2 overflows. A layer computes `q_out = sat_u8(round_half_even(Σ x·w + b) / s_out) + z_out)`
 //! on the dequantized `x = (q_in − z_in)·s_in` and `w = q_w·s_w`; a PConv's untouched
 //! channels are requantized to its output's scale (QDQ's Split → Concat with per-tensor
 //! scales). Calibration and the reference are one pass: each layer's f64 output gives its
@@ -16,9 +18,31 @@ use crate::model::{ActQuant, ConvQuant, Int8Params, Model, NodeParams};
 use crate::reference::{Maps, conv, first_channels, put_first_channels};
 use crate::spec::{Conv2d, Layer, Net};
 
-/// The scheme in words, for rows' detail and the docs.
-pub const SCHEME: &str = "static int8 QDQ: u8 asymmetric activations calibrated on the seeded input, \
-     s8 symmetric per-channel weights (axis 0), int32 bias";
+/// The scheme of `params` in words, for rows' detail and `export`.
+pub fn scheme(params: &Int8Params) -> String {
+    let range = if params.weight_levels < 127 {
+        " at 7 bits (x86 without VNNI)"
+    } else {
+        ""
+    };
+    format!(
+        "static int8 QDQ: u8 asymmetric activations calibrated on the seeded input, s8 \
+         symmetric per-channel weights (axis 0){range}, int32 bias"
+    )
+}
+
+/// The largest weight level on this CPU: 63 on x86 without VNNI (its u8 × s8 products are
+/// added in pairs into 16 bits, which full-range weights overflow), else 127.
+pub fn weight_levels_here() -> i8 {
+    let vnni = crate::meta::precision_features()
+        .iter()
+        .any(|f| f == "avx512_vnni" || f == "avx_vnni");
+    if cfg!(target_arch = "x86_64") && !vnni {
+        63
+    } else {
+        127
+    }
+}
 
 /// Whether flopsbench can quantize `net`: operator stacks (conv and PConv layers) only.
 pub fn quantizable(net: &Net) -> std::result::Result<(), String> {
@@ -72,18 +96,19 @@ pub struct Quantized {
     pub reference: Vec<f64>,
 }
 
-/// Weights quantized per output channel (`per_o` values each), symmetric, −127…127.
-fn quantize_weights(weight: &[f32], per_o: usize) -> (Vec<i8>, Vec<f32>) {
+/// Weights quantized per output channel (`per_o` values each), symmetric, −levels…levels.
+fn quantize_weights(weight: &[f32], per_o: usize, levels: i8) -> (Vec<i8>, Vec<f32>) {
+    let l = f32::from(levels);
     let mut q = Vec::with_capacity(weight.len());
     let mut scales = Vec::new();
     for w in weight.chunks(per_o) {
         let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let s = if max > 0.0 { max / l } else { 1.0 };
         scales.push(s);
         q.extend(w.iter().map(|v| {
             (f64::from(*v) / f64::from(s))
                 .round_ties_even()
-                .clamp(-127.0, 127.0) as i8
+                .clamp(-f64::from(l), f64::from(l)) as i8
         }));
     }
     (q, scales)
@@ -99,7 +124,7 @@ fn conv_layer(
     batch: usize,
     c: &Conv2d,
     params: &NodeParams,
-    s_in: f32,
+    (s_in, levels): (f32, i8),
     out: crate::spec::Shape,
 ) -> Result<(Vec<f64>, QuantWeights)> {
     let NodeParams::Conv { weight, bias } = params else {
@@ -108,7 +133,7 @@ fn conv_layer(
         ));
     };
     let per_o = weight.len() / c.c_out;
-    let (wq, ws) = quantize_weights(weight, per_o);
+    let (wq, ws) = quantize_weights(weight, per_o, levels);
     let w: Vec<f64> = wq
         .iter()
         .enumerate()
@@ -134,9 +159,10 @@ fn conv_layer(
     Ok((y, (wq, ws, bq)))
 }
 
-/// Quantizes `model` (an operator stack) on its own seeded input and runs the quantized
-/// arithmetic in f64 (see the module's doc).
-pub fn quantize(model: &Model) -> Result<Quantized> {
+/// Quantizes `model` (an operator stack) on its own seeded input, weights at
+/// ±`weight_levels` ([`weight_levels_here`]), and runs the quantized arithmetic in f64 (see
+/// the module's doc).
+pub fn quantize(model: &Model, weight_levels: i8) -> Result<Quantized> {
     quantizable(&model.net).map_err(Error::Usage)?;
     let batch = model.batch;
     let range = |v: &[f64]| {
@@ -156,11 +182,14 @@ pub fn quantize(model: &Model) -> Result<Quantized> {
             data: q.iter().map(|v| act.dequantize(*v)).collect(),
         };
         let (y, (weight, weight_scales, bias)) = match node.layer {
-            Layer::Conv(c) => conv_layer(&x, batch, &c, params, act.scale, node.out)?,
+            Layer::Conv(c) => {
+                conv_layer(&x, batch, &c, params, (act.scale, weight_levels), node.out)?
+            }
             Layer::PConv(p) => {
                 let c = Conv2d::new(p.partial, p.partial, p.kernel, 1, 1);
                 let part = first_channels(&x, batch, p.partial);
-                let (y1, weights) = conv_layer(&part, batch, &c, params, act.scale, part.shape)?;
+                let scales = (act.scale, weight_levels);
+                let (y1, weights) = conv_layer(&part, batch, &c, params, scales, part.shape)?;
                 let mut y = x.data.clone();
                 put_first_channels(&mut y, &y1, batch, shape, p.partial);
                 (y, weights)
@@ -183,20 +212,28 @@ pub fn quantize(model: &Model) -> Result<Quantized> {
         params: Int8Params {
             input: input_q,
             layers,
+            weight_levels,
         },
         reference: q.iter().map(|v| act.dequantize(*v)).collect(),
     })
 }
 
 /// The largest difference an int8 row's output may have from the reference, in steps of
-/// the output's scale: one per quantized layer. A backend's requantization multiplies in
-/// f32 (ONNX Runtime's QLinearConv) or accumulates the dequantized values in f32 (a QDQ
-/// graph simulated in floats), so a value that falls on a rounding boundary may land one
-/// level off; a level off in a layer's input moves the next layer's value by at most
-/// max|w|·s_in/s_out levels (well under one for these weights), so the bound grows by one
-/// step per layer, never more.
+/// the output's scale. A backend's requantization multiplies in f32 (ONNX Runtime's
+/// QLinearConv) or accumulates the dequantized values in f32 (a QDQ graph simulated in
+/// floats), so a value on a rounding boundary may land one level off in each layer; a
+/// level off in a layer's input moves the layer's value by at most max(1, s_in/s_out)
+/// levels (PConv's untouched channels carry it at that ratio; a convolution's weights
+/// shrink it below that), so the bound is t = 1 + t_prev·max(1, s_in/s_out) per layer.
 pub fn tolerance_steps(params: &Int8Params) -> f64 {
-    params.layers.len() as f64
+    let mut steps = 0.0;
+    let mut scale = params.input.scale;
+    for layer in &params.layers {
+        let out = layer.output.scale;
+        steps = 1.0 + steps * f64::from((scale / out).max(1.0));
+        scale = out;
+    }
+    steps
 }
 
 #[cfg(test)]
@@ -231,16 +268,19 @@ mod tests {
 
     #[test]
     fn weights_are_symmetric_per_channel() {
-        let (q, s) = quantize_weights(&[0.5, -1.0, 0.25, 2.0, 0.0, -2.0], 3);
+        let (q, s) = quantize_weights(&[0.5, -1.0, 0.25, 2.0, 0.0, -2.0], 3, 127);
         assert_eq!(q, [64, -127, 32, 127, 0, -127]);
         assert_eq!(s, [1.0 / 127.0, 2.0 / 127.0]);
+        // Reduced range (x86 without VNNI): levels −63…63.
+        let (q, _) = quantize_weights(&[0.25, -1.0, -0.75], 3, 63);
+        assert_eq!(q, [16, -63, -47]);
     }
 
     #[test]
     fn the_reference_is_close_to_the_f32_model_and_on_its_grid() {
         for kind in [OpKind::Conv, OpKind::Dwconv, OpKind::Pconv] {
             let m = model(kind, Shape::new(16, 10, 10), 3);
-            let quant = quantize(&m).unwrap();
+            let quant = quantize(&m, 127).unwrap();
             let f32_out = crate::reference::run_op_stack(&m).unwrap();
             let (abs, rel) = crate::reference::compare(
                 &quant
@@ -268,6 +308,6 @@ mod tests {
         let net = crate::zoo::build("fasternet-t0", 64).unwrap();
         let why = quantizable(&net).unwrap_err();
         assert!(why.contains("operator stacks"), "{why}");
-        assert!(quantize(&Model::new(&net, 1, 0, true)).is_err());
+        assert!(quantize(&Model::new(&net, 1, 0, true), 127).is_err());
     }
 }

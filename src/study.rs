@@ -242,6 +242,13 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
     let mut inputs = Vec::new();
     for (name, sub) in [("paper-table1", "table1"), ("paper-table3", "table3")] {
         let suite = crate::suite::embedded(name)?;
+        if let Some(why) = crate::bench::refused_at(&suite.cases, &config.dtypes) {
+            // Nothing of this suite runs at the study's dtypes (its networks at int8).
+            if !config.quiet {
+                writeln!(log, "== {name}: nothing runs at these dtypes ({why})").ok();
+            }
+            continue;
+        }
         let run = experiment(
             config,
             Target::Cases(suite.cases.clone()),

@@ -388,12 +388,10 @@ impl Backend for Ort {
         ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes(model);
         let (builder, cuda) = builder(device, settings)?;
-        let keep = model.int8.is_some();
-        let (session, optimised) = with_optimised(builder, keep, |b| b.commit_from_memory(&bytes))?;
-        let computed = match &optimised {
-            Some(graph) => computed_by(graph)?,
-            None => "f32".into(),
-        };
+        let quantized = model.int8.is_some();
+        let (session, optimised) =
+            with_optimised(builder, quantized, |b| b.commit_from_memory(&bytes))?;
+        let computed = computed(optimised.as_deref(), quantized);
         let model_bytes = profile::ModelBytes::Memory(bytes);
         let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
         let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
@@ -426,12 +424,11 @@ impl Backend for Ort {
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
         let (builder, cuda) = builder(device, settings)?;
+        // A quantized file's optimised graph says what ran; a float file's is f32 (and
+        // may be too large to save).
         let (session, optimised) =
-            with_optimised(builder, true, |b| b.commit_from_file(&file.path))?;
-        let computed = match &optimised {
-            Some(graph) => computed_by(graph)?,
-            None => "f32".into(),
-        };
+            with_optimised(builder, file.quantized, |b| b.commit_from_file(&file.path))?;
+        let computed = computed(optimised.as_deref(), file.quantized);
         let inputs = file
             .inputs
             .iter()
@@ -458,6 +455,19 @@ impl Backend for Ort {
             computed,
             optimised,
         }))
+    }
+}
+
+/// What a session computed: from its optimised graph when there is one (a quantized
+/// graph whose convolutions were not all fused into integer ones is labelled `QDQ
+/// simulated`: some of it ran in f32); `f32` for a float graph.
+fn computed(optimised: Option<&[u8]>, quantized: bool) -> String {
+    match (optimised.map(computed_by), quantized) {
+        (Some(Ok(c)), true) if !c.starts_with("int8 (") => format!("{c} (QDQ simulated)"),
+        (Some(Ok(c)), _) => c,
+        (Some(Err(e)), _) => format!("unknown ({e})"),
+        (None, true) => "unknown (ONNX Runtime saved no optimised graph)".into(),
+        (None, false) => "f32".into(),
     }
 }
 

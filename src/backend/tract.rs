@@ -143,7 +143,8 @@ impl Backend for Tract {
         let source = format!("optimised graph: {} nodes", typed.nodes().len());
         let input = Tensor::from_shape(&model.input_dims(), &model.input).map_err(err)?;
         let mut computed = arithmetic(&typed);
-        if model.int8.is_some() && !computed.starts_with("int") {
+        // tract names integer types u8, i8, qu8(…): a float type means simulated.
+        if model.int8.is_some() && computed.starts_with('f') {
             computed = format!("{computed} (QDQ simulated)");
         }
         runnable(
@@ -202,7 +203,7 @@ impl Backend for Tract {
             typed.nodes().len()
         );
         let mut computed = arithmetic(&typed);
-        if file.quantized && !computed.starts_with("int") {
+        if file.quantized && computed.starts_with('f') {
             computed = format!("{computed} (QDQ simulated)");
         }
         runnable(typed, inputs, source, computed, settings)

@@ -418,9 +418,7 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
     record.detail = checked.detail.clone();
     record.computed = checked.computed.clone();
     record.rel_err_vs_f32 = checked.rel_err_vs_f32;
-    if record.dtype == Dtype::Int8 && record.kind != crate::spec::CaseKind::Net {
-        record.detail = format!("{}; {}", record.detail, crate::quant::SCHEME);
-    }
+
     if has_pconv {
         record.pconv_impl = checked.pconv_impl.to_string();
     }

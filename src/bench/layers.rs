@@ -59,7 +59,7 @@ fn ceilings(records: &[Record], given: &[Record], job: &Job<'_>) -> Option<Ceili
         .chain(given)
         .filter(|r| r.device == *job.device && r.host == job.host)
         .collect();
-    profile::ceilings(&peaks, job.settings.threads)
+    profile::ceilings(&peaks, job.settings.threads, job.settings.dtype)
 }
 
 /// The per-layer rows of `record`'s network on `job`'s backend (one error row when the

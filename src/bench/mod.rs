@@ -36,6 +36,8 @@ pub use check::{F32_TOLERANCE, reference_for, tolerance};
 pub use experiment::Experiment;
 pub use plan::{Plan, plan, plan_versions};
 pub use row::{RowBase, blank_record, graph_file_name, new_run_id, now, stamp};
+use row::{dtype_label, sampled};
+pub use skipped::{ensure_runnable, refused_at, refuses};
 
 /// Where a run's rows go as each case finishes: the run folder's files, or a worker's
 /// stdout (JSON lines) that the orchestrator writes to the folder.
@@ -128,6 +130,17 @@ pub fn measure_cases(
     // The engine runs one dtype at a time: a round group never mixes dtypes, so the
     // paired ratios of a group are at one precision.
     let at: Vec<Experiment> = dtypes.iter().map(|d| experiment.at(*d)).collect();
+    // Per dtype and device: the rows that run and the rows skipped (which take nothing
+    // of the budget).
+    let splits: Vec<Vec<skipped::Split<'_, '_>>> = at
+        .iter()
+        .map(|e| {
+            plan.iter()
+                .map(|(_, backends)| skipped::split(e.dtype(), cases, backends))
+                .collect()
+        })
+        .collect();
+    let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
     let mut engine = Engine {
         experiment,
         context,
@@ -137,17 +150,16 @@ pub fn measure_cases(
         budget: experiment
             .sampler
             .budget
-            .map(|b| budget::Budget::new(b, total.saturating_sub(context.done.len()))),
+            .map(|b| budget::Budget::new(b, total.saturating_sub(context.done.len() + skipped))),
         index: 0,
         total,
         host: meta::host_name(),
         device_model: meta::cpu_model(),
         records: Vec::new(),
     };
-    for experiment in &at {
+    for (experiment, splits) in at.iter().zip(&splits) {
         engine.experiment = experiment;
-        for (device, backends) in plan {
-            let split = skipped::split(experiment.dtype(), cases, backends);
+        for ((device, _), split) in plan.iter().zip(splits) {
             for (case, backend, why) in &split.skipped {
                 engine.skip(case, *backend, device, why)?;
             }
@@ -364,9 +376,10 @@ impl Engine<'_> {
             .first()
             .map_or(String::new(), |j| j.device.to_string());
         self.reporter.started(&format!(
-            "{} · {} in rounds · {device}",
+            "{} · {} in rounds · {device}{}",
             groups::label(&measuring),
-            names.join(", ")
+            names.join(", "),
+            dtype_label(self.experiment.dtype())
         ));
         let sampler = self.sampler();
         let started = Instant::now();
@@ -396,10 +409,11 @@ impl Engine<'_> {
     /// One backend of a case on its own.
     fn one(&mut self, job: &Job<'_>, cache: &mut ReferenceCache) -> Measured {
         self.reporter.started(&format!(
-            "{} · {} · {}",
+            "{} · {} · {}{}",
             job.case.id,
             job.backend.name(),
-            job.device
+            job.device,
+            dtype_label(job.settings.dtype)
         ));
         let sampler = self.sampler();
         let started = Instant::now();
@@ -441,16 +455,6 @@ impl Engine<'_> {
             self.reporter.layers(record, &rows);
         }
         Ok(())
-    }
-}
-
-/// The time a row spent sampling (zero for an error row).
-fn sampled(record: &Record) -> Duration {
-    match (record.samples, record.iters_per_sample, record.mean_ms) {
-        (Some(n), Some(iters), Some(mean)) => {
-            Duration::from_secs_f64(n as f64 * iters as f64 * mean / 1e3)
-        }
-        _ => Duration::ZERO,
     }
 }
 
@@ -539,6 +543,9 @@ fn finish_row(
     let (samples, output, graph) = match (outcome, job.work) {
         (Ok(mut checked), Ok(work)) => {
             fill(&mut record, &checked, experiment.seed, work.has_pconv);
+            if let Some(params) = work.model.as_ref().ok().and_then(|m| m.int8.as_ref()) {
+                record.detail = format!("{}; {}", record.detail, crate::quant::scheme(params));
+            }
             if let Some((split_cat, slicing)) = work.graph_bytes {
                 record.mem_bytes_graph = Some(if record.pconv_impl == "slicing" {
                     slicing

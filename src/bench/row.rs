@@ -1,5 +1,8 @@
 //! A row before it is measured: the case's counts and the run's parameters, every
-//! measured field empty; and the run's id and clock.
+//! measured field empty; the run's id and clock; and what a row is called (its optimised
+//! graph's file, its dtype in progress labels) and how long it sampled.
+
+use std::time::Duration;
 
 use crate::bench::Experiment;
 use crate::count::CaseCount;
@@ -156,4 +159,22 @@ pub fn graph_file_name(r: &Record) -> String {
         })
         .collect();
     format!("{safe}.onnx")
+}
+
+/// ` · int8`: a progress label's dtype, when not f32.
+pub(super) fn dtype_label(dtype: crate::spec::Dtype) -> String {
+    match dtype {
+        crate::spec::Dtype::F32 => String::new(),
+        d => format!(" · {d}"),
+    }
+}
+
+/// The time a row spent sampling (zero for an error row).
+pub(super) fn sampled(record: &Record) -> Duration {
+    match (record.samples, record.iters_per_sample, record.mean_ms) {
+        (Some(n), Some(iters), Some(mean)) => {
+            Duration::from_secs_f64(n as f64 * iters as f64 * mean / 1e3)
+        }
+        _ => Duration::ZERO,
+    }
 }

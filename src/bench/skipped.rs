@@ -57,9 +57,61 @@ pub(super) fn case_refuses(case: &Case, dtype: Dtype) -> Option<String> {
     match case.spec_net() {
         Some(net) => crate::quant::quantizable(net).err(),
         None => Some(
-            "int8 of a model file: flopsbench quantizes its own operator stacks only; a \
-             model file runs at the precision it was saved in (f32 here)"
+            "int8 of a model file: flopsbench quantizes its own operator stacks only; run \
+             the file at --dtype f32 (a quantized file then runs its own integer nodes)"
                 .into(),
         ),
     }
+}
+
+/// Refuses a run in which no row can run: every (case, backend) pair of every dtype is
+/// skipped (an int8 sweep of networks, say), naming `--dtype` and why.
+pub fn ensure_runnable(
+    experiment: &crate::bench::Experiment,
+    cases: &[Case],
+    plan: &crate::bench::Plan<'_>,
+) -> crate::error::Result<()> {
+    let mut why: Vec<String> = Vec::new();
+    for dtype in &experiment.dtypes {
+        for (_, backends) in plan {
+            let split = split(*dtype, cases, backends);
+            if !split.cases.is_empty() && !split.backends.is_empty() {
+                return Ok(());
+            }
+            for (_, _, reason) in split.skipped {
+                if !why.contains(&reason) {
+                    why.push(reason);
+                }
+            }
+        }
+    }
+    Err(crate::error::Error::flag(
+        "--dtype",
+        format!("nothing selected can run: {}", why.join("; ")),
+    ))
+}
+
+/// Why no case of `cases` can run at any of `dtypes`, whatever the backend (networks at
+/// int8), if none can.
+pub fn refused_at(cases: &[Case], dtypes: &[Dtype]) -> Option<String> {
+    let mut why = Vec::new();
+    for dtype in dtypes {
+        for case in cases {
+            let reason = case_refuses(case, *dtype)?;
+            if !why.contains(&reason) {
+                why.push(reason);
+            }
+        }
+    }
+    Some(why.join("; "))
+}
+
+/// Why `backend` (by name) cannot run `case` at `dtype`, if it cannot: the row a worker
+/// writes as skipped.
+pub fn refuses(case: &Case, backend: &str, dtype: Dtype) -> Option<String> {
+    let backend = crate::backend::by_name(backend).ok()?;
+    backend
+        .supports(dtype)
+        .err()
+        .or_else(|| case_refuses(case, dtype))
 }

@@ -41,7 +41,8 @@ impl Work {
                 let mut model = Model::new(net, opts.batch, seed, opts.fuse_bn);
                 let mut int8_reference = None;
                 if opts.dtype == crate::spec::Dtype::Int8 {
-                    let quantized = crate::quant::quantize(&model)?;
+                    let levels = crate::quant::weight_levels_here();
+                    let quantized = crate::quant::quantize(&model, levels)?;
                     model.int8 = Some(quantized.params);
                     int8_reference = Some(quantized.reference);
                 }

@@ -251,11 +251,11 @@ struct PaperCommand {
     #[arg(long, help = crate::study::quick_help())]
     quick: bool,
 
-    /// Element types: the whole study at each, a comma list (f32, f16, bf16, int8). Each
-    /// dtype gets the suites' budgets (about 35 s for Table 1 and 48 s for Table 3 per
-    /// dtype, plus preparation and checks); a backend that cannot compute in one gives
-    /// skipped rows saying why, and int8 covers Table 1's operator stacks and peak's GEMM
-    /// (networks are skipped rows)
+    /// Element types: the whole study at each, a comma list (f32, f16, bf16, int8). The
+    /// suites' budgets (35 s for Table 1, 48 s for Table 3) are multiplied by the number
+    /// of dtypes and shared among the rows that run, plus preparation and checks; a
+    /// backend that cannot compute in a dtype gives skipped rows saying why; int8 covers
+    /// Table 1's operator stacks and peak's GEMM (Table 3's networks are skipped rows)
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtype: Vec<DtypeArg>,
 

@@ -470,22 +470,26 @@ fn nothing_missing(run: &RemoteRun<'_>, kept: &[Record]) -> bool {
         }
     };
     let seen = case_backends(kept);
-    run.cases.iter().all(|case| {
-        backends
-            .iter()
-            .all(|b| seen.contains(&(case.id.clone(), b.clone())))
+    run.experiment.dtypes.iter().all(|d| {
+        run.cases.iter().all(|case| {
+            backends.iter().all(|b| {
+                seen.contains(&(case.id.clone(), b.clone(), *d))
+                    || crate::bench::refuses(case, b, *d).is_some()
+            })
+        })
     })
 }
 
-/// The (case, backend) pairs that `records` hold.
-fn case_backends(records: &[Record]) -> HashSet<(String, String)> {
+/// The (case, backend, dtype) rows that `records` hold.
+fn case_backends(records: &[Record]) -> HashSet<(String, String, crate::spec::Dtype)> {
     records
         .iter()
-        .map(|r| (r.case.clone(), r.backend.clone()))
+        .map(|r| (r.case.clone(), r.backend.clone(), r.dtype))
         .collect()
 }
 
-/// Error rows for every (case, backend) that did not come back.
+/// Error rows for every (case, backend, dtype) that did not come back (a pair the worker
+/// would have skipped is not lost).
 fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
     if got.writer.is_none() {
         got.writer = Some(ResultsWriter::create(&run.dir, &meta_of(run.device, None))?);
@@ -498,22 +502,34 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
     let seen = case_backends(&got.records);
     let ids = got.case_ids.clone();
     let run_id = got.run_id.clone().unwrap_or_else(|| new_run_id(&now()));
-    for case in run.cases {
+    let at: Vec<crate::bench::Experiment> = run
+        .experiment
+        .dtypes
+        .iter()
+        .map(|d| run.experiment.at(*d))
+        .collect();
+    for (experiment, case) in at
+        .iter()
+        .flat_map(|e| run.cases.iter().map(move |c| (e, c)))
+    {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&case.id)) {
             continue;
         }
+        let dtype = experiment.dtype();
         for backend in &backends {
-            if seen.contains(&(case.id.clone(), backend.clone())) {
+            if seen.contains(&(case.id.clone(), backend.clone(), dtype))
+                || crate::bench::refuses(case, backend, dtype).is_some()
+            {
                 continue;
             }
-            let (batch, threads) = run.experiment.protocol(case, &run.device.device);
-            let opts = run.experiment.count_options(batch);
+            let (batch, threads) = experiment.protocol(case, &run.device.device);
+            let opts = experiment.count_options(batch);
             // A lost model file's row keeps no counts (they need the file imported).
             let counts = case
                 .spec_net()
                 .map(|net| crate::count::count_net(net, &opts, false));
             let mut record = blank_record(
-                run.experiment,
+                experiment,
                 case,
                 &RowBase {
                     run_id: run_id.clone(),

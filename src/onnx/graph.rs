@@ -333,11 +333,8 @@ pub fn value_name(nodes: usize, t: usize) -> String {
     }
 }
 
-/// The graph of `model`: its int8 QDQ graph when it has int8 parameters.
+/// The f32 graph of `model`.
 pub fn build(model: &Model) -> pb::GraphProto {
-    if let Some(int8) = &model.int8 {
-        return super::int8::build(model, int8);
-    }
     let mut g = Graph::default();
     for (i, (node, params)) in model.net.nodes.iter().zip(&model.params).enumerate() {
         let ins: Vec<String> = node

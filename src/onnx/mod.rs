@@ -28,7 +28,11 @@ pub const OUTPUT_NAME: &str = "output";
 
 /// The model as an ONNX `ModelProto`.
 pub fn to_proto(model: &Model) -> pb::ModelProto {
-    let graph = graph::build(model);
+    // The int8 QDQ graph when the model has int8 parameters.
+    let graph = match &model.int8 {
+        Some(int8) => int8::build(model, int8),
+        None => graph::build(model),
+    };
     pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto {

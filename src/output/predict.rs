@@ -22,8 +22,12 @@ fn score_cells(s: &Scores) -> Vec<String> {
 /// The evaluation of `group`, and the predictions of `targets` (networks not measured).
 pub fn render(group: &Group, targets: &[Network]) -> String {
     let mut out = format!(
-        "{} · {} · {} thread(s) · batch {}: {} networks ({})\n",
+        "{}{} · {} · {} thread(s) · batch {}: {} networks ({})\n",
         group.backend,
+        match group.dtype {
+            crate::spec::Dtype::F32 => String::new(),
+            d => format!(" ({d})"),
+        },
         group.device,
         group.threads,
         group.batch,

@@ -51,10 +51,17 @@ pub fn counts(counts: &[CaseCount], per_layer: bool, markdown: bool) -> String {
         ],
     );
     let mut notes = String::new();
+    // A dtype sweep counts each case once a dtype: the rows say which.
+    let swept = counts.iter().any(|c| c.dtype != first.dtype);
     for c in counts {
         // Uncounted nodes make the totals lower bounds.
         let at_least = if c.uncounted.is_empty() { "" } else { "≥ " };
         let label = c.model.as_ref().map_or(&c.name, |m| &m.path);
+        let label = if swept {
+            format!("{label} ({})", c.dtype)
+        } else {
+            label.clone()
+        };
         t.add_row(vec![
             label.clone(),
             c.input_shape.clone(),
@@ -73,7 +80,11 @@ pub fn counts(counts: &[CaseCount], per_layer: bool, markdown: bool) -> String {
     let mut out = format!(
         "{t}\n{}{} · batch {} · BN {} · FLOPs = {}\n",
         if markdown { "\n" } else { "" },
-        first.dtype,
+        if swept {
+            "dtype per row".to_string()
+        } else {
+            first.dtype.to_string()
+        },
         first.batch,
         if first.fused_bn { "folded" } else { "counted" },
         match first.convention {
@@ -188,7 +199,11 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
             Status::Skipped => format!("skipped: {}", short(&r.error)),
         };
         t.add_row(vec![
-            r.case.clone(),
+            // A row at another dtype than f32 says so (a sweep lists a case once a dtype).
+            match r.dtype {
+                crate::spec::Dtype::F32 => r.case.clone(),
+                d => format!("{} ({d})", r.case),
+            },
             r.backend.clone(),
             if r.emulated {
                 format!("{} (emulated)", r.device)

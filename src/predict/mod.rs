@@ -38,6 +38,8 @@ pub struct Group {
     pub threads: usize,
     /// Batch.
     pub batch: usize,
+    /// Element type of the networks' rows.
+    pub dtype: crate::spec::Dtype,
     /// The networks with a per-layer profile (zoo and model files).
     pub networks: Vec<Network>,
     /// The device's ceilings.
@@ -48,7 +50,14 @@ pub struct Group {
 /// threads and batch (the most recent row of each network); the groups that have enough
 /// for an evaluation, or a message naming what to run.
 pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
-    type Key = (String, String, String, usize, usize, String);
+    type Key = (
+        String,
+        String,
+        String,
+        usize,
+        usize,
+        (crate::spec::Dtype, bool),
+    );
     let profiled = |r: &Record| {
         layers.iter().any(|l| {
             l.run_id == r.run_id
@@ -76,15 +85,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
             r.backend.clone(),
             r.threads,
             r.batch,
-            format!(
-                "{} {}",
-                r.dtype,
-                if r.fused_bn {
-                    "BN folded"
-                } else {
-                    "BN unfolded"
-                }
-            ),
+            (r.dtype, r.fused_bn),
         );
         // A model file is its own network, whatever its name (resnet18.onnx is not the
         // zoo's resnet18): keyed by its path.
@@ -117,7 +118,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
         .collect();
     let mut out = Vec::new();
     let mut why = Vec::new();
-    for ((host, device, backend, threads, batch, _), networks) in by_group {
+    for ((host, device, backend, threads, batch, (dtype, _)), networks) in by_group {
         let on_device: Vec<&Record> = peaks
             .iter()
             .copied()
@@ -125,7 +126,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
             .collect();
         match (
             networks.len() >= MIN_NETWORKS,
-            ceilings(&on_device, threads),
+            ceilings(&on_device, threads, dtype),
         ) {
             (true, Some(c)) => out.push(Group {
                 host,
@@ -133,6 +134,7 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
                 backend,
                 threads,
                 batch,
+                dtype,
                 networks,
                 ceilings: c,
             }),

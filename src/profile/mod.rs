@@ -250,23 +250,26 @@ fn finish(out: &mut [LayerSamples], batch: usize, ceilings: Option<Ceilings>, se
     }
 }
 
-/// The ceilings among one device's `peaks` rows (others are ignored): the best dense
-/// GEMM rate at the thread count closest to `threads`, and the best stream bandwidth.
-pub fn ceilings(peaks: &[&Record], threads: usize) -> Option<Ceilings> {
+/// The ceilings among one device's `peaks` rows (others are ignored) for rows at `dtype`:
+/// the best dense GEMM rate at that dtype and the thread count closest to `threads`, and
+/// the best stream bandwidth (bytes are bytes: any dtype's stream).
+pub fn ceilings(peaks: &[&Record], threads: usize, dtype: crate::spec::Dtype) -> Option<Ceilings> {
     let ok = || {
         peaks
             .iter()
             .filter(|r| r.kind == CaseKind::Peak && r.status == Status::Ok)
     };
     let nearest = ok()
-        .filter(|r| r.name == "gemm")
+        .filter(|r| r.name == "gemm" && r.dtype == dtype)
         .map(|r| r.threads.abs_diff(threads))
         .min()?;
     let best = |rates: Vec<f64>| rates.into_iter().reduce(f64::max);
     let gemm = best(
-        ok().filter(|r| r.name == "gemm" && r.threads.abs_diff(threads) == nearest)
-            .filter_map(|r| r.gmacs_per_s)
-            .collect(),
+        ok().filter(|r| {
+            r.name == "gemm" && r.dtype == dtype && r.threads.abs_diff(threads) == nearest
+        })
+        .filter_map(|r| r.gmacs_per_s)
+        .collect(),
     )?;
     let stream = best(
         ok().filter(|r| r.name == "stream")

@@ -1,6 +1,7 @@
 //! The report's SVG charts (plotters, SVG backend, no system fonts): achieved FLOPS per
 //! operator (Table 1 as a picture), latency or throughput against FLOPs for the networks
-//! (with the paper's points), a roofline per device, and a PConv ratio sweep.
+//! (with the paper's points), and a PConv ratio sweep; the plumbing the other charts share
+//! (the roofline's, the precision chart's, the per-layer ones).
 
 use std::collections::BTreeMap;
 
@@ -381,143 +382,6 @@ fn label_networks<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The rows a roofline places: every measured case with multiply-adds and traffic, in an
-/// order that does not depend on the order of the inputs.
-fn roofline_points<'a>(rows: &[&'a Record]) -> Vec<&'a Record> {
-    let mut points: Vec<&Record> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.kind != CaseKind::Peak && r.macs > 0 && r.mem_bytes > 0)
-        .collect();
-    points.sort_by_cached_key(|r| {
-        (
-            Column::of(r),
-            r.case.clone(),
-            r.timestamp.clone(),
-            r.run_id.clone(),
-        )
-    });
-    points
-}
-
-/// Chart 3 (one per device and host): the roofline.
-fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
-    let mut by_device: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
-    for r in rows {
-        by_device
-            .entry((r.host.clone(), r.device.to_string()))
-            .or_default()
-            .push(r);
-    }
-    let mut out = Vec::new();
-    for ((host, device), rows) in by_device {
-        let peaks: Vec<&&Record> = rows.iter().filter(|r| r.kind == CaseKind::Peak).collect();
-        let points = roofline_points(&rows);
-        if points.is_empty() {
-            continue;
-        }
-        let best = |name: &str, one: bool, pick: fn(&Record) -> Option<f64>| {
-            peaks
-                .iter()
-                .filter(|r| r.name == name && (r.threads == 1) == one)
-                .filter_map(|r| pick(r))
-                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
-        };
-        let gemm1 = best("gemm", true, |r| r.gmacs_per_s);
-        let gemm_all = best("gemm", false, |r| r.gmacs_per_s);
-        let stream = best("stream", false, |r| r.gbytes_per_s);
-        // The traffic of the graph the backend ran (the paper's count where a row has no
-        // graph figure, e.g. from an older file).
-        let intensity = |r: &Record| {
-            r.macs as f64 * r.batch as f64 / r.mem_bytes_graph.unwrap_or(r.mem_bytes) as f64
-        };
-        let x = decades(points.iter().map(|r| intensity(r)).chain([0.1, 1000.0]));
-        let y = decades(
-            points
-                .iter()
-                .filter_map(|r| r.gmacs_per_s)
-                .chain(gemm1)
-                .chain(gemm_all),
-        );
-        let title = format!("Roofline · {device} @ {host}");
-        let file = format!("roofline-{}-{}.svg", slug(&host), slug(&device));
-        out.push(render(&title, file, |root| {
-            let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FONT, 20))
-                .margin(12)
-                .margin_right(40)
-                .x_label_area_size(45)
-                .y_label_area_size(70)
-                .build_cartesian_2d(x.clone().log_scale(), y.clone().log_scale())
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc(
-                    "arithmetic intensity (multiply-adds per byte the graph moves, analytic, log)",
-                )
-                .y_desc("achieved G multiply-adds / s (log)")
-                .axis_desc_style((FONT, 14))
-                .draw()
-                .map_err(err)?;
-            let roof = |peak: f64| {
-                let xs: Vec<f64> = (0..=60)
-                    .map(|i| x.start * (x.end / x.start).powf(i as f64 / 60.0))
-                    .collect();
-                xs.into_iter()
-                    .map(move |i| (i, stream.map_or(peak, |b| (b * i).min(peak))))
-                    .collect::<Vec<_>>()
-            };
-            for (peak, label, c) in [
-                (gemm_all, "roof: GEMM all threads, stream bandwidth", BLACK),
-                (gemm1, "roof: GEMM 1 thread", RGBColor(120, 120, 120)),
-            ] {
-                if let Some(p) = peak {
-                    chart
-                        .draw_series(LineSeries::new(roof(p), c.stroke_width(2)))
-                        .map_err(err)?
-                        .label(format!("{label} ({p:.1} G MAC/s)"))
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2))
-                        });
-                }
-            }
-            let mut backends: Vec<String> = points.iter().map(|r| r.backend.clone()).collect();
-            backends.sort();
-            backends.dedup();
-            for (bi, b) in backends.iter().enumerate() {
-                let col = color(bi);
-                let mine = points.iter().filter(|r| &r.backend == b);
-                chart
-                    .draw_series(mine.map(|r| {
-                        let p = (intensity(r), r.gmacs_per_s.unwrap_or(0.0));
-                        let marker: DynElement<SVGBackend, (f64, f64)> = if r.kind == CaseKind::Net
-                        {
-                            TriangleMarker::new(p, 6, col.filled()).into_dyn()
-                        } else {
-                            Circle::new(p, 4, col.filled()).into_dyn()
-                        };
-                        marker
-                    }))
-                    .map_err(err)?
-                    .label(format!("{b} (● operator stacks, ▲ networks)"))
-                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, col.filled()));
-            }
-            if stream.is_none() {
-                let (px, py) = chart.backend_coord(&(x.start, y.end));
-                root.draw(&Text::new(
-                    "no peak rows for this device: run `flopsbench peak` to draw the roof",
-                    (px + 10, py + 10),
-                    (FONT, 13),
-                ))
-                .map_err(err)?;
-            }
-            legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-            Ok(())
-        })?);
-    }
-    Ok(out)
-}
-
 /// Chart 4: achieved FLOPS against the PConv ratio r, when rows sweep it.
 fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
     let mut series: BTreeMap<(Column, String), Vec<(f64, f64)>> = BTreeMap::new();
@@ -582,13 +446,19 @@ fn ratio_chart(rows: &[&Record]) -> Result<Option<Chart>> {
     .map(Some)
 }
 
-/// Every chart the data supports, in order.
+/// The charts of Table 1 and the networks (the roofline and the ratio sweep follow them:
+/// [`crate::report::roofline`], [`sweeps`]).
 pub fn build(records: &[Record], include_emulated: bool) -> Result<Vec<Chart>> {
     let rows = usable(records, include_emulated);
     let mut out = Vec::new();
     out.extend(table1_chart(&rows)?);
     out.extend(nets_charts(&rows)?);
-    out.extend(roofline_charts(&rows)?);
-    out.extend(ratio_chart(&rows)?);
     Ok(out)
+}
+
+/// The chart of a PConv ratio sweep, when the rows have one.
+pub fn sweeps(records: &[Record], include_emulated: bool) -> Result<Vec<Chart>> {
+    Ok(ratio_chart(&usable(records, include_emulated))?
+        .into_iter()
+        .collect())
 }

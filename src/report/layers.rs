@@ -130,7 +130,8 @@ fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<(f64
         .iter()
         .filter(|r| r.device == network.device && r.host == network.host)
         .collect();
-    crate::profile::ceilings(&peaks, threads).map(|c| (c.gmacs_per_s, c.gbytes_per_s))
+    crate::profile::ceilings(&peaks, threads, network.dtype)
+        .map(|c| (c.gmacs_per_s, c.gbytes_per_s))
 }
 
 /// Two bars per op type: its share of the time and of the multiply-adds.

@@ -17,6 +17,7 @@ mod paired;
 pub mod precision;
 pub mod predicted;
 mod ratios;
+pub mod roofline;
 pub mod select;
 pub mod tables;
 
@@ -84,6 +85,9 @@ pub struct Column {
     pub copies: bool,
     /// BatchNorm kept as its own layer (`--no-fuse-bn`) instead of folded, as the paper.
     pub unfused: bool,
+    /// The dtype's graph ran in f32 on quantized values (tract's int8: `computed` says
+    /// `QDQ simulated`), not in the dtype's own arithmetic.
+    pub simulated: bool,
 }
 
 impl Column {
@@ -104,6 +108,7 @@ impl Column {
             copies: r.detail.contains("host↔device copies")
                 || r.detail.contains("copied from host each run"),
             unfused: !r.fused_bn,
+            simulated: r.computed.contains("QDQ simulated"),
         }
     }
 
@@ -138,8 +143,9 @@ impl Column {
 }
 
 impl Column {
-    /// What columns sort by: the names as written in files (so `arm` < `cpu`, `bf16` <
-    /// `f32`), then the protocol (the paper's first).
+    /// What columns sort by: the names as written in files (so `arm` < `cpu`), the dtype
+    /// from the most precise (f32, f16, bf16, int8), then the protocol (the paper's
+    /// first).
     #[allow(clippy::type_complexity)]
     fn sort_key(
         &self,
@@ -147,7 +153,8 @@ impl Column {
         &str,
         String,
         &str,
-        &str,
+        Dtype,
+        bool,
         &str,
         bool,
         Option<usize>,
@@ -160,7 +167,8 @@ impl Column {
             &self.host,
             self.device.to_string(),
             &self.backend,
-            self.dtype.as_str(),
+            self.dtype,
+            self.simulated,
             &self.arch,
             self.emulated,
             self.threads,
@@ -187,8 +195,10 @@ impl Ord for Column {
 impl fmt::Display for Column {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} · {} @ {}", self.backend, self.device, self.host)?;
-        if self.dtype != Dtype::F32 {
-            write!(f, " ({})", self.dtype)?;
+        match (self.dtype, self.simulated) {
+            (Dtype::F32, _) => {}
+            (d, true) => write!(f, " ({d} simulated in f32)")?,
+            (d, false) => write!(f, " ({d})")?,
         }
         match self.threads {
             Some(1) => f.write_str(" (1 thread)")?,
@@ -271,6 +281,8 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
     let at = tables.len().saturating_sub(1);
     tables.splice(at..at, predicted::tables(&shown, &loaded.layers));
     let mut charts = charts::build(&loaded.records, config.include_emulated)?;
+    charts.extend(roofline::charts(&loaded.records, config.include_emulated)?);
+    charts.extend(charts::sweeps(&loaded.records, config.include_emulated)?);
     charts.extend(precision::charts(&usable(
         &loaded.records,
         config.include_emulated,

@@ -13,8 +13,12 @@ use crate::profile::LayerRow;
 use crate::record::Record;
 
 fn title(g: &Group) -> String {
+    let dtype = match g.dtype {
+        crate::spec::Dtype::F32 => String::new(),
+        d => format!(" ({d})"),
+    };
     format!(
-        "Does FLOPs predict latency? {} · {} @ {}",
+        "Does FLOPs predict latency? {}{dtype} · {} @ {}",
         g.backend, g.device, g.host
     )
 }
@@ -91,8 +95,12 @@ pub fn charts(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Chart>> {
                 .flat_map(|(_, s)| s.predictions.iter().flat_map(|(_, p, m)| [*p, *m])),
         );
         let name = title(g);
+        let dtype = match g.dtype {
+            crate::spec::Dtype::F32 => String::new(),
+            d => format!("-{d}"),
+        };
         let file = format!(
-            "predict-{}-{}-{}.svg",
+            "predict-{}-{}-{}{dtype}.svg",
             slug(&g.host),
             slug(&g.device),
             slug(&g.backend)

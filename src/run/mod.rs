@@ -109,6 +109,7 @@ pub fn run(
     }
     let cases = experiment.cases()?;
     let plan = plan(experiment, &options.devices, log)?;
+    crate::bench::ensure_runnable(experiment, &cases, &plan)?;
     let dir = run_dir(options, &now())?;
     let records = run_local(experiment, options, &cases, &plan, &dir, log)?;
     Ok(Outcome { records, dir })
@@ -124,6 +125,7 @@ pub fn run_on(
 ) -> Result<Outcome> {
     validate(experiment, options)?;
     let cases = experiment.cases()?;
+    crate::bench::ensure_runnable(experiment, &cases, plan)?;
     let dir = run_dir(options, &now())?;
     let records = run_local(experiment, options, &cases, plan, &dir, log)?;
     Ok(Outcome { records, dir })

@@ -15,6 +15,8 @@ use crate::spec::{Conv2d, Dtype, Layer, NetBuilder, OpKind, Shape};
 
 /// The hidden command that runs one probe: `flopsbench onednn-probe SPEC`.
 pub const COMMAND: &str = "onednn-probe";
+/// What the probe prints last, once the convolution ran.
+const RAN: &str = "onednn-probe: ran";
 
 /// One convolution as a row runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,8 +114,13 @@ fn in_child(probe: &Probe) -> String {
         .stdin(std::process::Stdio::null())
         .output();
     match out {
-        Ok(o) if o.status.success() => parse(&String::from_utf8_lossy(&o.stdout))
-            .unwrap_or_else(|| "not oneDNN (ATen's own kernel)".into()),
+        // The child says it ran the convolution: a binary that is not flopsbench (a test
+        // harness) would exit 0 having run nothing.
+        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).contains(RAN) => {
+            parse(&String::from_utf8_lossy(&o.stdout))
+                .unwrap_or_else(|| "not oneDNN (ATen's own kernel)".into())
+        }
+        Ok(o) if o.status.success() => "unknown (this binary cannot run the oneDNN probe)".into(),
         Ok(o) => format!(
             "unknown (the probe failed: {})",
             String::from_utf8_lossy(&o.stderr).trim()
@@ -150,7 +157,10 @@ pub fn probe(spec: &str) -> Result<()> {
     let backend: &dyn super::super::Backend = &super::Tch;
     let mut prepared = backend.prepare(&model, &crate::device::DeviceSpec::Cpu, &settings)?;
     prepared.run()?;
-    prepared.sync()
+    prepared.sync()?;
+    // Only the probe's own stdout (oneDNN's verbose lines, then this), never a run's.
+    println!("{RAN}");
+    Ok(())
 }
 
 #[cfg(test)]
