@@ -102,7 +102,7 @@ pub struct Int8Params {
     /// One per node of the net, in order.
     pub layers: Vec<ConvQuant>,
     /// The largest weight level: 127, or 63 where the CPU multiplies u8 by s8 in 16-bit
-    /// pairs that saturate (x86 without VNNI; see [`crate::quant`]).
+    /// pairs that saturate (x86 without VNNI).
     pub weight_levels: i8,
 }
 
