@@ -93,7 +93,7 @@ fn f16_and_int8_run_checked_on_emulated_arm() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    let rows = jsonl(&out.join("results.jsonl"));
+    let rows = jsonl(&out.join("arm/results.jsonl"));
     // 2 kinds × 2 backends × 2 dtypes: candle f16 and tract int8 run, the others skip.
     assert_eq!(rows.len(), 8, "{stderr}");
     for r in rows.iter().map(|r| &r.record) {
