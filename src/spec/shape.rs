@@ -144,11 +144,6 @@ impl Dtype {
 
     /// Every element type, in the order sweeps run them.
     pub const ALL: [Dtype; 4] = [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::Int8];
-
-    /// Whether it is a floating-point type (f32, f16, bf16).
-    pub fn is_float(self) -> bool {
-        self != Dtype::Int8
-    }
 }
 
 impl std::str::FromStr for Dtype {
