@@ -87,22 +87,38 @@ impl BenchCommand {
             Some(path) => peak_rows(path)?,
             None => Vec::new(),
         };
-        // No --dtype: the suite's, else f32.
-        let dtypes = |suite: Option<Vec<crate::spec::Dtype>>| {
-            if self.experiment.dtypes.is_empty() {
-                suite.unwrap_or_else(|| vec![crate::spec::Dtype::F32])
-            } else {
-                self.experiment.dtypes.clone()
+        // No --dtype: the suite's, else each case's own (f32, or a model file's).
+        let dtypes = |suite: Option<Vec<crate::spec::Dtype>>, e: &Experiment| {
+            if !self.experiment.dtypes.is_empty() {
+                return Ok(self.experiment.dtypes.clone());
             }
+            if let Some(d) = suite {
+                return Ok(d);
+            }
+            if !matches!(e.target, Target::Nets(_) | Target::Cases(_)) {
+                return Ok(vec![crate::spec::Dtype::F32]);
+            }
+            let mut own: Vec<crate::spec::Dtype> = Vec::new();
+            for case in e.cases()? {
+                if !own.contains(&case.own_dtype()) {
+                    own.push(case.own_dtype());
+                }
+            }
+            Ok::<_, Error>(if own.is_empty() {
+                vec![crate::spec::Dtype::F32]
+            } else {
+                own
+            })
         };
         let Some(path) = &self.suite else {
-            return Ok(Experiment {
+            let mut e = Experiment {
                 sampler: self.sampler.resolve(),
                 seed: self.seed.unwrap_or(0),
                 ceilings,
-                dtypes: dtypes(None),
                 ..self.experiment.clone()
-            });
+            };
+            e.dtypes = dtypes(None, &e)?;
+            return Ok(e);
         };
         let suite = crate::suite::load(path)?;
         if self.experiment.batch.is_some() && suite.cases.iter().any(|c| c.batch.is_some()) {
@@ -111,14 +127,15 @@ impl BenchCommand {
                 format!("{} sets batch per entry", path.display()),
             ));
         }
-        Ok(Experiment {
+        let mut e = Experiment {
             target: Target::Cases(suite.cases),
             sampler: self.sampler.or(suite.sampler).resolve(),
             seed: self.seed.or(suite.seed).unwrap_or(0),
             ceilings,
-            dtypes: dtypes(suite.dtypes),
             ..self.experiment.clone()
-        })
+        };
+        e.dtypes = dtypes(suite.dtypes, &e)?;
+        Ok(e)
     }
 }
 

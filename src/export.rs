@@ -23,8 +23,9 @@ pub struct ExportConfig {
     pub fuse_bn: bool,
     /// The file to write.
     pub output: PathBuf,
-    /// Element type: f32, or int8 (the QDQ graph flopsbench measures, calibrated on the
-    /// seeded input); f16 and bf16 are refused with the reason.
+    /// Element type: f32; f16 (float16 weights, input and output); int8 (the QDQ graph
+    /// flopsbench measures, calibrated on the seeded input). bf16 is refused with the
+    /// reason.
     pub dtype: crate::spec::Dtype,
 }
 
@@ -88,7 +89,7 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     }
     let dtype = config.dtype;
     match dtype {
-        crate::spec::Dtype::F32 | crate::spec::Dtype::Int8 => {}
+        crate::spec::Dtype::F32 | crate::spec::Dtype::F16 | crate::spec::Dtype::Int8 => {}
         crate::spec::Dtype::Bf16 => {
             return Err(Error::flag(
                 "--dtype",
@@ -96,12 +97,6 @@ pub fn export(config: &ExportConfig) -> Result<String> {
                     "bf16: ONNX Conv takes bf16 only from opset 22, and flopsbench writes opset {}",
                     crate::onnx::OPSET
                 ),
-            ));
-        }
-        crate::spec::Dtype::F16 => {
-            return Err(Error::flag(
-                "--dtype",
-                "f16: flopsbench's ONNX writer emits f32 and int8 graphs only (so far)",
             ));
         }
     }
@@ -115,7 +110,7 @@ pub fn export(config: &ExportConfig) -> Result<String> {
         model.int8 =
             Some(crate::quant::quantize(&model, crate::quant::weight_levels_here())?.params);
     }
-    let bytes = crate::onnx::to_bytes(&model);
+    let bytes = crate::onnx::to_bytes_as(&model, dtype);
     let tmp = config.output.with_extension("onnx.tmp");
     let io = |source| Error::Io {
         path: config.output.clone(),
@@ -128,16 +123,22 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     })?;
     let [n, c, h, w] = model.input_dims();
     Ok(format!(
-        "wrote {} ({} bytes): {}{}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} f32, output '{}', seed {}, BN {}\n",
+        "wrote {} ({} bytes): {}{}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} {}, output '{}', seed {}, BN {}\n",
         config.output.display(),
         bytes.len(),
         net.name,
         match &model.int8 {
             Some(params) => format!(" as int8 ({})", crate::quant::scheme(params)),
+            None if dtype == crate::spec::Dtype::F16 => " as f16 (float16 weights)".into(),
             None => String::new(),
         },
         crate::onnx::OPSET,
         crate::onnx::INPUT_NAME,
+        if dtype == crate::spec::Dtype::F16 {
+            "f16"
+        } else {
+            "f32"
+        },
         crate::onnx::OUTPUT_NAME,
         config.seed,
         if config.fuse_bn { "folded" } else { "kept" }

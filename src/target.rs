@@ -161,11 +161,14 @@ pub struct ModelCase {
     pub input_shapes: Vec<InputShape>,
     /// The batch its inputs fix (`None`: a symbolic first dimension, set by the run).
     pub fixed_batch: Option<usize>,
+    /// The precision it computes in (see [`import::precision`]): its rows' dtype.
+    #[serde(default)]
+    pub dtype: crate::spec::Dtype,
 }
 
 impl ModelCase {
     /// Reads and checks the file at `path` with `input_shapes`: shapes left unknown,
-    /// inputs that are not float32 and unreadable files are refused here (exit 2), naming
+    /// inputs of a type runs cannot draw and unreadable files are refused here (exit 2), naming
     /// the file or flag.
     pub fn open(path: &Path, input_shapes: &[InputShape]) -> Result<ModelCase> {
         let model = import::import(path, input_shapes, 1, Keep::Shapes)?;
@@ -184,6 +187,7 @@ impl ModelCase {
             sha256: model.file.hash.clone(),
             input_shapes: input_shapes.to_vec(),
             fixed_batch,
+            dtype: import::precision(&model),
         })
     }
 
@@ -259,6 +263,13 @@ impl Case {
             Graph::Spec(net) => Some(net),
             Graph::File(_) => None,
         }
+    }
+
+    /// The precision the case runs at when no `--dtype` is given: a model file's own
+    /// (see [`import::precision`]), f32 for operator stacks and networks.
+    pub fn own_dtype(&self) -> crate::spec::Dtype {
+        self.model_file()
+            .map_or(crate::spec::Dtype::F32, |m| m.dtype)
     }
 
     /// The model file (`None` for a spec graph).

@@ -94,13 +94,14 @@ fn f16_and_int8_run_checked_on_emulated_arm() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     let rows = jsonl(&out.join("arm/results.jsonl"));
-    // 2 kinds × 2 backends × 2 dtypes: candle f16 and tract int8 run, the others skip.
+    // 2 kinds × 2 backends × 2 dtypes: candle f16, tract f16 and tract int8 run, candle
+    // int8 skips.
     assert_eq!(rows.len(), 8, "{stderr}");
     for r in rows.iter().map(|r| &r.record) {
         assert!(r.emulated && r.arch == "aarch64", "{r:?}");
         let runs = matches!(
             (r.backend.as_str(), r.dtype.as_str()),
-            ("candle", "f16") | ("tract", "int8")
+            ("candle" | "tract", "f16") | ("tract", "int8")
         );
         let want = if runs { Status::Ok } else { Status::Skipped };
         assert_eq!(r.status, want, "{} {}: {}", r.backend, r.dtype, r.error);
@@ -109,7 +110,7 @@ fn f16_and_int8_run_checked_on_emulated_arm() {
                 r.max_abs_err.is_some() && r.rel_err_vs_f32.is_some(),
                 "{r:?}"
             );
-            let want = if r.backend == "candle" {
+            let want = if r.dtype.as_str() == "f16" {
                 "f16"
             } else {
                 "QDQ simulated"

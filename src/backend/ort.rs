@@ -7,6 +7,7 @@
 
 mod graph;
 mod profile;
+mod tensors;
 
 use graph::{computed_by, with_optimised};
 
@@ -16,7 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use ort::ep::ExecutionProvider;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::Tensor;
+use ort::value::DynTensor;
 
 use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available};
 use crate::device::DeviceSpec;
@@ -228,7 +229,7 @@ struct OrtPrepared {
     device: DeviceSpec,
     settings: Settings,
     /// The inputs by name, in the graph's order.
-    inputs: Vec<(String, Tensor<f32>)>,
+    inputs: Vec<(String, DynTensor)>,
     /// Whether they are bound by name (a model file's) rather than by position.
     by_name: bool,
     /// What ran: the exported graph or the model file.
@@ -261,8 +262,7 @@ impl Prepared for OrtPrepared {
         }
         .map_err(err)?;
         if self.keep {
-            let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(err)?;
-            self.last = Some(data.to_vec());
+            self.last = Some(tensors::to_f32(&outputs[0])?);
         }
         Ok(())
     }
@@ -333,18 +333,14 @@ impl Backend for Ort {
         }
     }
 
-    /// f32, and int8 QDQ graphs (fused into QLinearConv by the level-2 optimiser: the
-    /// row's `computed` counts the optimised graph's operators). Not f16: its inputs would
-    /// need ort's `half` feature (and the x86 CPU provider runs f16 convolutions through
-    /// inserted Casts); not bf16: ONNX Conv takes bf16 only from opset 22 and the CPU
-    /// provider has no bf16 Conv.
+    /// f32; f16 graphs (float16 weights, input and output: the x86 CPU provider runs
+    /// convolutions it has no f16 kernel for through Casts it inserts, which `computed`
+    /// counts); int8 QDQ graphs (fused into QLinearConv by the level-2 optimiser:
+    /// `computed` counts the optimised graph's operators). Not bf16: ONNX Conv takes bf16
+    /// only from opset 22 and the CPU provider has no bf16 Conv.
     fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
         match dtype {
-            Dtype::F32 | Dtype::Int8 => Ok(()),
-            Dtype::F16 => Err("ort: f16 is not built in yet (inputs need ort's `half` \
-                               feature; ONNX Runtime's x86 CPU provider runs f16 convs \
-                               through inserted Casts)"
-                .into()),
+            Dtype::F32 | Dtype::F16 | Dtype::Int8 => Ok(()),
             Dtype::Bf16 => Err("ort: ONNX Runtime's CPU provider has no bf16 Conv (and \
                                 ONNX Conv takes bf16 only from opset 22; flopsbench writes \
                                 opset 17)"
@@ -386,15 +382,19 @@ impl Backend for Ort {
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
-        let bytes = crate::onnx::to_bytes(model);
+        let bytes = crate::onnx::to_bytes_as(model, settings.dtype);
         let (builder, cuda) = builder(device, settings)?;
         let quantized = model.int8.is_some();
+        let lower = quantized || settings.dtype == Dtype::F16;
         let (session, optimised) =
-            with_optimised(builder, quantized, |b| b.commit_from_memory(&bytes))?;
-        let computed = computed(optimised.as_deref(), quantized);
+            with_optimised(builder, lower, |b| b.commit_from_memory(&bytes))?;
+        let computed = computed(optimised.as_deref(), quantized, lower);
         let model_bytes = profile::ModelBytes::Memory(bytes);
-        let dims: Vec<i64> = model.input_dims().iter().map(|d| *d as i64).collect();
-        let input = Tensor::from_array((dims, model.input.clone())).map_err(err)?;
+        let elem = match settings.dtype {
+            Dtype::F16 => crate::import::InputType::F16,
+            _ => crate::import::InputType::F32,
+        };
+        let input = tensors::input(&model.input_dims(), &model.input, elem)?;
         Ok(Box::new(OrtPrepared {
             session,
             model: model_bytes,
@@ -424,21 +424,16 @@ impl Backend for Ort {
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
         let (builder, cuda) = builder(device, settings)?;
-        // A quantized file's optimised graph says what ran; a float file's is f32 (and
-        // may be too large to save).
+        // A quantized or f16 file's optimised graph says what ran; an f32 file's is f32
+        // (and may be too large to save).
+        let lower = file.quantized || settings.dtype == Dtype::F16;
         let (session, optimised) =
-            with_optimised(builder, file.quantized, |b| b.commit_from_file(&file.path))?;
-        let computed = computed(optimised.as_deref(), file.quantized);
+            with_optimised(builder, lower, |b| b.commit_from_file(&file.path))?;
+        let computed = computed(optimised.as_deref(), file.quantized, lower);
         let inputs = file
             .inputs
             .iter()
-            .map(|i| {
-                let dims: Vec<i64> = i.dims.iter().map(|d| *d as i64).collect();
-                Ok((
-                    i.name.clone(),
-                    Tensor::from_array((dims, i.data.clone())).map_err(err)?,
-                ))
-            })
+            .map(|i| Ok((i.name.clone(), tensors::input(&i.dims, &i.data, i.elem)?)))
             .collect::<Result<_>>()?;
         Ok(Box::new(OrtPrepared {
             session,
@@ -458,16 +453,16 @@ impl Backend for Ort {
     }
 }
 
-/// What a session computed: from its optimised graph when there is one (a quantized
-/// graph whose convolutions were not all fused into integer ones is labelled `QDQ
-/// simulated`: some of it ran in f32); `f32` for a float graph.
-fn computed(optimised: Option<&[u8]>, quantized: bool) -> String {
+/// What a session computed: from its optimised graph when one was asked for (`saved`: a
+/// quantized graph whose convolutions were not all fused into integer ones is labelled
+/// `QDQ simulated`: some of it ran in floats); `f32` for an f32 graph.
+fn computed(optimised: Option<&[u8]>, quantized: bool, saved: bool) -> String {
     match (optimised.map(computed_by), quantized) {
         (Some(Ok(c)), true) if !c.starts_with("int8 (") => format!("{c} (QDQ simulated)"),
         (Some(Ok(c)), _) => c,
         (Some(Err(e)), _) => format!("unknown ({e})"),
-        (None, true) => "unknown (ONNX Runtime saved no optimised graph)".into(),
-        (None, false) => "f32".into(),
+        (None, _) if saved => "unknown (ONNX Runtime saved no optimised graph)".into(),
+        (None, _) => "f32".into(),
     }
 }
 

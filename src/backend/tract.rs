@@ -8,7 +8,7 @@ use tract_onnx::prelude::*;
 use super::{Backend, NodeTime, PconvImpl, Prepared, Settings, ensure_available, probe_host_cpu};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
-use crate::import::FileRun;
+use crate::import::{FileRun, InputType};
 use crate::model::Model;
 use crate::spec::Dtype;
 
@@ -117,14 +117,14 @@ impl Backend for Tract {
         probe_host_cpu(device, "tract runs on CPUs only")
     }
 
-    /// f32, and int8's QDQ graphs — which tract runs in f32 on quantized values (its
-    /// DequantizeLinear folding does not reach Conv): the row's `computed` says so.
+    /// f32, f16 (tract computes f16 graphs in f16, with f16 accumulation in some of its
+    /// kernels), and int8's QDQ graphs — which tract runs in f32 on quantized values (its
+    /// DequantizeLinear folding does not reach Conv): the row's `computed` says so. No
+    /// bf16: tract has no bf16 type.
     fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
         match dtype {
-            Dtype::F32 | Dtype::Int8 => Ok(()),
-            d => Err(format!(
-                "tract: flopsbench's ONNX writer emits f32 and int8 graphs, not {d}"
-            )),
+            Dtype::F32 | Dtype::F16 | Dtype::Int8 => Ok(()),
+            Dtype::Bf16 => Err("tract has no bf16 type".into()),
         }
     }
 
@@ -135,13 +135,17 @@ impl Backend for Tract {
         settings: &Settings,
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
-        let bytes = crate::onnx::to_bytes(model);
+        let bytes = crate::onnx::to_bytes_as(model, settings.dtype);
         let typed = tract_onnx::onnx()
             .model_for_read(&mut bytes.as_slice())
             .and_then(|m| m.into_optimized())
             .map_err(err)?;
         let source = format!("optimised graph: {} nodes", typed.nodes().len());
-        let input = Tensor::from_shape(&model.input_dims(), &model.input).map_err(err)?;
+        let elem = match settings.dtype {
+            Dtype::F16 => InputType::F16,
+            _ => InputType::F32,
+        };
+        let input = tensor(&model.input_dims(), &model.input, elem)?;
         let mut computed = arithmetic(&typed);
         // tract names integer types u8, i8, qu8(…): a float type means simulated.
         if model.int8.is_some() && computed.starts_with('f') {
@@ -188,14 +192,11 @@ impl Backend for Tract {
                         "tract reads an input '{name}' the file does not declare"
                     ))
                 })?;
+            let value = tensor(&input.dims, &input.data, input.elem)?;
             inference
-                .set_input_fact(i, f32::fact(&input.dims).into())
+                .set_input_fact(i, InferenceFact::dt_shape(value.datum_type(), &input.dims))
                 .map_err(err)?;
-            inputs.push(
-                Tensor::from_shape(&input.dims, &input.data)
-                    .map_err(err)?
-                    .into_tvalue(),
-            );
+            inputs.push(value.into_tvalue());
         }
         let typed = inference.into_optimized().map_err(err)?;
         let source = format!(
@@ -208,6 +209,19 @@ impl Backend for Tract {
         }
         runnable(typed, inputs, source, computed, settings)
     }
+}
+
+/// A tensor of shape `dims` holding `data` as `elem`.
+fn tensor(dims: &[usize], data: &[f32], elem: InputType) -> Result<Tensor> {
+    let t = Tensor::from_shape(dims, data).map_err(err)?;
+    let to = match elem {
+        InputType::F32 => return Ok(t),
+        InputType::F16 => f16::datum_type(),
+        InputType::U8 => u8::datum_type(),
+        InputType::I8 => i8::datum_type(),
+    };
+    // Integer inputs hold integral values already: the cast is exact.
+    t.cast_to_dt(to).map(|c| c.into_owned()).map_err(err)
 }
 
 /// What tract's optimised graph computes in: the element types its convolution and

@@ -49,18 +49,24 @@ pub(super) fn split<'c, 'b>(
     out
 }
 
-/// Why `case` cannot run at `dtype` on any backend, if it cannot.
+/// Why `case` cannot run at `dtype` on any backend, if it cannot: a model file runs as
+/// given, in its own precision only; an operator stack or network at int8 must be one
+/// flopsbench can quantize.
 pub(super) fn case_refuses(case: &Case, dtype: Dtype) -> Option<String> {
-    if dtype != Dtype::Int8 {
-        return None;
+    if let Some(file) = case.model_file() {
+        return (file.dtype != dtype).then(|| {
+            format!(
+                "{} computes in {} and runs as given, at --dtype {} only: flopsbench \
+                 converts and quantizes its own operator stacks, not model files",
+                file.path.display(),
+                file.dtype,
+                file.dtype
+            )
+        });
     }
-    match case.spec_net() {
-        Some(net) => crate::quant::quantizable(net).err(),
-        None => Some(
-            "int8 of a model file: flopsbench quantizes its own operator stacks only; run \
-             the file at --dtype f32 (a quantized file then runs its own integer nodes)"
-                .into(),
-        ),
+    match (dtype, case.spec_net()) {
+        (Dtype::Int8, Some(net)) => crate::quant::quantizable(net).err(),
+        _ => None,
     }
 }
 

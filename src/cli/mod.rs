@@ -164,8 +164,9 @@ struct ExportCommand {
     #[arg(short = 'o', long = "output", value_name = "FILE.onnx")]
     output: PathBuf,
 
-    /// Element type of the graph: f32, or int8 (the static QDQ graph flopsbench measures:
-    /// operator stacks only); f16 and bf16 are refused with the reason
+    /// Element type of the graph: f32; f16 (float16 weights, input and output); int8 (the
+    /// static QDQ graph flopsbench measures: operator stacks only). bf16 is refused with
+    /// the reason (ONNX Conv takes it from opset 22 only)
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DtypeArg,
 }

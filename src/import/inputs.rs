@@ -73,13 +73,16 @@ pub struct ResolvedInput {
     pub dtype: &'static str,
 }
 
-/// The element types an input may have (floats; the seeded inputs are drawn as f32).
-fn float_type(elem: i32) -> Option<&'static str> {
+/// The element types an input may have (floats, and the 8-bit integers of quantized
+/// models).
+fn input_type(elem: i32) -> Option<&'static str> {
     match DataType::try_from(elem).ok()? {
         DataType::Float => Some("float32"),
         DataType::Float16 => Some("float16"),
         DataType::Bfloat16 => Some("bfloat16"),
         DataType::Double => Some("float64"),
+        DataType::Uint8 => Some("uint8"),
+        DataType::Int8 => Some("int8"),
         _ => None,
     }
 }
@@ -170,11 +173,11 @@ fn resolve_one(
             format!("input '{}' has no tensor type", input.name),
         ));
     }
-    let Some(dtype) = float_type(elem) else {
+    let Some(dtype) = input_type(elem) else {
         return Err(file_error(
             file,
             format!(
-                "input '{}' is {}: integer and other non-float inputs are not supported yet (only floating-point ones)",
+                "input '{}' is {}: inputs must be floating-point, uint8 or int8 tensors",
                 input.name,
                 type_name(elem)
             ),

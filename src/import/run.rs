@@ -6,6 +6,34 @@ use std::path::{Path, PathBuf};
 use super::ImportedModel;
 use crate::error::{Error, Result};
 use crate::model;
+use crate::spec::Dtype;
+
+/// The element type a graph input is fed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    /// float32.
+    F32,
+    /// float16 (the f32 values rounded to nearest).
+    F16,
+    /// uint8 (the values mapped from [−1, 1) onto 0…255).
+    U8,
+    /// int8 (the values mapped from [−1, 1) onto −127…127).
+    I8,
+}
+
+impl InputType {
+    /// The type of an input whose ONNX element type is named `name` (`float32`, ...):
+    /// `None` for one a run cannot feed.
+    pub fn of(name: &str) -> Option<InputType> {
+        match name {
+            "float32" => Some(InputType::F32),
+            "float16" => Some(InputType::F16),
+            "uint8" => Some(InputType::U8),
+            "int8" => Some(InputType::I8),
+            _ => None,
+        }
+    }
+}
 
 /// One graph input with its seeded values.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +42,11 @@ pub struct RunInput {
     pub name: String,
     /// Its shape, batch included.
     pub dims: Vec<usize>,
-    /// Its values, uniform in [−1, 1).
+    /// Its element type.
+    pub elem: InputType,
+    /// Its values: uniform in [−1, 1) for float inputs; for integer ones those values
+    /// mapped onto the type's range (`round((x + 1)·127.5)` for uint8, `round(127x)` for
+    /// int8), held as f32.
     pub data: Vec<f32>,
 }
 
@@ -45,10 +77,20 @@ impl FileRun {
             .enumerate()
             .map(|(i, input)| {
                 let n = input.dims.iter().product();
+                let elem = InputType::of(input.dtype).unwrap_or(InputType::F32);
+                let mut data = model::seeded_input(seed, i as u64, n);
+                match elem {
+                    InputType::U8 => data
+                        .iter_mut()
+                        .for_each(|x| *x = ((*x + 1.0) * 127.5).round()),
+                    InputType::I8 => data.iter_mut().for_each(|x| *x = (*x * 127.0).round()),
+                    InputType::F32 | InputType::F16 => {}
+                }
                 RunInput {
                     name: input.name.clone(),
                     dims: input.dims.clone(),
-                    data: model::seeded_input(seed, i as u64, n),
+                    elem,
+                    data,
                 }
             })
             .collect();
@@ -86,18 +128,18 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_else(|| "model".into())
 }
 
-/// Checks that `model` can be run (its inputs are float32: the seeded inputs are drawn in
-/// it) and returns the batch its inputs fix, `None` when the first input's batch is
+/// Checks that `model` can be run (its inputs are float32, float16, uint8 or int8: the
+/// types a seeded input is drawn in) and returns the batch its inputs fix, `None` when the first input's batch is
 /// symbolic (the run sets it).
 pub fn check_runnable(model: &ImportedModel) -> Result<Option<usize>> {
     for input in &model.inputs {
-        if input.dtype != "float32" {
+        if InputType::of(input.dtype).is_none() {
             return Err(Error::InputFile {
                 path: model.file.path.clone(),
                 line: None,
                 message: format!(
-                    "input '{}' is {}: timing draws float32 inputs only; {} inputs are not supported yet",
-                    input.name, input.dtype, input.dtype
+                    "input '{}' is {}: runs draw float32, float16, uint8 or int8 inputs only",
+                    input.name, input.dtype
                 ),
             });
         }
@@ -108,4 +150,31 @@ pub fn check_runnable(model: &ImportedModel) -> Result<Option<usize>> {
         [n, _, ..] => Some(n),
         _ => Some(1),
     })
+}
+
+/// The precision `model` computes in, which its rows are keyed by: int8 when it has
+/// quantization operators, f16 when it takes a float16 input or most of its float weights
+/// are float16, else f32. A file runs as given, in this precision only.
+pub fn precision(model: &ImportedModel) -> Dtype {
+    use tract_onnx::pb::tensor_proto::DataType;
+    let graph = model.file.graph();
+    if graph.node.iter().any(|n| is_quantized_op(&n.op_type)) {
+        return Dtype::Int8;
+    }
+    let elements = |t: &tract_onnx::pb::TensorProto| t.dims.iter().product::<i64>().max(1);
+    let weights = |ty: DataType| -> i64 {
+        graph
+            .initializer
+            .iter()
+            .filter(|t| t.data_type == ty as i32)
+            .map(elements)
+            .sum()
+    };
+    if model.inputs.iter().any(|i| i.dtype == "float16")
+        || weights(DataType::Float16) > weights(DataType::Float)
+    {
+        Dtype::F16
+    } else {
+        Dtype::F32
+    }
 }

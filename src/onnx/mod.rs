@@ -1,6 +1,7 @@
 //! Writes any model of the spec (operator stack or network, with its seeded parameters)
 //! as an ONNX model (opset 17) in memory, using tract-onnx's prost-generated protobuf
-//! types; tract (and later ONNX Runtime and `export`) consume these bytes.
+//! types; tract (and later ONNX Runtime and `export`) consume these bytes. At f16 the
+//! same graph is written with float16 weights, input and output.
 //!
 //! Mapping: Conv → Conv; PConv → Split, Conv, Concat (the authors' split-cat forward);
 //! unfused BN → BatchNormalization; ReLU6 → Clip; GELU → x·½·(1 + erf(x/√2)) (Erf, opset
@@ -8,6 +9,7 @@
 //! → MaxPool/AveragePool (count_include_pad, as PyTorch); global pool →
 //! GlobalAveragePool; Linear → Gemm(transB); Slice, Concat, Flatten, Add, Mul as named.
 
+mod f16;
 mod graph;
 mod int8;
 
@@ -17,6 +19,7 @@ use prost::Message;
 use tract_onnx::pb;
 
 use crate::model::Model;
+use crate::spec::Dtype;
 
 /// The opset written.
 pub const OPSET: i64 = 17;
@@ -49,4 +52,18 @@ pub fn to_proto(model: &Model) -> pb::ModelProto {
 /// The model as ONNX bytes.
 pub fn to_bytes(model: &Model) -> Vec<u8> {
     to_proto(model).encode_to_vec()
+}
+
+/// The model as ONNX bytes at `dtype`: f16 stores its float weights and declares its input
+/// and output as float16; f32 and int8 are [`to_bytes`] (int8 when the model carries its
+/// quantization). bf16 is not written (ONNX Conv takes it only from opset 22): callers
+/// refuse it first.
+pub fn to_bytes_as(model: &Model, dtype: Dtype) -> Vec<u8> {
+    let mut proto = to_proto(model);
+    if dtype == Dtype::F16
+        && let Some(graph) = proto.graph.as_mut()
+    {
+        f16::convert(graph);
+    }
+    proto.encode_to_vec()
 }

@@ -28,9 +28,11 @@ pub(super) fn with_optimised(
     Ok((session, std::fs::read(&path).ok()))
 }
 
-/// What an optimised graph computes in, from its operators: `int8 (QLinearConv ×10;
-/// QuantizeLinear ×1, DequantizeLinear ×1)` where integer convolutions or products ran,
-/// `f32 (Conv ×10; Cast ×5)` where none did.
+/// What an optimised graph computes in, from its operators and the element types they
+/// read: `int8 (QLinearConv ×10; QuantizeLinear ×1, DequantizeLinear ×1)` where integer
+/// convolutions or products ran, `f16 (Conv ×10)` where float ones read f16, `f32 via 12
+/// casts (Conv ×10; Cast ×12)` where an f16 graph's convolutions ran in f32 between
+/// Casts the runtime inserted.
 pub fn computed_by(graph: &[u8]) -> Result<String> {
     use prost::Message;
     let model = tract_onnx::pb::ModelProto::decode(graph).map_err(|e| {
@@ -38,34 +40,99 @@ pub fn computed_by(graph: &[u8]) -> Result<String> {
             "ONNX Runtime's optimised graph does not decode: {e}"
         ))
     })?;
+    let Some(graph) = model.graph else {
+        return Ok(summarise_ops(&[], &[]));
+    };
+    let types = element_types(&graph);
     let mut ops: Vec<(String, usize)> = Vec::new();
-    for node in model.graph.iter().flat_map(|g| &g.node) {
+    let mut float_types: Vec<&'static str> = Vec::new();
+    for node in &graph.node {
         let name = match node.domain.as_str() {
             "" | "ai.onnx" => node.op_type.clone(),
             d => format!("{d}.{}", node.op_type),
         };
+        if heavy(&name) && !integer(&name) {
+            let ty = node.input.first().and_then(|i| types.get(i)).copied();
+            let word = match ty.and_then(|t| DataType::try_from(t).ok()) {
+                Some(DataType::Float16) => "f16",
+                Some(DataType::Bfloat16) => "bf16",
+                Some(DataType::Double) => "f64",
+                _ => "f32",
+            };
+            if !float_types.contains(&word) {
+                float_types.push(word);
+            }
+        }
         match ops.iter_mut().find(|(o, _)| *o == name) {
             Some(entry) => entry.1 += 1,
             None => ops.push((name, 1)),
         }
     }
-    Ok(summarise_ops(&ops))
+    Ok(summarise_ops(&ops, &float_types))
 }
 
-/// [`computed_by`]'s words for operator counts.
-fn summarise_ops(ops: &[(String, usize)]) -> String {
-    let short = |o: &str| o.rsplit('.').next().unwrap_or(o).to_string();
-    let integer = |o: &str| {
-        let s = short(o);
-        s.starts_with("QLinear") || s.ends_with("Integer") || s == "QGemm"
-    };
-    let heavy = |o: &str| {
-        let s = short(o);
-        s.contains("Conv") || s.contains("MatMul") || s.contains("Gemm")
-    };
+use tract_onnx::pb::tensor_proto::DataType;
+
+/// The element type (ONNX `DataType`) of every value of `graph` that can be told: inputs
+/// and initializers as declared, then each node's outputs in order (a Cast's `to`, a
+/// QuantizeLinear's zero point's, a DequantizeLinear's scale's, shape operators' int64,
+/// any other the type of its first typed input).
+fn element_types(graph: &tract_onnx::pb::GraphProto) -> std::collections::HashMap<String, i32> {
+    use tract_onnx::pb::type_proto;
+    let mut types = std::collections::HashMap::new();
+    for v in graph.input.iter().chain(&graph.value_info) {
+        if let Some(type_proto::Value::TensorType(t)) =
+            v.r#type.as_ref().and_then(|t| t.value.as_ref())
+        {
+            types.insert(v.name.clone(), t.elem_type);
+        }
+    }
+    for t in &graph.initializer {
+        types.insert(t.name.clone(), t.data_type);
+    }
+    for node in &graph.node {
+        let input = |i: usize| node.input.get(i).and_then(|n| types.get(n)).copied();
+        let ty = match node.op_type.as_str() {
+            "Cast" => node
+                .attribute
+                .iter()
+                .find(|a| a.name == "to")
+                .map(|a| a.i as i32),
+            "QuantizeLinear" | "DynamicQuantizeLinear" => input(2).or(Some(DataType::Uint8 as i32)),
+            "DequantizeLinear" => input(1),
+            "Shape" | "Size" => Some(DataType::Int64 as i32),
+            op if op.starts_with("QLinear") || op.ends_with("Integer") => input(0),
+            _ => node.input.iter().find_map(|n| types.get(n).copied()),
+        };
+        if let Some(ty) = ty {
+            for out in &node.output {
+                types.insert(out.clone(), ty);
+            }
+        }
+    }
+    types
+}
+
+fn short(o: &str) -> &str {
+    o.rsplit('.').next().unwrap_or(o)
+}
+
+fn integer(o: &str) -> bool {
+    let s = short(o);
+    s.starts_with("QLinear") || s.ends_with("Integer") || s == "QGemm"
+}
+
+fn heavy(o: &str) -> bool {
+    let s = short(o);
+    s.contains("Conv") || s.contains("MatMul") || s.contains("Gemm")
+}
+
+/// [`computed_by`]'s words for operator counts and the float types the float convolutions
+/// and products read.
+fn summarise_ops(ops: &[(String, usize)], float_types: &[&str]) -> String {
     let glue = |o: &str| {
         matches!(
-            short(o).as_str(),
+            short(o),
             "QuantizeLinear" | "DequantizeLinear" | "Cast" | "DynamicQuantizeLinear"
         )
     };
@@ -76,17 +143,27 @@ fn summarise_ops(ops: &[(String, usize)]) -> String {
             .collect()
     };
     let ints = ops.iter().any(|(o, _)| integer(o));
-    let floats = ops.iter().any(|(o, _)| heavy(o) && !integer(o));
-    let kind = match (ints, floats) {
-        (true, false) => "int8",
-        (true, true) => "int8+f32",
-        _ => "f32",
+    let floats = if float_types.is_empty() {
+        "f32".to_string()
+    } else {
+        float_types.join("+")
+    };
+    let casts: usize = ops
+        .iter()
+        .filter(|(o, _)| short(o) == "Cast")
+        .map(|(_, n)| n)
+        .sum();
+    let kind = match (ints, float_types.is_empty()) {
+        (true, true) => "int8".to_string(),
+        (true, false) => format!("int8+{floats}"),
+        (false, _) if casts > 0 && floats == "f32" => format!("f32 via {casts} casts"),
+        (false, _) => floats,
     };
     let mut parts = vec![list(&|o: &str| heavy(o) || integer(o)).join(", ")];
     parts.push(list(&glue).join(", "));
     parts.retain(|p| !p.is_empty());
     if parts.is_empty() {
-        kind.to_string()
+        kind
     } else {
         format!("{kind} ({})", parts.join("; "))
     }
@@ -103,20 +180,30 @@ mod computed_tests {
     #[test]
     fn integer_convolutions_are_named_and_float_ones_are_not_hidden() {
         assert_eq!(
-            summarise_ops(&ops(&[
-                ("QuantizeLinear", 1),
-                ("QLinearConv", 10),
-                ("DequantizeLinear", 1)
-            ])),
+            summarise_ops(
+                &ops(&[
+                    ("QuantizeLinear", 1),
+                    ("QLinearConv", 10),
+                    ("DequantizeLinear", 1)
+                ]),
+                &[]
+            ),
             "int8 (QLinearConv ×10; QuantizeLinear ×1, DequantizeLinear ×1)"
         );
         assert_eq!(
-            summarise_ops(&ops(&[("QLinearConv", 9), ("com.microsoft.nchwc.Conv", 1)])),
+            summarise_ops(
+                &ops(&[("QLinearConv", 9), ("com.microsoft.nchwc.Conv", 1)]),
+                &["f32"]
+            ),
             "int8+f32 (QLinearConv ×9, com.microsoft.nchwc.Conv ×1)"
         );
         assert_eq!(
-            summarise_ops(&ops(&[("Cast", 5), ("Conv", 10), ("Relu", 3)])),
-            "f32 (Conv ×10; Cast ×5)"
+            summarise_ops(&ops(&[("Cast", 5), ("Conv", 10), ("Relu", 3)]), &["f32"]),
+            "f32 via 5 casts (Conv ×10; Cast ×5)"
+        );
+        assert_eq!(
+            summarise_ops(&ops(&[("Conv", 10), ("Relu", 3)]), &["f16"]),
+            "f16 (Conv ×10)"
         );
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use prost::Message;
 use tract_onnx::pb;
 
-use ort::value::Tensor;
+use ort::value::DynTensor;
 use serde::Deserialize;
 
 use super::{builder, err};
@@ -53,7 +53,7 @@ pub(super) fn profile(
     model: &ModelBytes,
     device: &DeviceSpec,
     settings: &Settings,
-    inputs: &[(String, Tensor<f32>)],
+    inputs: &[(String, DynTensor)],
     passes: usize,
 ) -> Result<Vec<Vec<NodeTime>>> {
     let dir = std::env::temp_dir().join(format!(
@@ -73,7 +73,7 @@ fn run(
     model: &ModelBytes,
     device: &DeviceSpec,
     settings: &Settings,
-    inputs: &[(String, Tensor<f32>)],
+    inputs: &[(String, DynTensor)],
     passes: usize,
     dir: &std::path::Path,
 ) -> Result<Vec<Vec<NodeTime>>> {
@@ -90,8 +90,7 @@ fn run(
     }
     .map_err(err)?;
     for _ in 0..=passes {
-        let named: Vec<(&str, &Tensor<f32>)> =
-            inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let named: Vec<(&str, &DynTensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
         session.run(named).map_err(err)?;
     }
     let trace = session.end_profiling().map_err(err)?;
