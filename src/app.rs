@@ -243,7 +243,8 @@ pub enum Finished {
 /// Computes every case of a `count` command, at each of its dtypes; nothing is printed.
 pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
     if config.dtypes.is_empty() {
-        return counts_at(config);
+        // No --dtype: a model file is counted in its own precision.
+        return counts_at(config, true);
     }
     let mut out = Vec::new();
     for dtype in &config.dtypes {
@@ -254,20 +255,21 @@ pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
             },
             dtypes: Vec::new(),
             ..config.clone()
-        })?);
+        }, false)?);
     }
     Ok(out)
 }
 
-/// [`counts`] at `config.options.dtype`.
-fn counts_at(config: &CountConfig) -> Result<Vec<CaseCount>> {
+/// [`counts`] at `config.options.dtype` (a model file at its own precision when
+/// `own_precision`).
+fn counts_at(config: &CountConfig, own_precision: bool) -> Result<Vec<CaseCount>> {
     validate_options(&config.options)?;
     match &config.target {
         CountTarget::Nets(names) => {
             let mut out = Vec::new();
             for name in names {
                 if is_model_path(name) {
-                    out.push(count_model(Path::new(name), config)?);
+                    out.push(count_model(Path::new(name), config, own_precision)?);
                     continue;
                 }
                 for n in NetTarget::resolve(std::slice::from_ref(name))? {
@@ -287,8 +289,9 @@ fn counts_at(config: &CountConfig) -> Result<Vec<CaseCount>> {
     }
 }
 
-/// The counts of model file `path`, per item (a symbolic batch dimension set to 1).
-fn count_model(path: &Path, config: &CountConfig) -> Result<CaseCount> {
+/// The counts of model file `path`, per item (a symbolic batch dimension set to 1), at
+/// the file's own precision when `own_precision` (see [`crate::import::precision`]).
+fn count_model(path: &Path, config: &CountConfig, own_precision: bool) -> Result<CaseCount> {
     let model = crate::import::import(path, &config.input_shapes, 1, Keep::Shapes)?;
     for input in &model.inputs {
         if let [n, ..] = input.dims[..]
@@ -307,11 +310,15 @@ fn count_model(path: &Path, config: &CountConfig) -> Result<CaseCount> {
             ));
         }
     }
-    Ok(crate::import::count(
-        &model,
-        &config.options,
-        config.per_layer,
-    ))
+    let options = CountOptions {
+        dtype: if own_precision {
+            crate::import::precision(&model)
+        } else {
+            config.options.dtype
+        },
+        ..config.options
+    };
+    Ok(crate::import::count(&model, &options, config.per_layer))
 }
 
 fn write_all(out: &mut dyn Write, text: &str) -> Result<()> {

@@ -40,6 +40,30 @@ pub fn activation_ops(act: Activation) -> u64 {
     }
 }
 
+/// Bytes an int8 layer moves beyond its elements at one byte each: the scale (f32) and
+/// zero point (u8) of its quantized input and output, its per-output-channel f32 weight
+/// scales, and its bias at four bytes (int32) where it has one; a PConv requantizes its
+/// untouched channels too (their input and output scale and zero point). Zero for the
+/// layers flopsbench does not quantize.
+pub fn int8_extra_bytes(layer: &Layer) -> u64 {
+    const SCALE_AND_ZERO_POINTS: u64 = 2 * (4 + 1);
+    match *layer {
+        Layer::Conv(c) => {
+            let bias = if c.has_runtime_bias() { 3 } else { 0 };
+            SCALE_AND_ZERO_POINTS + (4 + bias) * c.c_out as u64
+        }
+        Layer::PConv(p) => {
+            let untouched = if p.partial < p.channels {
+                SCALE_AND_ZERO_POINTS
+            } else {
+                0
+            };
+            SCALE_AND_ZERO_POINTS + 4 * p.partial as u64 + untouched
+        }
+        _ => 0,
+    }
+}
+
 /// The cost of `layer` reading `inputs` and producing `out`.
 pub fn cost(layer: &Layer, inputs: &[Shape], out: Shape) -> Cost {
     let x = inputs.first().copied().unwrap_or(out);
@@ -127,7 +151,7 @@ pub fn cost(layer: &Layer, inputs: &[Shape], out: Shape) -> Cost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Conv2d;
+    use crate::spec::{Conv2d, PConv};
 
     #[test]
     fn conv_cost_matches_the_paper_formula() {
@@ -150,5 +174,23 @@ mod tests {
         let c = cost(&Layer::Conv(conv), &[s], Shape::new(16, 4, 4));
         assert_eq!(c.params, 16 * 8 * 9 + 32);
         assert_eq!(c.weight_elements, 16 * 8 * 9 + 16);
+    }
+
+    #[test]
+    fn int8_counts_scales_zero_points_and_int32_biases() {
+        let mut conv = Conv2d::new(8, 16, 3, 1, 1);
+        // Scale and zero point of input and output, 16 f32 weight scales.
+        assert_eq!(int8_extra_bytes(&Layer::Conv(conv)), 10 + 16 * 4);
+        conv.folded_bn = true;
+        // ... and the bias at 4 bytes, not the 1 its elements are counted at.
+        assert_eq!(int8_extra_bytes(&Layer::Conv(conv)), 10 + 16 * (4 + 3));
+        let p = PConv {
+            channels: 16,
+            partial: 4,
+            kernel: 3,
+        };
+        // The convolved part's, and the untouched part's requantization.
+        assert_eq!(int8_extra_bytes(&Layer::PConv(p)), 10 + 4 * 4 + 10);
+        assert_eq!(int8_extra_bytes(&Layer::Act(Activation::Relu)), 0);
     }
 }

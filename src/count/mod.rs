@@ -248,7 +248,19 @@ pub fn graph_mem_bytes(net: &Net, opts: &CountOptions, pconv: PconvGraph) -> u64
             mem_elements(&c, opts.batch)
         })
         .sum();
-    elements * opts.dtype.size_bytes()
+    elements * opts.dtype.size_bytes() + extra_bytes(&net, opts.dtype).iter().sum::<u64>()
+}
+
+/// Per node of `net`, the bytes it moves at `dtype` beyond its elements (int8's scales,
+/// zero points and int32 biases, see [`layer::int8_extra_bytes`]; zero at other dtypes).
+fn extra_bytes(net: &Net, dtype: Dtype) -> Vec<u64> {
+    net.nodes
+        .iter()
+        .map(|node| match dtype {
+            Dtype::Int8 => layer::int8_extra_bytes(&node.layer),
+            _ => 0,
+        })
+        .collect()
 }
 
 /// Costs of every node of `net` (unfused or fused as given), in order.
@@ -279,15 +291,18 @@ pub fn count_net(net: &Net, opts: &CountOptions, per_layer: bool) -> CaseCount {
         net.clone()
     };
     let costs = layer_costs(&net);
+    let extra = extra_bytes(&net, opts.dtype);
     let layers = net
         .nodes
         .iter()
         .zip(costs)
-        .map(|(node, cost)| NamedCost {
+        .zip(extra)
+        .map(|((node, cost), extra_bytes)| NamedCost {
             name: node.name.clone(),
             op: node.layer.op_name().to_string(),
             output_shape: node.out.to_string(),
             cost,
+            extra_bytes,
         })
         .collect();
     from_costs(&net.name, &net.input.to_string(), layers, opts, per_layer)
@@ -304,6 +319,10 @@ pub struct NamedCost {
     pub output_shape: String,
     /// Its cost.
     pub cost: Cost,
+    /// Bytes it moves beyond its elements at the counted dtype (int8's scales, zero
+    /// points and int32 biases of a spec layer; zero for a model file's nodes, whose
+    /// quantization parameters are counted as the inputs of their own nodes).
+    pub extra_bytes: u64,
 }
 
 /// The counts of a network given as its layers' costs, under `opts`.
@@ -318,6 +337,7 @@ pub fn from_costs(
     let sum = total(&costs);
     let bytes = opts.dtype.size_bytes();
     let mem = mem_elements(&sum, opts.batch);
+    let mem_bytes = mem * bytes + layers.iter().map(|l| l.extra_bytes).sum::<u64>();
     let flops_total = flops(&sum, opts.convention);
     let layers = per_layer.then(|| {
         layers
@@ -330,7 +350,7 @@ pub fn from_costs(
                 macs: l.cost.macs,
                 flops: flops(&l.cost, opts.convention),
                 mem_elements: mem_elements(&l.cost, opts.batch),
-                mem_bytes: mem_elements(&l.cost, opts.batch) * bytes,
+                mem_bytes: mem_elements(&l.cost, opts.batch) * bytes + l.extra_bytes,
             })
             .collect()
     });
@@ -349,11 +369,11 @@ pub fn from_costs(
         flops: flops_total,
         flops_strict: flops(&sum, Convention::Strict),
         mem_elements: mem,
-        mem_bytes: mem * bytes,
-        intensity_flops_per_byte: if mem == 0 {
+        mem_bytes,
+        intensity_flops_per_byte: if mem_bytes == 0 {
             0.0
         } else {
-            (flops_total * opts.batch as u64) as f64 / (mem * bytes) as f64
+            (flops_total * opts.batch as u64) as f64 / mem_bytes as f64
         },
         dtype: opts.dtype,
         batch: opts.batch,

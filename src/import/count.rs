@@ -126,6 +126,7 @@ fn per_node(model: &ImportedModel) -> (Vec<NamedCost>, Vec<(String, usize)>) {
             op,
             output_shape: shape,
             cost,
+            extra_bytes: 0,
         });
     }
     (layers, uncounted)
