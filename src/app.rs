@@ -248,14 +248,17 @@ pub fn counts(config: &CountConfig) -> Result<Vec<CaseCount>> {
     }
     let mut out = Vec::new();
     for dtype in &config.dtypes {
-        out.extend(counts_at(&CountConfig {
-            options: CountOptions {
-                dtype: *dtype,
-                ..config.options
+        out.extend(counts_at(
+            &CountConfig {
+                options: CountOptions {
+                    dtype: *dtype,
+                    ..config.options
+                },
+                dtypes: Vec::new(),
+                ..config.clone()
             },
-            dtypes: Vec::new(),
-            ..config.clone()
-        }, false)?);
+            false,
+        )?);
     }
     Ok(out)
 }

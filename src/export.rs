@@ -24,7 +24,8 @@ pub struct ExportConfig {
     /// The file to write.
     pub output: PathBuf,
     /// Element type: f32; f16 (float16 weights, input and output); int8 (the QDQ graph
-    /// flopsbench measures, calibrated on the seeded input). bf16 is refused with the
+    /// flopsbench measures, calibrated on the seeded input: an operator stack quantized
+    /// throughout, a network's convolutions each on its own). bf16 is refused with the
     /// reason.
     pub dtype: crate::spec::Dtype,
 }
@@ -107,8 +108,12 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     check_output_path(&config.output)?;
     let mut model = Model::new(&net, config.batch, config.seed, config.fuse_bn);
     if dtype == crate::spec::Dtype::Int8 {
-        model.int8 =
-            Some(crate::quant::quantize(&model, crate::quant::weight_levels_here())?.params);
+        let levels = crate::quant::weight_levels_here();
+        if crate::quant::is_stack(&net) {
+            model.int8 = Some(crate::quant::quantize(&model, levels)?.params);
+        } else {
+            model.int8_net = Some(crate::quant::quantize_net(&model, levels)?);
+        }
     }
     let bytes = crate::onnx::to_bytes_as(&model, dtype);
     let tmp = config.output.with_extension("onnx.tmp");
@@ -127,8 +132,8 @@ pub fn export(config: &ExportConfig) -> Result<String> {
         config.output.display(),
         bytes.len(),
         net.name,
-        match &model.int8 {
-            Some(params) => format!(" as int8 ({})", crate::quant::scheme(params)),
+        match crate::quant::scheme_of(&model) {
+            Some(scheme) => format!(" as int8 ({scheme})"),
             None if dtype == crate::spec::Dtype::F16 => " as f16 (float16 weights)".into(),
             None => String::new(),
         },

@@ -65,9 +65,12 @@ pub struct Model {
     pub batch: usize,
     /// Input, NCHW, `batch × net.input` elements, uniform in [−1, 1).
     pub input: Vec<f32>,
-    /// Its int8 quantization (calibrated on `input`), when it runs at int8: the ONNX
-    /// writer then emits a QDQ graph.
+    /// Its int8 quantization (calibrated on `input`), when an operator stack runs at
+    /// int8: the ONNX writer then emits a QDQ graph.
     pub int8: Option<Int8Params>,
+    /// A network's int8 quantization (calibrated on `input`), when it runs at int8: the
+    /// writer then puts QuantizeLinear/DequantizeLinear around each convolution.
+    pub int8_net: Option<NetInt8>,
 }
 
 /// An activation's int8 quantization: unsigned 8-bit, asymmetric (`x ≈ (q − zero_point)
@@ -104,6 +107,27 @@ pub struct Int8Params {
     /// The largest weight level: 127, or 63 where the CPU multiplies u8 by s8 in 16-bit
     /// pairs that saturate (x86 without VNNI).
     pub weight_levels: i8,
+}
+
+/// A network's int8 parameters, as `onnxruntime.quantization.quantize_static` with
+/// `op_types_to_quantize=["Conv"]` writes them: every convolution (a PConv's convolved
+/// part) reads its input quantized and dequantized, computes on dequantized int8 weights
+/// and int32 bias, and quantizes its output, which is dequantized for the nodes after it;
+/// every other node computes in f32.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetInt8 {
+    /// Per node: a convolution's input quantization and parameters; `None` for a node
+    /// kept in f32.
+    pub convs: Vec<Option<(ActQuant, ConvQuant)>>,
+    /// The largest weight level (see [`Int8Params::weight_levels`]).
+    pub weight_levels: i8,
+}
+
+impl Model {
+    /// Whether the model is written as a quantized (QDQ) graph.
+    pub fn quantized(&self) -> bool {
+        self.int8.is_some() || self.int8_net.is_some()
+    }
 }
 
 const BN_EPS: f32 = 1e-5;
@@ -222,6 +246,7 @@ impl Model {
                 batch,
                 input,
                 int8: None,
+                int8_net: None,
             };
         }
         let (fused, origins) = net.fuse_bn_with_origins();
@@ -238,6 +263,7 @@ impl Model {
             batch,
             input,
             int8: None,
+            int8_net: None,
         }
     }
 

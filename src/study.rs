@@ -243,7 +243,7 @@ pub fn run(config: &PaperConfig, log: &mut (dyn Write + Send)) -> Result<Study> 
     for (name, sub) in [("paper-table1", "table1"), ("paper-table3", "table3")] {
         let suite = crate::suite::embedded(name)?;
         if let Some(why) = crate::bench::refused_at(&suite.cases, &config.dtypes) {
-            // Nothing of this suite runs at the study's dtypes (its networks at int8).
+            // No case of this suite can take the study's dtypes.
             if !config.quiet {
                 writeln!(log, "== {name}: nothing runs at these dtypes ({why})").ok();
             }

@@ -384,7 +384,7 @@ impl Backend for Ort {
         ensure_available(self, device)?;
         let bytes = crate::onnx::to_bytes_as(model, settings.dtype);
         let (builder, cuda) = builder(device, settings)?;
-        let quantized = model.int8.is_some();
+        let quantized = model.quantized();
         let lower = quantized || settings.dtype == Dtype::F16;
         let (session, optimised) =
             with_optimised(builder, lower, |b| b.commit_from_memory(&bytes))?;
@@ -454,12 +454,13 @@ impl Backend for Ort {
 }
 
 /// What a session computed: from its optimised graph when one was asked for (`saved`: a
-/// quantized graph whose convolutions were not all fused into integer ones is labelled
-/// `QDQ simulated`: some of it ran in floats); `f32` for an f32 graph.
+/// quantized graph with a convolution left in floats is labelled `QDQ simulated`: some of
+/// its quantized arithmetic ran in floats; a network's f32 Gemm is not quantized and
+/// does not count); `f32` for an f32 graph.
 fn computed(optimised: Option<&[u8]>, quantized: bool, saved: bool) -> String {
     match (optimised.map(computed_by), quantized) {
-        (Some(Ok(c)), true) if !c.starts_with("int8 (") => format!("{c} (QDQ simulated)"),
-        (Some(Ok(c)), _) => c,
+        (Some(Ok((c, true))), true) => format!("{c} (QDQ simulated)"),
+        (Some(Ok((c, _))), _) => c,
         (Some(Err(e)), _) => format!("unknown ({e})"),
         (None, _) if saved => "unknown (ONNX Runtime saved no optimised graph)".into(),
         (None, _) => "f32".into(),

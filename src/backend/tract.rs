@@ -148,7 +148,7 @@ impl Backend for Tract {
         let input = tensor(&model.input_dims(), &model.input, elem)?;
         let mut computed = arithmetic(&typed);
         // tract names integer types u8, i8, qu8(…): a float type means simulated.
-        if model.int8.is_some() && computed.starts_with('f') {
+        if model.quantized() && computed.starts_with('f') {
             computed = format!("{computed} (QDQ simulated)");
         }
         runnable(

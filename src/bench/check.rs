@@ -29,7 +29,8 @@ pub fn tolerance(dtype: Dtype) -> f64 {
     }
 }
 
-/// The relative tolerance of a quantized model file checked against another runtime's
+/// The relative tolerance of a quantized graph (a model file, or a network flopsbench
+/// quantized) checked against another runtime's
 /// run of it: one computes in integers (ONNX Runtime's QLinearConv), the other may
 /// simulate the graph in floats (tract), so a value on a rounding boundary lands one level
 /// apart and the difference travels through the network's depth.
@@ -86,22 +87,62 @@ pub fn reference_for(backend: &str) -> Result<&'static dyn Backend> {
         })
 }
 
+/// Whether `work` is a network quantized by flopsbench (QDQ around its convolutions).
+fn int8_network(work: &Work) -> bool {
+    work.model.as_ref().is_ok_and(|m| m.int8_net.is_some())
+}
+
 /// The backend that checks `backend` on `work`: [`reference_for`] where the work has a
-/// spec model; for a model file no spec network maps to, another backend that runs files
-/// as given (tract checks ort, ort checks tract) that is available on this host's CPU.
-fn checker_for(work: &Work, backend: &str) -> Result<&'static dyn Backend> {
-    if work.model.is_ok() {
+/// spec model in floats; for a model file no spec network maps to, or a network at int8,
+/// another backend that runs ONNX graphs as given and computes in `dtype` (tract checks
+/// ort, ort checks tract) that is available on this host's CPU.
+fn checker_for(work: &Work, backend: &str, dtype: Dtype) -> Result<&'static dyn Backend> {
+    if work.model.is_ok() && !int8_network(work) {
         return reference_for(backend);
     }
     crate::backend::registry()
         .iter()
         .copied()
-        .filter(|b| b.name() != backend && b.runs_files())
+        .filter(|b| b.name() != backend && b.runs_files() && b.supports(dtype).is_ok())
         .find(|b| b.probe(&DeviceSpec::Cpu).is_ok())
         .ok_or_else(|| Error::Backend {
             backend: backend.into(),
-            message: "no other backend that runs model files as given is available to check its output (tract and ort check each other)".into(),
+            message: format!(
+                "no other backend that runs ONNX graphs as given at {dtype} is available to check its output (tract and ort check each other)"
+            ),
         })
+}
+
+/// The f32 model's output for a network checked at int8 (its `rel_err_vs_f32`): the
+/// network without its quantization, on [`reference_for`], in f32.
+fn f32_network_output(
+    case: &Case,
+    work: &Work,
+    backend: &str,
+    settings: &Settings,
+    cache: &mut ReferenceCache,
+) -> Result<Vec<f64>> {
+    let checker = reference_for(backend)?;
+    let key = (case.id.clone(), format!("{} f32 model", checker.name()));
+    if let Some(values) = cache.get(&key) {
+        return Ok(values.clone());
+    }
+    let mut model = work
+        .model
+        .as_ref()
+        .map_err(|why| Error::Usage(why.clone()))?
+        .clone();
+    model.int8_net = None;
+    let f32_settings = Settings {
+        dtype: Dtype::F32,
+        ..*settings
+    };
+    let mut p = checker.prepare(&model, &DeviceSpec::Cpu, &f32_settings)?;
+    p.run()?;
+    p.sync()?;
+    let values: Vec<f64> = p.output()?.into_iter().map(f64::from).collect();
+    cache.insert(key, values.clone());
+    Ok(values)
 }
 
 /// A reference output for `work` when checking `backend`: the f64 direct convolution for
@@ -116,7 +157,7 @@ fn reference(
     let checker = if case.op.is_some() {
         None
     } else {
-        Some(checker_for(work, backend)?)
+        Some(checker_for(work, backend, settings.dtype)?)
     };
     let int8 = checker.is_none() && settings.dtype == Dtype::Int8;
     let name = match checker {
@@ -136,8 +177,14 @@ fn reference(
         (None, Ok(model)) => run_op_stack(model)?,
         (None, Err(why)) => return Err(Error::Usage(why.clone())),
         (Some(checker), _) => {
+            // A network at int8 is checked against the same QDQ graph; the others
+            // against the f32 model.
             let f32_settings = Settings {
-                dtype: Dtype::F32,
+                dtype: if int8_network(work) {
+                    Dtype::Int8
+                } else {
+                    Dtype::F32
+                },
                 ..*settings
             };
             let run = || -> Result<Vec<f32>> {
@@ -286,7 +333,7 @@ pub(crate) fn check(
     let quantized_file = work.file.as_ref().is_some_and(|f| f.quantized);
     let tol = match settings.dtype {
         Dtype::Int8 if case.op.is_some() => int8_tolerance(work, &want),
-        _ if quantized_file => QUANTIZED_GRAPH_TOLERANCE,
+        _ if quantized_file || int8_network(work) => QUANTIZED_GRAPH_TOLERANCE,
         d => tolerance(d),
     };
     if rel.is_nan() || rel > tol {
@@ -302,6 +349,9 @@ pub(crate) fn check(
     let rel_err_vs_f32 = if quantized_file {
         // Checked against another runtime's run of the quantized graph: no f32 model here.
         None
+    } else if int8_network(work) {
+        let f32_out = f32_network_output(case, work, backend, settings, scratch.references)?;
+        compare(got, &f32_out).map(|(_, rel)| rel)
     } else if reference == INT8_REFERENCE {
         let model = work
             .model

@@ -543,8 +543,8 @@ fn finish_row(
     let (samples, output, graph) = match (outcome, job.work) {
         (Ok(mut checked), Ok(work)) => {
             fill(&mut record, &checked, experiment.seed, work.has_pconv);
-            if let Some(params) = work.model.as_ref().ok().and_then(|m| m.int8.as_ref()) {
-                record.detail = format!("{}; {}", record.detail, crate::quant::scheme(params));
+            if let Some(scheme) = work.model.as_ref().ok().and_then(crate::quant::scheme_of) {
+                record.detail = format!("{}; {scheme}", record.detail);
             }
             if let Some((split_cat, slicing)) = work.graph_bytes {
                 record.mem_bytes_graph = Some(if record.pconv_impl == "slicing" {

@@ -42,9 +42,14 @@ impl Work {
                 let mut int8_reference = None;
                 if opts.dtype == crate::spec::Dtype::Int8 {
                     let levels = crate::quant::weight_levels_here();
-                    let quantized = crate::quant::quantize(&model, levels)?;
-                    model.int8 = Some(quantized.params);
-                    int8_reference = Some(quantized.reference);
+                    if crate::quant::is_stack(net) {
+                        let quantized = crate::quant::quantize(&model, levels)?;
+                        model.int8 = Some(quantized.params);
+                        int8_reference = Some(quantized.reference);
+                    } else {
+                        // A network: checked against another runtime's run of its graph.
+                        model.int8_net = Some(crate::quant::quantize_net(&model, levels)?);
+                    }
                 }
                 Ok(Work {
                     int8_reference,

@@ -52,10 +52,12 @@ pub(super) struct BenchArgs {
 
     /// Element types, a comma list that sweeps like --kind: f32, f16, bf16, int8. A
     /// backend that cannot compute in one gives skipped rows saying why; the `computed`
-    /// column says what ran. f16: tch and candle; bf16: tch (outputs checked to 1e-2 /
-    /// 5e-2 relative); int8: flopsbench's static QDQ quantization of operator stacks, on
-    /// ort (QLinearConv) and tract (simulated in f32), checked against the quantized
-    /// arithmetic in f64 [default: f32, or the suite's `dtype`]
+    /// column says what ran. f16: every backend; bf16: tch (outputs checked to 1e-2 /
+    /// 5e-2 relative); int8: flopsbench's static QDQ quantization (operator stacks
+    /// throughout, checked against the quantized arithmetic in f64; networks' convolutions
+    /// each on its own, ort and tract checking each other) on ort (QLinearConv) and tract
+    /// (simulated in f32). A model file runs in its own precision [default: f32 and each
+    /// model file's own, or the suite's `dtype`]
     #[arg(long, value_enum, value_delimiter = ',', help_heading = "Measurement")]
     pub(super) dtype: Vec<DtypeArg>,
 

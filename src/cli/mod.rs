@@ -165,8 +165,9 @@ struct ExportCommand {
     output: PathBuf,
 
     /// Element type of the graph: f32; f16 (float16 weights, input and output); int8 (the
-    /// static QDQ graph flopsbench measures: operator stacks only). bf16 is refused with
-    /// the reason (ONNX Conv takes it from opset 22 only)
+    /// static QDQ graph flopsbench measures: an operator stack quantized throughout, a
+    /// network's convolutions each on its own). bf16 is refused with the reason (ONNX
+    /// Conv takes it from opset 22 only)
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DtypeArg,
 }
@@ -256,7 +257,8 @@ struct PaperCommand {
     /// suites' budgets (35 s for Table 1, 48 s for Table 3) are multiplied by the number
     /// of dtypes and shared among the rows that run, plus preparation and checks; a
     /// backend that cannot compute in a dtype gives skipped rows saying why; int8 covers
-    /// Table 1's operator stacks and peak's GEMM (Table 3's networks are skipped rows)
+    /// Table 1's operator stacks, Table 3's networks (their convolutions) and peak's GEMM
+    /// on ort and tract
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtype: Vec<DtypeArg>,
 

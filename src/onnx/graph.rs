@@ -7,7 +7,7 @@ use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
 use tract_onnx::pb::type_proto;
 
 use super::{INPUT_NAME, OUTPUT_NAME};
-use crate::model::{Model, NodeParams};
+use crate::model::{ActQuant, ConvQuant, Model, NodeParams};
 use crate::spec::{Activation, Layer, PConv, PoolKind};
 
 /// Nodes and initializers written so far.
@@ -157,7 +157,20 @@ impl Graph {
         });
     }
 
-    fn conv(&mut self, name: &str, x: &str, out: &str, conv: ConvAttrs, params: &NodeParams) {
+    /// A convolution: in f32, or quantized (QDQ around it) where `quant` is given.
+    fn conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: &str,
+        conv: ConvAttrs,
+        (params, quant): (&NodeParams, Option<&(ActQuant, ConvQuant)>),
+    ) {
+        if let Some(q) = quant {
+            let attrs = (conv.dims, conv.stride, conv.padding, conv.groups);
+            self.qdq_conv(name, x, out, attrs, q);
+            return;
+        }
         let NodeParams::Conv { weight, bias } = params else {
             unreachable!("conv nodes carry conv parameters (Model::new)");
         };
@@ -221,8 +234,16 @@ impl Graph {
 }
 
 impl Graph {
-    /// PConv: a plain conv when it covers every channel, else split → conv → concat.
-    fn pconv(&mut self, name: &str, x: &str, out: String, p: PConv, params: &NodeParams) {
+    /// PConv: a plain conv when it covers every channel, else split → conv → concat (the
+    /// conv quantized where `params.1` is given).
+    fn pconv(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: String,
+        p: PConv,
+        params: (&NodeParams, Option<&(ActQuant, ConvQuant)>),
+    ) {
         let g = self;
         let dims = [p.partial, p.partial, p.kernel, p.kernel];
         let attrs = ConvAttrs {
@@ -333,10 +354,16 @@ pub fn value_name(nodes: usize, t: usize) -> String {
     }
 }
 
-/// The f32 graph of `model`.
+/// The graph of `model`: f32, or with its convolutions quantized where it carries a
+/// network's int8 parameters.
 pub fn build(model: &Model) -> pb::GraphProto {
     let mut g = Graph::default();
     for (i, (node, params)) in model.net.nodes.iter().zip(&model.params).enumerate() {
+        let quant = model
+            .int8_net
+            .as_ref()
+            .and_then(|q| q.convs.get(i))
+            .and_then(Option::as_ref);
         let ins: Vec<String> = node
             .inputs
             .iter()
@@ -354,9 +381,9 @@ pub fn build(model: &Model) -> pb::GraphProto {
                     padding: c.padding,
                     groups: c.groups,
                 };
-                g.conv(name, x, &out, attrs, params);
+                g.conv(name, x, &out, attrs, (params, quant));
             }
-            Layer::PConv(p) => g.pconv(name, x, out, p, params),
+            Layer::PConv(p) => g.pconv(name, x, out, p, (params, quant)),
             Layer::BatchNorm { channels } => g.batch_norm(name, x, out, channels, params),
             Layer::Act(a) => g.activation(name, x, &out, a),
             Layer::Pool {

@@ -1,10 +1,13 @@
-//! The int8 QDQ graph of an operator stack (see [`crate::quant`] for the scheme): the f32
+//! The int8 QDQ graph of an operator stack (see `quant` for the scheme): the f32
 //! input is quantized once (QuantizeLinear), every layer reads u8 values through
 //! DequantizeLinear, convolves with DequantizeLinear'd int8 weights (per output channel,
 //! axis 0) and int32 bias, and quantizes its output (QuantizeLinear); the last layer's
 //! values are dequantized into the f32 output. A runtime that fuses DequantizeLinear →
 //! Conv → QuantizeLinear (ONNX Runtime's level-2 optimiser) runs QLinearConv on integers;
 //! one that does not runs the graph in f32 on quantized values.
+//!
+//! A network's convolutions are quantized each on its own (`qdq_conv`): QuantizeLinear →
+//! the same quantized conv → DequantizeLinear, every other node in f32.
 //!
 //! PConv: Split of the u8 input; the first part through the quantized conv, the rest
 //! requantized to the layer's output scale (DequantizeLinear → QuantizeLinear); Concat.
@@ -118,6 +121,24 @@ impl Graph {
         ];
         self.node("Conv", name, &inputs, &[t("y")], attrs);
         self.quantize(&t("out"), &t("y"), layer.output, out);
+    }
+}
+
+impl Graph {
+    /// A network's quantized convolution: `x` (f32) quantized at the conv's input scale,
+    /// the quantized conv (see `qconv`), its output dequantized into `out` (f32).
+    pub(super) fn qdq_conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: &str,
+        conv: ([usize; 4], usize, usize, usize),
+        (input, layer): &(ActQuant, ConvQuant),
+    ) {
+        let t = |s: &str| format!("{name}.{s}");
+        self.quantize(&t("in_q"), x, *input, &t("xq"));
+        self.qconv(name, &t("xq"), *input, conv, layer, &t("yq"));
+        self.dequantize(&t("out_dq"), &t("yq"), layer.output, out);
     }
 }
 

@@ -31,11 +31,26 @@ pub const OUTPUT_NAME: &str = "output";
 
 /// The model as an ONNX `ModelProto`.
 pub fn to_proto(model: &Model) -> pb::ModelProto {
-    // The int8 QDQ graph when the model has int8 parameters.
+    // The int8 QDQ graph when the model has int8 parameters (a network's: QDQ around
+    // each convolution, written node by node with the rest).
     let graph = match &model.int8 {
         Some(int8) => int8::build(model, int8),
         None => graph::build(model),
     };
+    wrap(graph)
+}
+
+/// The f32 graph of `model` with the values named `extra` among its outputs too, after
+/// its own output: what int8 calibration reads.
+pub fn to_bytes_exposing(model: &Model, extra: &[String]) -> Vec<u8> {
+    let mut graph = graph::build(model);
+    graph
+        .output
+        .extend(extra.iter().map(|name| graph::value_info(name, None)));
+    wrap(graph).encode_to_vec()
+}
+
+fn wrap(graph: pb::GraphProto) -> pb::ModelProto {
     pb::ModelProto {
         ir_version: 8,
         opset_import: vec![pb::OperatorSetIdProto {

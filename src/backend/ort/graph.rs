@@ -32,8 +32,8 @@ pub(super) fn with_optimised(
 /// read: `int8 (QLinearConv ×10; QuantizeLinear ×1, DequantizeLinear ×1)` where integer
 /// convolutions or products ran, `f16 (Conv ×10)` where float ones read f16, `f32 via 12
 /// casts (Conv ×10; Cast ×12)` where an f16 graph's convolutions ran in f32 between
-/// Casts the runtime inserted.
-pub fn computed_by(graph: &[u8]) -> Result<String> {
+/// Casts the runtime inserted; and whether a convolution computed in floats.
+pub fn computed_by(graph: &[u8]) -> Result<(String, bool)> {
     use prost::Message;
     let model = tract_onnx::pb::ModelProto::decode(graph).map_err(|e| {
         err(format!(
@@ -41,11 +41,12 @@ pub fn computed_by(graph: &[u8]) -> Result<String> {
         ))
     })?;
     let Some(graph) = model.graph else {
-        return Ok(summarise_ops(&[], &[]));
+        return Ok((summarise_ops(&[], &[]), false));
     };
     let types = element_types(&graph);
     let mut ops: Vec<(String, usize)> = Vec::new();
     let mut float_types: Vec<&'static str> = Vec::new();
+    let mut float_conv = false;
     for node in &graph.node {
         let name = match node.domain.as_str() {
             "" | "ai.onnx" => node.op_type.clone(),
@@ -62,13 +63,14 @@ pub fn computed_by(graph: &[u8]) -> Result<String> {
             if !float_types.contains(&word) {
                 float_types.push(word);
             }
+            float_conv |= short(&name).contains("Conv");
         }
         match ops.iter_mut().find(|(o, _)| *o == name) {
             Some(entry) => entry.1 += 1,
             None => ops.push((name, 1)),
         }
     }
-    Ok(summarise_ops(&ops, &float_types))
+    Ok((summarise_ops(&ops, &float_types), float_conv))
 }
 
 use tract_onnx::pb::tensor_proto::DataType;

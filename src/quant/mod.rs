@@ -13,6 +13,10 @@
 //! scales). Calibration and the reference are one pass: each layer's f64 output gives its
 //! scale, is quantized with it, and feeds the next layer.
 
+mod net;
+
+pub use net::quantize_net;
+
 use crate::error::{Error, Result};
 use crate::model::{ActQuant, ConvQuant, Int8Params, Model, NodeParams};
 use crate::reference::{Maps, conv, first_channels, put_first_channels};
@@ -20,15 +24,32 @@ use crate::spec::{Conv2d, Layer, Net};
 
 /// The scheme of `params` in words, for rows' detail and `export`.
 pub fn scheme(params: &Int8Params) -> String {
-    let range = if params.weight_levels < 127 {
+    scheme_words(params.weight_levels, "")
+}
+
+fn scheme_words(weight_levels: i8, what: &str) -> String {
+    let range = if weight_levels < 127 {
         " at 7 bits (x86 without VNNI)"
     } else {
         ""
     };
     format!(
-        "static int8 QDQ: u8 asymmetric activations calibrated on the seeded input, s8 \
+        "static int8 QDQ{what}: u8 asymmetric activations calibrated on the seeded input, s8 \
          symmetric per-channel weights (axis 0){range}, int32 bias"
     )
+}
+
+/// The scheme of a quantized model (an operator stack's or a network's) in words; `None`
+/// for a float one.
+pub fn scheme_of(model: &Model) -> Option<String> {
+    match (&model.int8, &model.int8_net) {
+        (Some(p), _) => Some(scheme(p)),
+        (None, Some(n)) => Some(scheme_words(
+            n.weight_levels,
+            " of every convolution (other nodes in f32)",
+        )),
+        (None, None) => None,
+    }
 }
 
 /// The largest weight level on this CPU: 63 on x86 without VNNI (its u8 × s8 products are
@@ -44,21 +65,28 @@ pub fn weight_levels_here() -> i8 {
     }
 }
 
-/// Whether flopsbench can quantize `net`: operator stacks (conv and PConv layers) only.
+/// Whether `net` is an operator stack (conv and PConv layers only), quantized layer by
+/// layer in u8 throughout ([`quantize`]); a network's convolutions are quantized each on
+/// its own ([`quantize_net`]).
+pub fn is_stack(net: &Net) -> bool {
+    net.nodes
+        .iter()
+        .all(|n| matches!(n.layer, Layer::Conv(_) | Layer::PConv(_)))
+}
+
+/// Whether flopsbench can quantize `net`: it must have a convolution.
 pub fn quantizable(net: &Net) -> std::result::Result<(), String> {
-    match net
+    if net
         .nodes
         .iter()
-        .find(|n| !matches!(n.layer, Layer::Conv(_) | Layer::PConv(_)))
+        .any(|n| matches!(n.layer, Layer::Conv(_) | Layer::PConv(_)))
     {
-        None => Ok(()),
-        Some(n) => Err(format!(
-            "int8: flopsbench quantizes operator stacks (conv and PConv layers) only, and {} \
-             has a {} layer ({}); networks at int8 are not measured yet",
-            net.name,
-            n.layer.op_name(),
-            n.name
-        )),
+        Ok(())
+    } else {
+        Err(format!(
+            "int8: flopsbench quantizes convolutions, and {} has none",
+            net.name
+        ))
     }
 }
 
@@ -117,28 +145,16 @@ fn quantize_weights(weight: &[f32], per_o: usize, levels: i8) -> (Vec<i8>, Vec<f
 /// A conv layer's quantized weights, their per-channel scales and its quantized bias.
 type QuantWeights = (Vec<i8>, Vec<f32>, Option<Vec<i32>>);
 
-/// The f64 output of one quantized conv on the dequantized input `x` (scale `s_in`),
-/// and the layer's quantized weights and bias.
-fn conv_layer(
-    x: &Maps,
-    batch: usize,
-    c: &Conv2d,
-    params: &NodeParams,
-    (s_in, levels): (f32, i8),
-    out: crate::spec::Shape,
-) -> Result<(Vec<f64>, QuantWeights)> {
+/// A conv layer's weights quantized per output channel at ±`levels`, and its bias at
+/// scale `s_in` × the channel's weight scale.
+fn quantize_conv(c_out: usize, params: &NodeParams, s_in: f32, levels: i8) -> Result<QuantWeights> {
     let NodeParams::Conv { weight, bias } = params else {
         return Err(Error::Usage(
             "int8: a conv layer without conv weights".into(),
         ));
     };
-    let per_o = weight.len() / c.c_out;
+    let per_o = weight.len() / c_out;
     let (wq, ws) = quantize_weights(weight, per_o, levels);
-    let w: Vec<f64> = wq
-        .iter()
-        .enumerate()
-        .map(|(i, q)| f64::from(*q) * f64::from(ws[i / per_o]))
-        .collect();
     let bq: Option<Vec<i32>> = bias.as_ref().map(|b| {
         b.iter()
             .zip(&ws)
@@ -149,6 +165,26 @@ fn conv_layer(
             })
             .collect()
     });
+    Ok((wq, ws, bq))
+}
+
+/// The f64 output of one quantized conv on the dequantized input `x` (scale `s_in`),
+/// and the layer's quantized weights and bias.
+fn conv_layer(
+    x: &Maps,
+    batch: usize,
+    c: &Conv2d,
+    params: &NodeParams,
+    (s_in, levels): (f32, i8),
+    out: crate::spec::Shape,
+) -> Result<(Vec<f64>, QuantWeights)> {
+    let (wq, ws, bq) = quantize_conv(c.c_out, params, s_in, levels)?;
+    let per_o = wq.len() / c.c_out;
+    let w: Vec<f64> = wq
+        .iter()
+        .enumerate()
+        .map(|(i, q)| f64::from(*q) * f64::from(ws[i / per_o]))
+        .collect();
     let b: Option<Vec<f64>> = bq.as_ref().map(|bq| {
         bq.iter()
             .zip(&ws)
@@ -163,7 +199,12 @@ fn conv_layer(
 /// ±`weight_levels` ([`weight_levels_here`]), and runs the quantized arithmetic in f64 (see
 /// the module's doc).
 pub fn quantize(model: &Model, weight_levels: i8) -> Result<Quantized> {
-    quantizable(&model.net).map_err(Error::Usage)?;
+    if !is_stack(&model.net) {
+        return Err(Error::Usage(format!(
+            "int8: {} is not an operator stack (see quantize_net)",
+            model.net.name
+        )));
+    }
     let batch = model.batch;
     let range = |v: &[f64]| {
         v.iter()
@@ -304,10 +345,17 @@ mod tests {
     }
 
     #[test]
-    fn networks_are_refused_with_the_layer_that_keeps_them_out() {
+    fn networks_are_not_stacks_and_a_graph_without_convolutions_is_refused() {
         let net = crate::zoo::build("fasternet-t0", 64).unwrap();
-        let why = quantizable(&net).unwrap_err();
-        assert!(why.contains("operator stacks"), "{why}");
+        assert!(quantizable(&net).is_ok() && !is_stack(&net));
         assert!(quantize(&Model::new(&net, 1, 0, true), 127).is_err());
+        let mut op = OpCase::paper(OpKind::Dwconv, Shape::new(8, 4, 4));
+        op.layers = 2;
+        assert!(is_stack(&op.to_net().unwrap()));
+        let mut b = crate::spec::NetBuilder::new("relu", Shape::new(4, 4, 4), "t");
+        let x = b.input();
+        b.act("relu", x, crate::spec::Activation::Relu).unwrap();
+        let why = quantizable(&b.finish()).unwrap_err();
+        assert!(why.contains("has none"), "{why}");
     }
 }
