@@ -237,6 +237,20 @@ fn int8_matches_the_quantized_arithmetic(name: &str) {
         c.layers = 4;
         c
     }));
+    if name == "tch" {
+        // tch runs the int8 GEMM of one 1×1 convolution only (peak's), as torch._int_mm.
+        cases = [
+            Shape::new(64, 8, 8),
+            Shape::new(32, 5, 7),
+            Shape::new(24, 3, 3),
+        ]
+        .map(|shape| {
+            let mut c = OpCase::paper(OpKind::Pwconv, shape);
+            c.layers = 1;
+            c
+        })
+        .to_vec();
+    }
     let s = Settings {
         dtype: Dtype::Int8,
         ..Settings::f32(1)
@@ -256,6 +270,8 @@ fn int8_matches_the_quantized_arithmetic(name: &str) {
         let computed = p.computed();
         let want = if name == "ort" {
             "int8 ("
+        } else if name == "tch" {
+            "int8 (torch._int_mm"
         } else {
             "(QDQ simulated)"
         };

@@ -450,3 +450,55 @@ fn a_quantized_model_file_runs_as_given_on_ort_and_tract() {
     let o: serde_json::Value = serde_json::from_slice(&op.stdout).unwrap();
     assert_eq!(v[0]["macs"], o[0]["macs"], "{v}");
 }
+
+/// tch at int8: peak's GEMM as torch._int_mm, checked against the quantized arithmetic;
+/// every other case a skipped row saying why (tch's API has no quantized convolution).
+#[cfg(feature = "tch")]
+#[test]
+fn tch_runs_peaks_int8_gemm_and_skips_int8_convolutions() {
+    if !ort_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rows = measured(
+        &["peak", "--dtype", "int8", "--backend", "tch"],
+        &dir.path().join("peak"),
+    );
+    let gemm: Vec<&Record> = rows.iter().filter(|r| r.name == "gemm").collect();
+    assert!(!gemm.is_empty(), "{rows:?}");
+    for r in gemm {
+        assert_eq!(r.status, Status::Ok, "{}", r.error);
+        assert!(r.computed.contains("torch._int_mm"), "{}", r.computed);
+        assert!(
+            r.max_abs_err.is_some() && r.rel_err_vs_f32.is_some(),
+            "{r:?}"
+        );
+    }
+    let rows = measured(
+        &[
+            "op",
+            "--kind",
+            "conv",
+            "--shape",
+            "8x6x6",
+            "--layers",
+            "1",
+            "--dtype",
+            "int8",
+            "--backend",
+            "tch,ort",
+        ],
+        &dir.path().join("op"),
+    );
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        let want = if r.backend == "tch" {
+            Status::Skipped
+        } else {
+            Status::Ok
+        };
+        assert_eq!(r.status, want, "{}: {}", r.backend, r.error);
+    }
+    let tch = rows.iter().find(|r| r.backend == "tch").unwrap();
+    assert!(tch.error.contains("peak's GEMM only"), "{}", tch.error);
+}

@@ -3,6 +3,7 @@
 //! the authors' forward (split, conv, cat) or their slicing variant. On CUDA, cudnn's
 //! benchmark mode is on and `sync` is a device synchronize.
 
+mod int_mm;
 pub mod onednn;
 
 use tch::{Device, Kind, Tensor};
@@ -35,7 +36,7 @@ fn kind(dtype: Dtype) -> Kind {
         Dtype::F32 => Kind::Float,
         Dtype::F16 => Kind::Half,
         Dtype::Bf16 => Kind::BFloat16,
-        // Never prepared: `supports` refuses int8 (no quantized conv in tch's API).
+        // Only peak's GEMM is prepared at int8, by `int_mm`.
         Dtype::Int8 => Kind::Int8,
     }
 }
@@ -352,17 +353,23 @@ impl Backend for Tch {
         format!("libtorch {LIBTORCH_VERSION} (tch {VERSION})")
     }
 
-    /// f32, f16 and bf16 (oneDNN on the CPU); not int8: tch's API has no quantized
-    /// convolution (PyTorch reaches one only through TorchScript files made in Python).
-    fn supports(&self, dtype: Dtype) -> std::result::Result<(), String> {
-        match dtype {
-            Dtype::Int8 => Err(
-                "tch has no quantized convolution in its API (PyTorch reaches \
-                                one only through TorchScript files made in Python)"
-                    .into(),
-            ),
-            _ => Ok(()),
-        }
+    /// f32, f16 and bf16 (oneDNN on the CPU); int8 for peak's GEMM only (see
+    /// [`Backend::refuses_case`]).
+    fn supports(&self, _dtype: Dtype) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// At int8, every case but peak's GEMM: tch's API has no quantized convolution
+    /// (PyTorch reaches one only through TorchScript files made in Python); the GEMM runs
+    /// as `torch._int_mm`.
+    fn refuses_case(&self, case: &crate::target::Case, dtype: Dtype) -> Option<String> {
+        let gemm = case.kind == crate::spec::CaseKind::Peak && case.name == "gemm";
+        (dtype == Dtype::Int8 && !gemm).then(|| {
+            "tch has no quantized convolution in its API (PyTorch reaches one only through \
+             TorchScript files made in Python); at int8 it runs peak's GEMM only, as \
+             torch._int_mm"
+                .into()
+        })
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
@@ -399,6 +406,15 @@ impl Backend for Tch {
     ) -> Result<Box<dyn Prepared>> {
         ensure_available(self, device)?;
         tch::set_num_threads(settings.threads as i32);
+        if settings.dtype == Dtype::Int8 {
+            if !device.is_host_cpu() {
+                return Err(Error::Backend {
+                    backend: "tch".into(),
+                    message: "int8 (torch._int_mm) runs on the CPU only here".into(),
+                });
+            }
+            return Ok(Box::new(int_mm::prepare(model)?));
+        }
         let dev = device_of(device);
         if matches!(dev, Device::Cuda(_)) {
             tch::Cuda::cudnn_set_benchmark(true);

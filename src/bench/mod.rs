@@ -163,9 +163,11 @@ pub fn measure_cases(
             for (case, backend, why) in &split.skipped {
                 engine.skip(case, *backend, device, why)?;
             }
-            let groups = groups::round_groups(&split.cases, experiment.sampler.interleave);
-            for group in &groups {
-                engine.group(device, &split.backends, group)?;
+            for (cases, backends) in &split.runs {
+                let groups = groups::round_groups(cases, experiment.sampler.interleave);
+                for group in &groups {
+                    engine.group(device, backends, group)?;
+                }
             }
         }
     }

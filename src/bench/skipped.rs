@@ -1,6 +1,8 @@
 //! Which rows of one dtype run and which are skipped: a backend that does not compute in
-//! the dtype ([`Backend::supports`]) skips every case, and a case the dtype cannot take
-//! (int8 of a graph flopsbench does not quantize) is skipped on every backend. Each
+//! the dtype ([`Backend::supports`]) skips every case, a case the dtype cannot take (int8
+//! of a graph without convolutions, a model file at another precision) is skipped on every
+//! backend, and a backend may skip the cases it cannot run at the dtype
+//! ([`Backend::refuses_case`]: tch at int8 runs peak's GEMM only). Each
 //! skipped pair is a row that says why, never a silent gap.
 
 use crate::backend::Backend;
@@ -9,12 +11,26 @@ use crate::target::Case;
 
 /// The rows of one dtype on one device: what runs, and what is skipped with why.
 pub(super) struct Split<'c, 'b> {
-    /// The cases that run on [`Split::backends`].
-    pub(super) cases: Vec<Case>,
-    /// The backends that compute in the dtype.
-    pub(super) backends: Vec<&'b dyn Backend>,
+    /// The rows that run: consecutive cases that the same backends run, with those
+    /// backends (one entry unless a backend runs only some cases at the dtype).
+    pub(super) runs: Vec<(Vec<Case>, Vec<&'b dyn Backend>)>,
     /// (case, backend, why) of every skipped row, case-major.
     pub(super) skipped: Vec<(&'c Case, &'b dyn Backend, String)>,
+}
+
+/// Why `backend` cannot run `case` at `dtype` (`refused`: why no backend can), if it
+/// cannot.
+fn why_not(
+    case: &Case,
+    backend: &dyn Backend,
+    dtype: Dtype,
+    refused: &Option<String>,
+) -> Option<String> {
+    match (refused, backend.supports(dtype)) {
+        (_, Err(why)) => Some(why),
+        (Some(why), Ok(())) => Some(why.clone()),
+        (None, Ok(())) => backend.refuses_case(case, dtype),
+    }
 }
 
 /// Splits `cases` × `backends` at `dtype` into rows to run and rows to skip.
@@ -24,26 +40,25 @@ pub(super) fn split<'c, 'b>(
     backends: &[&'b dyn Backend],
 ) -> Split<'c, 'b> {
     let mut out = Split {
-        cases: Vec::new(),
-        backends: backends
-            .iter()
-            .copied()
-            .filter(|b| b.supports(dtype).is_ok())
-            .collect(),
+        runs: Vec::new(),
         skipped: Vec::new(),
     };
     for case in cases {
         let refused = case_refuses(case, dtype);
+        let mut runs_on: Vec<&'b dyn Backend> = Vec::new();
         for backend in backends {
-            let why = match (&refused, backend.supports(dtype)) {
-                (_, Err(why)) => why,
-                (Some(why), Ok(())) => why.clone(),
-                (None, Ok(())) => continue,
-            };
-            out.skipped.push((case, *backend, why));
+            match why_not(case, *backend, dtype, &refused) {
+                Some(why) => out.skipped.push((case, *backend, why)),
+                None => runs_on.push(*backend),
+            }
         }
-        if refused.is_none() {
-            out.cases.push(case.clone());
+        if runs_on.is_empty() {
+            continue;
+        }
+        let names = |bs: &[&dyn Backend]| bs.iter().map(|b| b.name()).collect::<Vec<_>>();
+        match out.runs.last_mut() {
+            Some((cases, bs)) if names(bs) == names(&runs_on) => cases.push(case.clone()),
+            _ => out.runs.push((vec![case.clone()], runs_on)),
         }
     }
     out
@@ -81,7 +96,7 @@ pub fn ensure_runnable(
     for dtype in &experiment.dtypes {
         for (_, backends) in plan {
             let split = split(*dtype, cases, backends);
-            if !split.cases.is_empty() && !split.backends.is_empty() {
+            if !split.runs.is_empty() {
                 return Ok(());
             }
             for (_, _, reason) in split.skipped {
@@ -116,8 +131,5 @@ pub fn refused_at(cases: &[Case], dtypes: &[Dtype]) -> Option<String> {
 /// writes as skipped.
 pub fn refuses(case: &Case, backend: &str, dtype: Dtype) -> Option<String> {
     let backend = crate::backend::by_name(backend).ok()?;
-    backend
-        .supports(dtype)
-        .err()
-        .or_else(|| case_refuses(case, dtype))
+    why_not(case, backend, dtype, &case_refuses(case, dtype))
 }
