@@ -14,7 +14,8 @@ use crate::measure::SamplerOverrides;
 use crate::output::{Format, render_counts};
 use crate::record::Status;
 use crate::run::RunOptions;
-use crate::target::{NetTarget, Target};
+use crate::spec::Dtype;
+use crate::target::{Case, NetTarget, Target};
 
 pub use crate::target::CountTarget;
 
@@ -87,29 +88,6 @@ impl BenchCommand {
             Some(path) => peak_rows(path)?,
             None => Vec::new(),
         };
-        // No --dtype: the suite's, else each case's own (f32, or a model file's).
-        let dtypes = |suite: Option<Vec<crate::spec::Dtype>>, e: &Experiment| {
-            if !self.experiment.dtypes.is_empty() {
-                return Ok(self.experiment.dtypes.clone());
-            }
-            if let Some(d) = suite {
-                return Ok(d);
-            }
-            if !matches!(e.target, Target::Nets(_) | Target::Cases(_)) {
-                return Ok(vec![crate::spec::Dtype::F32]);
-            }
-            let mut own: Vec<crate::spec::Dtype> = Vec::new();
-            for case in e.cases()? {
-                if !own.contains(&case.own_dtype()) {
-                    own.push(case.own_dtype());
-                }
-            }
-            Ok::<_, Error>(if own.is_empty() {
-                vec![crate::spec::Dtype::F32]
-            } else {
-                own
-            })
-        };
         let Some(path) = &self.suite else {
             let mut e = Experiment {
                 sampler: self.sampler.resolve(),
@@ -117,7 +95,7 @@ impl BenchCommand {
                 ceilings,
                 ..self.experiment.clone()
             };
-            e.dtypes = dtypes(None, &e)?;
+            self.own_dtypes(&mut e, None)?;
             return Ok(e);
         };
         let suite = crate::suite::load(path)?;
@@ -134,8 +112,41 @@ impl BenchCommand {
             ceilings,
             ..self.experiment.clone()
         };
-        e.dtypes = dtypes(suite.dtypes, &e)?;
+        self.own_dtypes(&mut e, suite.dtypes)?;
         Ok(e)
+    }
+
+    /// Without `--dtype`: the suite's dtypes, else each case runs at its own precision
+    /// (f32; a model file's, see [`crate::import::precision`]), the run's dtypes listing
+    /// them in order of first appearance.
+    fn own_dtypes(&self, e: &mut Experiment, suite: Option<Vec<Dtype>>) -> Result<()> {
+        if !self.experiment.dtypes.is_empty() {
+            return Ok(());
+        }
+        if let Some(d) = suite {
+            e.dtypes = d;
+            return Ok(());
+        }
+        let own: Vec<Dtype> = match &e.target {
+            Target::Nets(names) => names
+                .iter()
+                .map(|n| match is_model_path(n) {
+                    true => crate::import::ModelFile::open(Path::new(n))
+                        .map(|f| crate::import::precision_of(f.graph())),
+                    false => Ok(Dtype::F32),
+                })
+                .collect::<Result<_>>()?,
+            Target::Cases(cases) => cases.iter().map(Case::own_dtype).collect(),
+            Target::Ops(_) | Target::Peak => vec![Dtype::F32],
+        };
+        e.dtypes = Vec::new();
+        for d in own {
+            if !e.dtypes.contains(&d) {
+                e.dtypes.push(d);
+            }
+        }
+        e.own_dtype = e.dtypes != [Dtype::F32];
+        Ok(())
     }
 }
 

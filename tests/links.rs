@@ -1,5 +1,6 @@
 //! The project stands alone: every relative link in its Markdown files resolves to a file
-//! inside the repository, and no file refers to a path outside it.
+//! inside the repository (and an anchor, `page.md#section`, to a heading of that page),
+//! and no file refers to a path outside it.
 
 use std::path::{Path, PathBuf};
 
@@ -70,24 +71,40 @@ fn every_relative_link_resolves_inside_the_repository() {
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
     {
         let text = std::fs::read_to_string(path).unwrap();
+        let shown = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         for link in links(&text) {
-            let target = link.split('#').next().unwrap_or("");
-            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+            if link.contains("://") || link.starts_with("mailto:") {
                 continue;
             }
-            let resolved = path.parent().unwrap().join(target);
-            let shown = path
-                .strip_prefix(&root)
-                .unwrap_or(path)
-                .display()
-                .to_string();
-            let found = resolved
-                .canonicalize()
-                .unwrap_or_else(|e| panic!("{shown}: link ({link}) does not resolve: {e}"));
+            let (target, anchor) = match link.split_once('#') {
+                Some((t, a)) => (t, Some(a)),
+                None => (link.as_str(), None),
+            };
+            let found = if target.is_empty() {
+                path.canonicalize().unwrap()
+            } else {
+                path.parent()
+                    .unwrap()
+                    .join(target)
+                    .canonicalize()
+                    .unwrap_or_else(|e| panic!("{shown}: link ({link}) does not resolve: {e}"))
+            };
             assert!(
                 found.starts_with(&root),
                 "{shown}: link ({link}) points outside the repository"
             );
+            if let Some(anchor) = anchor.filter(|_| found.extension().is_some_and(|e| e == "md")) {
+                let page = std::fs::read_to_string(&found).unwrap();
+                assert!(
+                    anchors(&page).iter().any(|a| a == anchor),
+                    "{shown}: link ({link}) names no heading of {}",
+                    found.display()
+                );
+            }
             checked += 1;
         }
     }
@@ -122,6 +139,60 @@ fn no_file_refers_to_paths_outside_the_repository() {
         }
     }
     assert!(read > 50, "only {read} files read");
+}
+
+/// The anchors a code host gives the headings of a Markdown page: lower case, letters,
+/// digits, `-` and `_` kept, spaces to `-`, everything else dropped; a repeated one gets
+/// `-1`, `-2`, …. Headings inside code fences are not headings.
+fn anchors(page: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut fenced = false;
+    for line in page.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        let Some(title) = line.strip_prefix('#').filter(|_| !fenced) else {
+            continue;
+        };
+        let title = title.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue;
+        }
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let seen = counts.entry(slug.clone()).or_insert(0);
+        out.push(if *seen == 0 {
+            slug
+        } else {
+            format!("{slug}-{seen}")
+        });
+        *seen += 1;
+    }
+    out
+}
+
+#[test]
+fn headings_get_the_anchors_a_code_host_gives_them() {
+    let page = "# flopsbench\n## Lower precision: `--dtype f32,int8`\n```\n# not a heading\n```\n## Exit codes\n## Exit codes\n";
+    assert_eq!(
+        anchors(page),
+        [
+            "flopsbench",
+            "lower-precision---dtype-f32int8",
+            "exit-codes",
+            "exit-codes-1"
+        ]
+    );
 }
 
 #[test]

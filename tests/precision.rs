@@ -371,25 +371,55 @@ fn f16_graphs_are_written_run_checked_and_keyed_by_the_file_s_own_precision() {
             r.max_abs_err.is_some() && r.rel_err_vs_f32.is_some(),
             "{r:?}"
         );
-        // ONNX Runtime's x86 provider has no f16 depthwise kernel: its optimised graph
-        // computes in f32 between the Casts it inserted, and the row says so.
+        // tract computes in f16; ONNX Runtime's x86 provider may have no f16 kernel and
+        // compute in f32 between the Casts it inserts, and its row then says so.
         let said = &r.computed;
-        assert!(
-            said.starts_with("f16 (") || said.starts_with("f32 via "),
-            "{}: {said}",
-            r.backend
-        );
+        if r.backend == "tract" {
+            assert!(said.starts_with("f16 ("), "{said}");
+        } else {
+            assert!(
+                said.starts_with("f16 (") || said.starts_with("f32 via "),
+                "{said}"
+            );
+        }
     }
-    // The file runs in its own precision without --dtype, and is keyed by it.
+    // Without --dtype, each case runs at its own precision only: the f16 file at f16,
+    // the zoo network at f32, and no row of either at the other's.
     let rows = measured(
-        &["net", file_arg, "--backend", "ort,tract"],
+        &[
+            "net",
+            file_arg,
+            "mobilenetv3-small",
+            "--resolution",
+            "32",
+            "--backend",
+            "ort,tract",
+        ],
         &dir.path().join("file"),
     );
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 4, "{rows:?}");
     for r in &rows {
         assert_eq!(r.status, Status::Ok, "{}: {}", r.backend, r.error);
-        assert_eq!(r.dtype, flopsbench::spec::Dtype::F16);
+        let want = if r.name == "dw-f16" {
+            flopsbench::spec::Dtype::F16
+        } else {
+            flopsbench::spec::Dtype::F32
+        };
+        assert_eq!(r.dtype, want, "{}", r.case);
     }
+    // Counted at its own precision too: f16, two bytes an element.
+    let counted = common::flopsbench_ok(&["count", file_arg, "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&counted.stdout).unwrap();
+    assert_eq!(v[0]["dtype"], "f16", "{v}");
+    let at_f32 = common::flopsbench_ok(
+        &["count", file_arg, "--dtype", "f32", "--format", "json"],
+        None,
+    );
+    let w: serde_json::Value = serde_json::from_slice(&at_f32.stdout).unwrap();
+    assert_eq!(
+        v[0]["mem_bytes"].as_u64().unwrap() * 2,
+        w[0]["mem_bytes"].as_u64().unwrap()
+    );
     // Asked at a precision it is not in: refused, naming the flag and the file.
     let o = assert_cmd::Command::cargo_bin("flopsbench")
         .unwrap()

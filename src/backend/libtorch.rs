@@ -359,17 +359,31 @@ impl Backend for Tch {
         Ok(())
     }
 
-    /// At int8, every case but peak's GEMM: tch's API has no quantized convolution
-    /// (PyTorch reaches one only through TorchScript files made in Python); the GEMM runs
-    /// as `torch._int_mm`.
-    fn refuses_case(&self, case: &crate::target::Case, dtype: Dtype) -> Option<String> {
+    /// At int8, every case but peak's GEMM on a CPU: tch's API has no quantized
+    /// convolution (PyTorch reaches one only through TorchScript files made in Python);
+    /// the GEMM runs as `torch._int_mm`.
+    fn refuses_case(
+        &self,
+        case: &crate::target::Case,
+        device: &DeviceSpec,
+        dtype: Dtype,
+    ) -> Option<String> {
+        if dtype != Dtype::Int8 {
+            return None;
+        }
         let gemm = case.kind == crate::spec::CaseKind::Peak && case.name == "gemm";
-        (dtype == Dtype::Int8 && !gemm).then(|| {
-            "tch has no quantized convolution in its API (PyTorch reaches one only through \
-             TorchScript files made in Python); at int8 it runs peak's GEMM only, as \
-             torch._int_mm"
-                .into()
-        })
+        if !gemm {
+            Some(
+                "tch has no quantized convolution in its API (PyTorch reaches one only \
+                 through TorchScript files made in Python); at int8 it runs peak's GEMM \
+                 only, as torch._int_mm"
+                    .into(),
+            )
+        } else if matches!(device, DeviceSpec::Cuda(_)) {
+            Some("tch's int8 GEMM (torch._int_mm) is measured on CPUs only".into())
+        } else {
+            None
+        }
     }
 
     fn probe(&self, device: &DeviceSpec) -> std::result::Result<(), String> {
@@ -407,10 +421,10 @@ impl Backend for Tch {
         ensure_available(self, device)?;
         tch::set_num_threads(settings.threads as i32);
         if settings.dtype == Dtype::Int8 {
-            if !device.is_host_cpu() {
+            if matches!(device, DeviceSpec::Cuda(_)) {
                 return Err(Error::Backend {
                     backend: "tch".into(),
-                    message: "int8 (torch._int_mm) runs on the CPU only here".into(),
+                    message: "tch's int8 GEMM (torch._int_mm) is measured on CPUs only".into(),
                 });
             }
             return Ok(Box::new(int_mm::prepare(model)?));

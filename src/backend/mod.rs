@@ -164,9 +164,14 @@ pub trait Backend: Sync {
             d => Err(format!("{} computes in f32 only, not {d}", self.name())),
         }
     }
-    /// Why it cannot run `case` at `dtype` though it computes in `dtype` (tch runs only
-    /// peak's GEMM at int8), if it cannot: the pair is a skipped row.
-    fn refuses_case(&self, _case: &crate::target::Case, _dtype: Dtype) -> Option<String> {
+    /// Why it cannot run `case` on `device` at `dtype` though it computes in `dtype` (tch
+    /// runs only peak's GEMM at int8, on a CPU), if it cannot: the pair is a skipped row.
+    fn refuses_case(
+        &self,
+        _case: &crate::target::Case,
+        _device: &DeviceSpec,
+        _dtype: Dtype,
+    ) -> Option<String> {
         None
     }
     /// Whether it can run on `device` here; `Err` holds why not and how to fix it.

@@ -52,6 +52,11 @@ pub struct Experiment {
     /// bounds.
     #[serde(default)]
     pub ceilings: Vec<crate::record::Record>,
+    /// Run each case at its own precision only (f32, or a model file's; `dtypes` lists
+    /// them): no `--dtype` was given, so a run of an f32 network and an int8 model file
+    /// does not sweep both over both.
+    #[serde(default)]
+    pub own_dtype: bool,
 }
 
 impl Experiment {
@@ -74,6 +79,7 @@ impl Experiment {
             per_layer: false,
             depth: None,
             ceilings: Vec::new(),
+            own_dtype: false,
         }
     }
 

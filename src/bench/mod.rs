@@ -37,7 +37,7 @@ pub use experiment::Experiment;
 pub use plan::{Plan, plan, plan_versions};
 pub use row::{RowBase, blank_record, graph_file_name, new_run_id, now, stamp};
 use row::{dtype_label, sampled};
-pub use skipped::{ensure_runnable, refused_at, refuses};
+pub use skipped::{At, ensure_runnable, refused_at, refuses};
 
 /// Where a run's rows go as each case finishes: the run folder's files, or a worker's
 /// stdout (JSON lines) that the orchestrator writes to the folder.
@@ -124,23 +124,15 @@ pub fn measure_cases(
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<Record>> {
     let dtypes = &experiment.dtypes;
-    let total: usize =
-        plan.iter().map(|(_, b)| b.len()).sum::<usize>() * cases.len() * dtypes.len();
-    reporter.begin(total);
     // The engine runs one dtype at a time: a round group never mixes dtypes, so the
     // paired ratios of a group are at one precision.
     let at: Vec<Experiment> = dtypes.iter().map(|d| experiment.at(*d)).collect();
     // Per dtype and device: the rows that run and the rows skipped (which take nothing
     // of the budget).
-    let splits: Vec<Vec<skipped::Split<'_, '_>>> = at
-        .iter()
-        .map(|e| {
-            plan.iter()
-                .map(|(_, backends)| skipped::split(e.dtype(), cases, backends))
-                .collect()
-        })
-        .collect();
+    let splits = skipped::splits(&at, experiment.own_dtype, cases, plan);
     let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
+    let total = skipped::rows(&splits);
+    reporter.begin(total);
     let mut engine = Engine {
         experiment,
         context,

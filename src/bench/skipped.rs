@@ -6,6 +6,7 @@
 //! skipped pair is a row that says why, never a silent gap.
 
 use crate::backend::Backend;
+use crate::device::DeviceSpec;
 use crate::spec::Dtype;
 use crate::target::Case;
 
@@ -18,24 +19,42 @@ pub(super) struct Split<'c, 'b> {
     pub(super) skipped: Vec<(&'c Case, &'b dyn Backend, String)>,
 }
 
-/// Why `backend` cannot run `case` at `dtype` (`refused`: why no backend can), if it
-/// cannot.
-fn why_not(
-    case: &Case,
-    backend: &dyn Backend,
-    dtype: Dtype,
-    refused: &Option<String>,
-) -> Option<String> {
-    match (refused, backend.supports(dtype)) {
-        (_, Err(why)) => Some(why),
-        (Some(why), Ok(())) => Some(why.clone()),
-        (None, Ok(())) => backend.refuses_case(case, dtype),
+/// Where and how rows are split: the dtype, the device, and whether each case runs at its
+/// own precision only (no `--dtype` given: a case at another one has no row at all).
+#[derive(Debug, Clone, Copy)]
+pub struct At<'d> {
+    /// The dtype.
+    pub dtype: Dtype,
+    /// The device.
+    pub device: &'d DeviceSpec,
+    /// Whether each case runs at its own precision only.
+    pub own_only: bool,
+}
+
+impl At<'_> {
+    /// Whether `case` has rows at this dtype at all.
+    fn asked(&self, case: &Case) -> bool {
+        !self.own_only || case.own_dtype() == self.dtype
     }
 }
 
-/// Splits `cases` × `backends` at `dtype` into rows to run and rows to skip.
+/// Why `backend` cannot run `case` at `at` (`refused`: why no backend can), if it cannot.
+fn why_not(
+    case: &Case,
+    backend: &dyn Backend,
+    at: At<'_>,
+    refused: &Option<String>,
+) -> Option<String> {
+    match (refused, backend.supports(at.dtype)) {
+        (_, Err(why)) => Some(why),
+        (Some(why), Ok(())) => Some(why.clone()),
+        (None, Ok(())) => backend.refuses_case(case, at.device, at.dtype),
+    }
+}
+
+/// Splits `cases` × `backends` at `at` into rows to run and rows to skip.
 pub(super) fn split<'c, 'b>(
-    dtype: Dtype,
+    at: At<'_>,
     cases: &'c [Case],
     backends: &[&'b dyn Backend],
 ) -> Split<'c, 'b> {
@@ -43,11 +62,11 @@ pub(super) fn split<'c, 'b>(
         runs: Vec::new(),
         skipped: Vec::new(),
     };
-    for case in cases {
-        let refused = case_refuses(case, dtype);
+    for case in cases.iter().filter(|c| at.asked(c)) {
+        let refused = case_refuses(case, at.dtype);
         let mut runs_on: Vec<&'b dyn Backend> = Vec::new();
         for backend in backends {
-            match why_not(case, *backend, dtype, &refused) {
+            match why_not(case, *backend, at, &refused) {
                 Some(why) => out.skipped.push((case, *backend, why)),
                 None => runs_on.push(*backend),
             }
@@ -62,6 +81,45 @@ pub(super) fn split<'c, 'b>(
         }
     }
     out
+}
+
+/// Per experiment of `at` (one dtype each) and device of `plan`: the rows that run and the
+/// rows skipped.
+pub(super) fn splits<'c, 'b>(
+    at: &[crate::bench::Experiment],
+    own_only: bool,
+    cases: &'c [Case],
+    plan: &crate::bench::Plan<'b>,
+) -> Vec<Vec<Split<'c, 'b>>> {
+    at.iter()
+        .map(|e| {
+            plan.iter()
+                .map(|(device, backends)| {
+                    let at = At {
+                        dtype: e.dtype(),
+                        device,
+                        own_only,
+                    };
+                    split(at, cases, backends)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// How many rows `splits` make, run or skipped.
+pub(super) fn rows(splits: &[Vec<Split<'_, '_>>]) -> usize {
+    splits
+        .iter()
+        .flatten()
+        .map(|s| {
+            s.skipped.len()
+                + s.runs
+                    .iter()
+                    .map(|(cases, backends)| cases.len() * backends.len())
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 /// Why `case` cannot run at `dtype` on any backend, if it cannot: a model file runs as
@@ -94,8 +152,13 @@ pub fn ensure_runnable(
 ) -> crate::error::Result<()> {
     let mut why: Vec<String> = Vec::new();
     for dtype in &experiment.dtypes {
-        for (_, backends) in plan {
-            let split = split(*dtype, cases, backends);
+        for (device, backends) in plan {
+            let at = At {
+                dtype: *dtype,
+                device,
+                own_only: experiment.own_dtype,
+            };
+            let split = split(at, cases, backends);
             if !split.runs.is_empty() {
                 return Ok(());
             }
@@ -127,9 +190,12 @@ pub fn refused_at(cases: &[Case], dtypes: &[Dtype]) -> Option<String> {
     Some(why.join("; "))
 }
 
-/// Why `backend` (by name) cannot run `case` at `dtype`, if it cannot: the row a worker
-/// writes as skipped.
-pub fn refuses(case: &Case, backend: &str, dtype: Dtype) -> Option<String> {
+/// Why `backend` (by name) has no measured row of `case` at `at`, if it has none: the
+/// row a worker writes as skipped, or no row at all (a case not asked at that dtype).
+pub fn refuses(case: &Case, backend: &str, at: At<'_>) -> Option<String> {
+    if !at.asked(case) {
+        return Some(format!("not asked at {}", at.dtype));
+    }
     let backend = crate::backend::by_name(backend).ok()?;
-    why_not(case, backend, dtype, &case_refuses(case, dtype))
+    why_not(case, backend, at, &case_refuses(case, at.dtype))
 }

@@ -25,8 +25,9 @@ pub(super) struct CountArgs {
     batch: usize,
 
     /// Element types, a comma list: every case counted at each (bytes per element of the
-    /// memory traffic; MACs and params do not change)
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
+    /// memory traffic; MACs and params do not change) [default: f32, a model file at its
+    /// own precision]
+    #[arg(long, value_enum, value_delimiter = ',')]
     dtype: Vec<DtypeArg>,
 
     /// Keep BatchNorm as its own layer and count its cost (default: folded into the conv)

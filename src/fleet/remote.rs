@@ -473,8 +473,13 @@ fn nothing_missing(run: &RemoteRun<'_>, kept: &[Record]) -> bool {
     run.experiment.dtypes.iter().all(|d| {
         run.cases.iter().all(|case| {
             backends.iter().all(|b| {
+                let at = crate::bench::At {
+                    dtype: *d,
+                    device: &run.device.device,
+                    own_only: run.experiment.own_dtype,
+                };
                 seen.contains(&(case.id.clone(), b.clone(), *d))
-                    || crate::bench::refuses(case, b, *d).is_some()
+                    || crate::bench::refuses(case, b, at).is_some()
             })
         })
     })
@@ -517,8 +522,13 @@ fn lost_rows(run: &RemoteRun<'_>, got: &mut Received, why: &str) -> Result<()> {
         }
         let dtype = experiment.dtype();
         for backend in &backends {
+            let at = crate::bench::At {
+                dtype,
+                device: &run.device.device,
+                own_only: run.experiment.own_dtype,
+            };
             if seen.contains(&(case.id.clone(), backend.clone(), dtype))
-                || crate::bench::refuses(case, backend, dtype).is_some()
+                || crate::bench::refuses(case, backend, at).is_some()
             {
                 continue;
             }

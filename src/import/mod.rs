@@ -19,7 +19,7 @@ pub use count::count;
 pub use file::{ModelFile, is_model_path};
 pub use inputs::{FLAG as INPUT_SHAPE_FLAG, InputShape, ResolvedInput};
 pub use map::Imported;
-pub use run::{FileRun, InputType, RunInput, check_runnable, precision, stem};
+pub use run::{FileRun, InputType, RunInput, check_runnable, precision, precision_of, stem};
 pub use shapes::Values;
 
 use crate::error::Result;

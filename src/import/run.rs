@@ -152,12 +152,17 @@ pub fn check_runnable(model: &ImportedModel) -> Result<Option<usize>> {
     })
 }
 
-/// The precision `model` computes in, which its rows are keyed by: int8 when it has
-/// quantization operators, f16 when it takes a float16 input or most of its float weights
-/// are float16, else f32. A file runs as given, in this precision only.
+/// The precision `model` computes in, which its rows are keyed by (see [`precision_of`]).
 pub fn precision(model: &ImportedModel) -> Dtype {
+    precision_of(model.file.graph())
+}
+
+/// The precision a model's `graph` computes in: int8 when it has quantization operators,
+/// f16 when it takes a float16 input or most of its float weights are float16, else f32.
+/// A file runs as given, in this precision only.
+pub fn precision_of(graph: &tract_onnx::pb::GraphProto) -> Dtype {
     use tract_onnx::pb::tensor_proto::DataType;
-    let graph = model.file.graph();
+    use tract_onnx::pb::type_proto;
     if graph.node.iter().any(|n| is_quantized_op(&n.op_type)) {
         return Dtype::Int8;
     }
@@ -170,9 +175,13 @@ pub fn precision(model: &ImportedModel) -> Dtype {
             .map(elements)
             .sum()
     };
-    if model.inputs.iter().any(|i| i.dtype == "float16")
-        || weights(DataType::Float16) > weights(DataType::Float)
-    {
+    let f16_input = graph.input.iter().any(|i| {
+        matches!(
+            i.r#type.as_ref().and_then(|t| t.value.as_ref()),
+            Some(type_proto::Value::TensorType(t)) if t.elem_type == DataType::Float16 as i32
+        )
+    });
+    if f16_input || weights(DataType::Float16) > weights(DataType::Float) {
         Dtype::F16
     } else {
         Dtype::F32

@@ -42,6 +42,7 @@ pub(super) fn convert(graph: &mut pb::GraphProto) {
 /// `MatMul(x, Wᵀ)` (+ `Add(·, b)`), the same function.
 fn gemm_as_matmul(graph: &mut pb::GraphProto) {
     let mut nodes = Vec::with_capacity(graph.node.len());
+    let mut replaced: Vec<String> = Vec::new();
     for node in std::mem::take(&mut graph.node) {
         let trans_b = node
             .attribute
@@ -100,9 +101,18 @@ fn gemm_as_matmul(graph: &mut pb::GraphProto) {
                 ..Default::default()
             });
         }
+        replaced.push(t.name.clone());
         graph.initializer.push(transposed);
     }
     graph.node = nodes;
+    // The transposed weights replace the originals, once nothing reads those any more.
+    let used: std::collections::HashSet<&String> =
+        graph.node.iter().flat_map(|n| &n.input).collect();
+    let kept: Vec<pb::TensorProto> = std::mem::take(&mut graph.initializer)
+        .into_iter()
+        .filter(|t| !replaced.contains(&t.name) || used.contains(&t.name))
+        .collect();
+    graph.initializer = kept;
 }
 
 #[cfg(test)]

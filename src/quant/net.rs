@@ -82,8 +82,13 @@ pub fn quantize_net(model: &Model, weight_levels: i8) -> Result<NetInt8> {
     unique.dedup();
     let ranges = calibrate(model, &unique)?;
     let act = |name: &str| {
-        let (lo, hi) = ranges.get(name).copied().unwrap_or((0.0, 0.0));
-        ActQuant::from_range(lo, hi)
+        let (lo, hi) = ranges.get(name).copied().ok_or_else(|| {
+            Error::Usage(format!(
+                "int8 calibration of {}: the f32 run gave no value '{name}'",
+                model.net.name
+            ))
+        })?;
+        Ok::<_, Error>(ActQuant::from_range(lo, hi))
     };
     let mut convs = Vec::with_capacity(values.len());
     for ((node, params), value) in model.net.nodes.iter().zip(&model.params).zip(&values) {
@@ -96,14 +101,14 @@ pub fn quantize_net(model: &Model, weight_levels: i8) -> Result<NetInt8> {
             Layer::PConv(p) => p.partial,
             _ => unreachable!("conv_values names convolutions only"),
         };
-        let input = act(input);
+        let input = act(input)?;
         let (weight, weight_scales, bias) =
             quantize_conv(c_out, params, input.scale, weight_levels)?;
         let conv = ConvQuant {
             weight,
             weight_scales,
             bias,
-            output: act(output),
+            output: act(output)?,
         };
         convs.push(Some((input, conv)));
     }

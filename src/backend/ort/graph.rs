@@ -174,6 +174,7 @@ fn summarise_ops(ops: &[(String, usize)], float_types: &[&str]) -> String {
 #[cfg(test)]
 mod computed_tests {
     use super::summarise_ops;
+    use tract_onnx::pb::tensor_proto::DataType;
 
     fn ops(list: &[(&str, usize)]) -> Vec<(String, usize)> {
         list.iter().map(|(o, n)| (o.to_string(), *n)).collect()
@@ -207,5 +208,86 @@ mod computed_tests {
             summarise_ops(&ops(&[("Conv", 10), ("Relu", 3)]), &["f16"]),
             "f16 (Conv ×10)"
         );
+    }
+
+    /// A graph of `nodes` (op, inputs, outputs, Cast's `to`) on an input of `elem`.
+    fn graph(elem: DataType, nodes: &[(&str, &[&str], &str, i64)]) -> Vec<u8> {
+        use prost::Message;
+        use tract_onnx::pb;
+        let node = nodes
+            .iter()
+            .map(|(op, inputs, output, to)| pb::NodeProto {
+                op_type: op.to_string(),
+                input: inputs.iter().map(|i| i.to_string()).collect(),
+                output: vec![output.to_string()],
+                attribute: (*op == "Cast")
+                    .then(|| pb::AttributeProto {
+                        name: "to".into(),
+                        i: *to,
+                        ..Default::default()
+                    })
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        let input = pb::ValueInfoProto {
+            name: "x".into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: elem as i32,
+                    shape: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        pb::ModelProto {
+            graph: Some(pb::GraphProto {
+                node,
+                input: vec![input],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn element_types_flow_through_casts_to_the_convolutions() {
+        let f32 = DataType::Float as i64;
+        let f16 = DataType::Float16 as i64;
+        // The x86 provider's f16 graph: Cast to f32, Conv, Cast back.
+        let cast = graph(
+            DataType::Float16,
+            &[
+                ("Cast", &["x"], "a", f32),
+                ("Conv", &["a", "w"], "b", 0),
+                ("Relu", &["b"], "c", 0),
+                ("Cast", &["c"], "y", f16),
+            ],
+        );
+        assert_eq!(
+            super::computed_by(&cast).unwrap(),
+            ("f32 via 2 casts (Conv ×1; Cast ×2)".to_string(), true)
+        );
+        // A native f16 kernel reads f16.
+        let native = graph(DataType::Float16, &[("Conv", &["x", "w"], "y", 0)]);
+        assert_eq!(
+            super::computed_by(&native).unwrap(),
+            ("f16 (Conv ×1)".to_string(), true)
+        );
+        // Integer convolutions between Q and DQ: no float convolution.
+        let int = graph(
+            DataType::Float,
+            &[
+                ("QuantizeLinear", &["x", "s", "z"], "q", 0),
+                ("QLinearConv", &["q"], "r", 0),
+                ("DequantizeLinear", &["r", "s"], "y", 0),
+            ],
+        );
+        let (words, float_conv) = super::computed_by(&int).unwrap();
+        assert!(words.starts_with("int8 (QLinearConv ×1"), "{words}");
+        assert!(!float_conv);
     }
 }
