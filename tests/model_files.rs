@@ -567,7 +567,11 @@ fn a_qdq_model_from_onnx_runtimes_quantizer_counts_as_its_f32_export() {
     // Every node is counted: QuantizeLinear and DequantizeLinear have their rules.
     assert!(qdq.uncounted.is_empty(), "{:?}", qdq.uncounted);
     assert!(
-        qdq.mem_bytes > f32_model.mem_bytes,
+        qdq.mem_elements > f32_model.mem_elements,
         "Q/DQ nodes move their values too"
     );
+    // Counted at its own precision (without --dtype): int8, a byte an element.
+    assert_eq!(qdq.dtype, flopsbench::spec::Dtype::Int8);
+    assert_eq!(f32_model.dtype, flopsbench::spec::Dtype::F32);
+    assert_eq!(qdq.mem_bytes, qdq.mem_elements);
 }
