@@ -51,7 +51,7 @@ pub fn render(devices: Option<&std::path::Path>) -> Result<String> {
     if std::env::consts::ARCH != "aarch64" {
         out += &match &arm_entry {
             Some(d) => format!("  arm      the arm entry of devices.toml: {}\n", describe(d)),
-            None => "  arm      not configured: add [devices.arm] to devices.toml (a board over ssh, or qemu; see README)\n".to_string(),
+            None => "  arm      not configured: add [devices.arm] to devices.toml (a board over ssh, or qemu; see docs/devices.md)\n".to_string(),
         };
     }
     match &file {

@@ -1,5 +1,5 @@
 //! One measured row: the schema of `results.csv` and `results.jsonl` (the column names
-//! and order are part of the contract the README documents; new columns go at the end).
+//! and order are part of the contract docs/results.md documents; new columns go at the end).
 //! Typed fields serialise to the same strings the files have always had.
 
 use serde::{Deserialize, Serialize};

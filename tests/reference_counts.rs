@@ -110,7 +110,7 @@ fn unfused_batchnorm_matches_fvcore_and_the_reference_params() {
         let macs: u64 = bn.iter().map(|b| b.1).sum();
         // We count inference BN as one multiply-add per element (y = a·x + b); fvcore
         // counts normalisation and affine separately: 2 per element. Same work, stated
-        // differently (README, "why counters disagree").
+        // differently (docs/counting.md, "why counters disagree").
         let bn_out_elements = macs;
         assert_eq!(
             2 * bn_out_elements,

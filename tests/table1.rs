@@ -107,7 +107,7 @@ fn graph_traffic_adds_the_pconv_copies_and_nothing_else() {
             "{shape}: the copy of the input"
         );
     }
-    // 96×56×56 at r = 1/4, as the README says: 8.7× and 4.9× the paper's figure.
+    // 96×56×56 at r = 1/4, as docs/results.md says: 8.7× and 4.9× the paper's figure.
     let net = OpCase::paper(OpKind::Pconv, PAPER_SHAPES[0])
         .to_net()
         .unwrap();

@@ -17,6 +17,7 @@ use crate::target::Target;
 
 mod count;
 mod coverage;
+mod help;
 mod measure;
 
 use count::{CountArgs, check_model_flags};
@@ -29,7 +30,13 @@ use measure::{
 /// params, memory traffic) of the operators and networks of "Run, Don't Walk: Chasing
 /// Higher FLOPS for Faster Neural Networks" (Chen et al., CVPR 2023).
 #[derive(Debug, Parser)]
-#[command(name = "flopsbench", version, about, max_term_width = 100)]
+#[command(
+    name = "flopsbench",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = help::TOP
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Commands,
@@ -39,11 +46,7 @@ pub struct Cli {
 enum Commands {
     /// Analytic counts of zoo networks, ONNX model files or operator stacks (no timing)
     #[command(
-        after_help = "Examples:\n  flopsbench count fasternet-t0 --per-layer\n  \
-        flopsbench count all --format csv\n  \
-        flopsbench count my-model.onnx --input-shape pixel_values=1x3x256x256\n  \
-        flopsbench count --kind conv,gconv,dwconv,pconv\n  \
-        flopsbench count --kind pconv --ratio 1/16,1/4,1 --shape 96x56x56 --format json",
+        after_help = help::COUNT,
         allow_negative_numbers = true,
         mut_arg("nets", |a| a.help("Zoo networks (comma-separated, or `all`; see `flopsbench \
             list`) or ONNX model files (a path ending in .onnx, or an existing file)"))
@@ -51,24 +54,19 @@ enum Commands {
     Count(Box<CountArgs>),
     /// Time operator stacks (the paper's Table 1) on real backends
     #[command(
-        after_help = "Examples:\n  flopsbench op --kind pconv --ratio 0.25\n  \
-        flopsbench op --kind dwconv --shape 192x28x28 --layers 10 --backend all\n  \
-        flopsbench op --kind conv,gconv,dwconv,pconv --min-time 1s",
+        after_help = help::OP,
         allow_negative_numbers = true
     )]
     Op(Box<OpCommand>),
     /// Time zoo networks or ONNX model files on real backends
     #[command(
-        after_help = "Examples:\n  flopsbench net fasternet-t0\n  flopsbench net fasternet-s,resnet50 --backend tract\n  \
-        flopsbench net my-model.onnx --input-shape input=1x3x224x224",
+        after_help = help::NET,
         allow_negative_numbers = true
     )]
     Net(Box<NetCommand>),
     /// Run a suite file (operators/*.toml): every case on every device and backend
     #[command(
-        after_help = "Examples:\n  flopsbench suite operators/paper-table1.toml\n  \
-        flopsbench suite operators/ratio-sweep.toml --backend tract,ort\n  \
-        flopsbench suite operators/paper-table3.toml --resume reports/20261126T0400Z-vm",
+        after_help = help::SUITE,
         allow_negative_numbers = true
     )]
     Suite(Box<SuiteCommand>),
@@ -78,8 +76,7 @@ enum Commands {
         operator cases) and paper-table3 (the zoo networks), embedded in the binary, on the \
         device(s) and backends given, then `report` on both; prints where report.html and \
         report.md are, and the Table-1 averages and PConv/DWConv ratios beside the paper's.",
-        after_help = "Examples:\n  flopsbench paper\n  flopsbench paper --quick --backend tract\n  \
-        flopsbench paper --device cpu,gpu --out reports/study"
+        after_help = help::PAPER
     )]
     Paper(Box<PaperCommand>),
     /// Measure the device's ceilings: dense GEMM on one and on all threads, stream bandwidth
@@ -89,7 +86,7 @@ enum Commands {
         all threads, and a streaming pass (ReLU over 16 M f32 values: 64 MiB read, 64 MiB \
         written). Written like any other result (kind = peak); `report` draws them as the \
         roofline's roof (MAC/s) and slope (bytes/s).",
-        after_help = "Examples:\n  flopsbench peak\n  flopsbench peak --backend tract,ort --min-time 1s",
+        after_help = help::PEAK,
         allow_negative_numbers = true,
         // Peak runs one thread and all threads itself, and has no BN or PConv layer.
         mut_arg("threads", |a| a.hide(true)),
@@ -99,29 +96,30 @@ enum Commands {
     Peak(Box<PeakCommand>),
     /// Merge result folders/CSVs into tables beside the paper's, SVG charts and one HTML page
     #[command(
-        after_help = "Examples:\n  flopsbench report reports/2026* -o reports/merged\n  \
-        flopsbench report run-a/ run-b/results.csv -o out --format md,svg"
+        after_help = help::REPORT
     )]
     Report(Box<ReportCommand>),
     /// Does FLOPs predict latency here? Three predictors evaluated on measured runs
     #[command(
-        after_help = "Examples:\n  flopsbench net all --backend tract --per-layer --out runs/nets\n  \
-        flopsbench peak --backend tract --out runs/peak\n  \
-        flopsbench predict --from runs/nets,runs/peak\n  \
-        flopsbench predict --from runs/nets,runs/peak fasternet-s --resolution 256"
+        after_help = help::PREDICT
     )]
     Predict(Box<PredictCommand>),
     /// Write the ONNX model (seeded weights) of one network or operator case
     #[command(
-        after_help = "Examples:\n  flopsbench export fasternet-t0 -o t0.onnx\n  \
-        flopsbench export --kind pconv --shape 96x56x56 -o pconv.onnx",
+        after_help = help::EXPORT,
         allow_negative_numbers = true,
         mut_arg("nets", |a| a.help("One zoo network (see `flopsbench list`)")),
         mut_arg("kind", |a| a.help("An operator kind instead of a network (one case: one \
-            --kind, one --shape, one --ratio)"))
+            --kind, one --shape, one --ratio)")),
+        mut_arg("shape", |a| a.help(help::EXPORT_SHAPE)),
+        mut_arg("ratio", |a| a.help(help::EXPORT_RATIO)),
+        mut_arg("groups", |a| a.help("GConv groups [default: 16]")),
+        mut_arg("kernel", |a| a.help("Kernel size k (pwconv is always 1) [default: 3]")),
+        mut_arg("stride", |a| a.help("Stride of every layer [default: 1]"))
     )]
     Export(Box<ExportCommand>),
     /// List operator kinds, zoo networks, backends and devices
+    #[command(after_help = help::LIST)]
     List(Box<ListCommand>),
     /// Run one job read on stdin and stream JSON lines (what remote devices run)
     #[command(hide = true)]

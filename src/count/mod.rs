@@ -1,7 +1,7 @@
 //! Analytic counting: per-layer MACs, FLOPs, params and memory traffic, summed to the
 //! totals of a network or operator case under a stated convention.
 //!
-//! Conventions (see the README for why counters disagree):
+//! Conventions (see docs/counting.md for why counters disagree):
 //! - `paper` (default): FLOPs = MACs, as the paper, torchvision and fvcore publish.
 //! - `strict`: FLOPs = 2·MACs + every other arithmetic operation ([`layer::cost`]).
 //!

@@ -189,7 +189,7 @@ fn not_accepted(name: &str) -> String {
     if abbreviates {
         format!("{name}: write srun options in full (abbreviations cannot be checked)")
     } else {
-        format!("{name} is not an srun option flopsbench passes on (see the README's list)")
+        format!("{name} is not an srun option flopsbench passes on (see docs/devices.md)")
     }
 }
 
