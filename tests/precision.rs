@@ -222,6 +222,19 @@ fn a_dtype_no_selected_backend_runs_is_refused_and_a_partly_runnable_one_is_skip
     }
 }
 
+/// The operator of every node of the ONNX file at `path`, in order.
+fn op_types(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let model = <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
+    model
+        .graph
+        .unwrap()
+        .node
+        .into_iter()
+        .map(|n| n.op_type)
+        .collect()
+}
+
 #[test]
 fn export_writes_the_int8_graph_and_refuses_what_it_cannot_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,18 +252,11 @@ fn export_writes_the_int8_graph_and_refuses_what_it_cannot_write() {
     );
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("as int8"), "{said}");
-    let bytes = std::fs::read(&file).unwrap();
-    let model = <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
-    let ops: Vec<&str> = model
-        .graph
-        .as_ref()
-        .unwrap()
-        .node
-        .iter()
-        .map(|n| n.op_type.as_str())
-        .collect();
+    let ops = op_types(&file);
     assert_eq!(ops.iter().filter(|o| **o == "Conv").count(), 2);
-    assert!(ops.contains(&"QuantizeLinear") && ops.contains(&"DequantizeLinear"));
+    assert!(
+        ops.iter().any(|o| o == "QuantizeLinear") && ops.iter().any(|o| o == "DequantizeLinear")
+    );
     let bad = dir.path().join("bf16.onnx");
     let o = assert_cmd::Command::cargo_bin("flopsbench")
         .unwrap()
@@ -280,16 +286,7 @@ fn export_writes_the_int8_graph_and_refuses_what_it_cannot_write() {
         ],
         None,
     );
-    let bytes = std::fs::read(&net_file).unwrap();
-    let model = <tract_onnx::pb::ModelProto as prost::Message>::decode(bytes.as_slice()).unwrap();
-    let ops: Vec<&str> = model
-        .graph
-        .as_ref()
-        .unwrap()
-        .node
-        .iter()
-        .map(|n| n.op_type.as_str())
-        .collect();
+    let ops = op_types(&net_file);
     let convs = ops.iter().filter(|o| **o == "Conv").count();
     assert_eq!(convs, 20, "resnet18's convolutions");
     let count = |op: &str| ops.iter().filter(|o| **o == op).count();
