@@ -41,7 +41,8 @@ pub struct Record {
     pub backend: String,
     /// Backend library version.
     pub backend_version: String,
-    /// Unique case id (every parameter but batch, dtype, threads, which have columns).
+    /// Unique case id (every parameter but batch, dtype, threads, which have columns, unless
+    /// a suite entry fixes them: `-b8`, `-t2`).
     pub case: String,
     /// Operator kind, `net` or `peak`.
     pub kind: CaseKind,

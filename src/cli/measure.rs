@@ -56,8 +56,8 @@ pub(super) struct BenchArgs {
     /// 5e-2 relative); int8: flopsbench's static QDQ quantization (operator stacks
     /// throughout, checked against the quantized arithmetic in f64; networks' convolutions
     /// each on its own, ort and tract checking each other) on ort (QLinearConv) and tract
-    /// (simulated in f32). A model file runs in its own precision [default: f32 and each
-    /// model file's own, or the suite's `dtype`]
+    /// (simulated in f32), and peak's GEMM on tch (torch._int_mm). A model file runs in its
+    /// own precision [default: f32 and each model file's own, or the suite's `dtype`]
     #[arg(long, value_enum, value_delimiter = ',', help_heading = "Measurement")]
     pub(super) dtype: Vec<DtypeArg>,
 

@@ -74,8 +74,9 @@ enum Commands {
     #[command(
         long_about = "The whole study in one command: runs the suites paper-table1 (the 16 \
         operator cases) and paper-table3 (the zoo networks), embedded in the binary, on the \
-        device(s) and backends given, then `report` on both; prints where report.html and \
-        report.md are, and the Table-1 averages and PConv/DWConv ratios beside the paper's.",
+        device(s) and backends given, then `peak` (the roofline's ceilings) and `report` on \
+        the three runs; prints where report.html and report.md are, and the Table-1 averages \
+        and PConv/DWConv ratios beside the paper's.",
         after_help = help::PAPER
     )]
     Paper(Box<PaperCommand>),
@@ -255,12 +256,13 @@ struct PaperCommand {
     /// suites' budgets (35 s for Table 1, 48 s for Table 3) are multiplied by the number
     /// of dtypes and shared among the rows that run, plus preparation and checks; a
     /// backend that cannot compute in a dtype gives skipped rows saying why; int8 covers
-    /// Table 1's operator stacks, Table 3's networks (their convolutions) and peak's GEMM
-    /// on ort and tract
+    /// Table 1's operator stacks and Table 3's networks (their convolutions) on ort and
+    /// tract, and peak's GEMM on ort, tract and tch
     #[arg(long, value_enum, value_delimiter = ',', default_value = "f32")]
     dtype: Vec<DtypeArg>,
 
-    /// Folder for the two runs and the report [default: reports/paper-<UTC timestamp>/]
+    /// Folder for the three runs (table1/, table3/, peak/) and the report [default:
+    /// reports/paper-<UTC timestamp>/]
     #[arg(long)]
     out: Option<PathBuf>,
 
