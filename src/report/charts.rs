@@ -111,6 +111,19 @@ pub(super) fn legend<'a, CT: plotters::coord::CoordTranslate>(
         .map_err(err)
 }
 
+/// A roofline's roof over the intensities `x` (log-spaced, 61 points): `peak` G MAC/s,
+/// under the slope of `bandwidth` GB/s where one is known.
+pub(super) fn roof_line(
+    x: &std::ops::Range<f64>,
+    peak: f64,
+    bandwidth: Option<f64>,
+) -> Vec<(f64, f64)> {
+    (0..=60)
+        .map(|i| x.start * (x.end / x.start).powf(i as f64 / 60.0))
+        .map(|i| (i, bandwidth.map_or(peak, |b| (b * i).min(peak))))
+        .collect()
+}
+
 pub(super) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::charts::{Chart, FONT, color, decades, err, legend, render, slug};
+use super::charts::{Chart, FONT, color, decades, err, legend, render, roof_line, slug};
 use super::tables::{Table, f};
 use crate::error::Result;
 use crate::profile::summary::{self, Group};
@@ -241,10 +241,7 @@ fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(err)?;
-        let line: Vec<(f64, f64)> = (0..=60)
-            .map(|i| x.start * (x.end / x.start).powf(i as f64 / 60.0))
-            .map(|i| (i, (stream * i).min(gemm)))
-            .collect();
+        let line = roof_line(&x, gemm, Some(stream));
         chart
             .draw_series(LineSeries::new(line, BLACK.stroke_width(2)))
             .map_err(err)?

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::charts::{Chart, FONT, color, decades, err, legend, render, slug};
+use super::charts::{Chart, FONT, color, decades, err, legend, render, roof_line, slug};
 use super::{Column, usable};
 use crate::error::Result;
 use crate::record::Record;
@@ -135,21 +135,13 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 .axis_desc_style((FONT, 14))
                 .draw()
                 .map_err(err)?;
-            let roof = |peak: f64| {
-                let xs: Vec<f64> = (0..=60)
-                    .map(|i| x.start * (x.end / x.start).powf(i as f64 / 60.0))
-                    .collect();
-                xs.into_iter()
-                    .map(move |i| (i, stream.map_or(peak, |b| (b * i).min(peak))))
-                    .collect::<Vec<_>>()
-            };
             for (peak, label, c) in [
                 (gemm_all, "roof: GEMM all threads, stream bandwidth", BLACK),
                 (gemm1, "roof: GEMM 1 thread", RGBColor(120, 120, 120)),
             ] {
                 if let Some(p) = peak {
                     chart
-                        .draw_series(LineSeries::new(roof(p), c.stroke_width(2)))
+                        .draw_series(LineSeries::new(roof_line(&x, p, stream), c.stroke_width(2)))
                         .map_err(err)?
                         .label(format!("{label} ({p:.1} G MAC/s)"))
                         .legend(move |(x, y)| {
