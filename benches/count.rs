@@ -52,6 +52,7 @@ fn model_file_count(c: &mut Criterion) {
         fuse_bn: true,
         output: file.clone(),
         dtype: flopsbench::spec::Dtype::F32,
+        pconv_as: None,
     })
     .unwrap();
     let opts = CountOptions::default();

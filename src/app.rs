@@ -19,6 +19,10 @@ use crate::target::{Case, NetTarget, Target};
 
 pub use crate::target::CountTarget;
 
+mod compare;
+
+pub use compare::CompareConfig;
+
 /// The configuration of `flopsbench count`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountConfig {
@@ -209,6 +213,8 @@ pub enum Command {
     Report(Box<crate::report::ReportConfig>),
     /// `flopsbench predict`.
     Predict(Box<PredictConfig>),
+    /// `flopsbench compare`.
+    Compare(Box<CompareConfig>),
     /// `flopsbench paper`.
     Paper(Box<PaperConfig>),
     /// `flopsbench worker` (hidden): one job on stdin, JSON lines on stdout.
@@ -415,6 +421,7 @@ pub fn run(
             let c = crate::bench::coverage::coverage(&config.experiment, backend, config.runs)?;
             write_all(out, &c.render())?;
         }
+        Command::Compare(config) => return compare::run(config, &global(None), out, log),
         Command::Predict(config) => {
             let text = predict(config)?;
             write_all(out, &text)?;

@@ -28,6 +28,9 @@ pub struct ExportConfig {
     /// throughout, a network's convolutions each on its own). bf16 is refused with the
     /// reason.
     pub dtype: crate::spec::Dtype,
+    /// `--pconv-as`: the partial convolutions under a layer-name prefix written as full
+    /// convolutions (`false`) or depthwise ones (`true`).
+    pub pconv_as: Option<(bool, String)>,
 }
 
 fn one_net(target: &CountTarget, resolution: usize) -> Result<Net> {
@@ -101,7 +104,18 @@ pub fn export(config: &ExportConfig) -> Result<String> {
             ));
         }
     }
-    let net = one_net(&config.target, config.resolution)?;
+    let mut net = one_net(&config.target, config.resolution)?;
+    if let Some((depthwise, prefix)) = &config.pconv_as
+        && net.replace_pconv(prefix, *depthwise) == 0
+    {
+        return Err(Error::flag(
+            "--pconv-as",
+            format!(
+                "{} has no PConv layer named {prefix}… (see `flopsbench count {} --per-layer`)",
+                net.name, net.name
+            ),
+        ));
+    }
     if dtype == crate::spec::Dtype::Int8 {
         crate::quant::quantizable(&net).map_err(|why| Error::flag("--dtype", why))?;
     }
@@ -128,10 +142,22 @@ pub fn export(config: &ExportConfig) -> Result<String> {
     })?;
     let [n, c, h, w] = model.input_dims();
     Ok(format!(
-        "wrote {} ({} bytes): {}{}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} {}, output '{}', seed {}, BN {}\n",
+        "wrote {} ({} bytes): {}{}{}, ONNX opset {}, input '{}' {n}x{c}x{h}x{w} {}, output '{}', seed {}, BN {}\n",
         config.output.display(),
         bytes.len(),
         net.name,
+        match &config.pconv_as {
+            Some((depthwise, prefix)) => format!(
+                " with its PConv layers{} as {}",
+                if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!(" under {prefix}")
+                },
+                if *depthwise { "dwconv" } else { "conv" }
+            ),
+            None => String::new(),
+        },
         match crate::quant::scheme_of(&model) {
             Some(scheme) => format!(" as int8 ({scheme})"),
             None if dtype == crate::spec::Dtype::F16 => " as f16 (float16 weights)".into(),

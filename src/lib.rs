@@ -64,6 +64,7 @@ pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod count;
 pub mod device;
 pub mod error;

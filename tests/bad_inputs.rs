@@ -102,3 +102,8 @@ fn bad_suites_and_study_flags_name_the_file_and_line() {
 fn bad_devices_files_and_device_flags_name_the_file_and_line() {
     run_corpus("devices.toml", 20);
 }
+
+#[test]
+fn bad_compare_inputs_name_the_argument_and_write_nothing() {
+    run_corpus("compare.toml", 8);
+}

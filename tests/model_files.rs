@@ -83,6 +83,7 @@ fn every_zoo_network_exported_counts_as_the_zoo() {
             fuse_bn: true,
             output: file.clone(),
             dtype: flopsbench::spec::Dtype::F32,
+            pconv_as: None,
         })
         .unwrap();
         let zoo = count_zoo(name, 224, &CountOptions::default(), false).unwrap();

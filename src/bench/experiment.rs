@@ -57,6 +57,10 @@ pub struct Experiment {
     /// does not sweep both over both.
     #[serde(default)]
     pub own_dtype: bool,
+    /// Every case of the run shares the same interleaved rounds, whatever its kind
+    /// (`compare`'s A and B), so their ratio is paired round by round.
+    #[serde(default)]
+    pub cases_in_rounds: bool,
 }
 
 impl Experiment {
@@ -80,6 +84,7 @@ impl Experiment {
             depth: None,
             ceilings: Vec::new(),
             own_dtype: false,
+            cases_in_rounds: false,
         }
     }
 

@@ -21,8 +21,11 @@ fn key(case: &Case) -> Option<(Key, Option<usize>, Option<usize>)> {
 }
 
 /// `cases` in groups, each in the order of its first case; every case alone when
-/// `together` is false.
-pub(super) fn round_groups(cases: &[Case], together: bool) -> Vec<Vec<&Case>> {
+/// `together` is false; all in one group when `all` is also true (compare's A and B).
+pub(super) fn round_groups(cases: &[Case], together: bool, all: bool) -> Vec<Vec<&Case>> {
+    if together && all && !cases.is_empty() {
+        return vec![cases.iter().collect()];
+    }
     let mut groups: Vec<Vec<&Case>> = Vec::new();
     for case in cases {
         let k = key(case).filter(|_| together);
@@ -67,7 +70,7 @@ mod tests {
         }
         cases.push(case(OpKind::Pconv, "96x56x56", Some(2)));
         let ids = |g: &Vec<&Case>| g.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
-        let groups = round_groups(&cases, true);
+        let groups = round_groups(&cases, true, false);
         assert_eq!(groups.len(), 3, "{groups:?}");
         assert_eq!(ids(&groups[0]), ["conv", "dwconv", "pconv"]);
         assert!(groups[0].iter().all(|c| c.id.contains("96x56x56")));
@@ -77,7 +80,9 @@ mod tests {
         assert_eq!(groups[2][0].threads, Some(2));
         assert!(label(&groups[0]).starts_with("3 cases on 96x56x56: conv-96x56x56"));
         // Without rounds every case is alone, in the given order.
-        let alone = round_groups(&cases, false);
+        let alone = round_groups(&cases, false, false);
+        assert_eq!(round_groups(&cases, true, true).len(), 1);
+        assert_eq!(round_groups(&cases, false, true).len(), cases.len());
         assert_eq!(alone.len(), cases.len());
         assert!(alone.iter().zip(&cases).all(|(g, c)| g[0].id == c.id));
         assert_eq!(label(&alone[0]), cases[0].id);

@@ -156,7 +156,11 @@ pub fn measure_cases(
                 engine.skip(case, *backend, device, why)?;
             }
             for (cases, backends) in &split.runs {
-                let groups = groups::round_groups(cases, experiment.sampler.interleave);
+                let groups = groups::round_groups(
+                    cases,
+                    experiment.sampler.interleave,
+                    experiment.cases_in_rounds,
+                );
                 for group in &groups {
                     engine.group(device, backends, group)?;
                 }

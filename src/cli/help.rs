@@ -84,3 +84,13 @@ pub(super) const EXPORT_SHAPE: &str =
 /// `export --ratio`: one value.
 pub(super) const EXPORT_RATIO: &str =
     "PConv partial ratio r in (0, 1]: `0.25` or `1/4` [default: 1/4]";
+
+/// After `compare --help`.
+pub(super) const COMPARE: &str = concat!(
+    "Examples:\n  flopsbench compare runs/before runs/after\n  \
+        flopsbench compare runs/before runs/after --fail-on-regression 10\n  \
+        flopsbench compare runs/nets runs/nets --across backend=tract,ort\n  \
+        flopsbench compare model-a.onnx model-b.onnx --backend tract --per-layer",
+    "\n\nExit status: 0, or 1 when a case failed or a row regressed beyond \
+        --fail-on-regression; 2 on bad input.\n\nMore: docs/compare.md"
+);

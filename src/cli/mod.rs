@@ -1,24 +1,25 @@
 //! The command line (clap derive): the only module that knows clap. [`parse`] turns the
 //! arguments into a plain [`Command`].
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use std::path::PathBuf;
 
-use crate::app::{Command, CountTarget, Invocation, PaperConfig, PredictConfig};
+use crate::app::{Command, CountTarget, Invocation, PaperConfig};
 use crate::backend::Selection;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::export::ExportConfig;
 use crate::import::InputShape;
-use crate::report::{ReportConfig, ReportFormat};
 use crate::spec::{OpKind, OpSweep, Ratio, Shape};
 use crate::target::Target;
 
+mod compare;
 mod count;
 mod coverage;
 mod help;
 mod measure;
+mod report;
 
 use count::{CountArgs, check_model_flags};
 use measure::{
@@ -99,12 +100,25 @@ enum Commands {
     #[command(
         after_help = help::REPORT
     )]
-    Report(Box<ReportCommand>),
+    Report(Box<report::ReportCommand>),
     /// Does FLOPs predict latency here? Three predictors evaluated on measured runs
     #[command(
         after_help = help::PREDICT
     )]
-    Predict(Box<PredictCommand>),
+    Predict(Box<report::PredictCommand>),
+    /// Did it get faster? Two runs (or two models measured in the same rounds) compared
+    #[command(
+        after_help = help::COMPARE,
+        allow_negative_numbers = true,
+        mut_arg("out", |a| a.help("Keep the comparison here (comparison.csv, .json, .md; \
+            layer_changes.csv); when measuring, the run's folder too [default: the run's \
+            folder when measuring, none otherwise]")),
+        mut_arg("format", |a| a.help("Comparison format on stdout")),
+        mut_arg("seed", |a| a.help("Seed of the bootstrap (and, when measuring, of weights and inputs)")),
+        mut_arg("resume", |a| a.hide(true)),
+        mut_arg("no_interleave", |a| a.hide(true))
+    )]
+    Compare(Box<compare::CompareCommand>),
     /// Write the ONNX model (seeded weights) of one network or operator case
     #[command(
         after_help = help::EXPORT,
@@ -169,6 +183,23 @@ struct ExportCommand {
     /// Conv takes it from opset 22 only)
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DtypeArg,
+
+    /// Write a FasterNet's partial convolutions as full convolutions (`conv`) or depthwise
+    /// ones (`dwconv`), the paper's ablation; `@PREFIX` limits it to the layers whose name
+    /// starts with PREFIX (`conv@stages.2.blocks.0`)
+    #[arg(long, value_name = "KIND[@PREFIX]", value_parser = parse_pconv_as)]
+    pconv_as: Option<(bool, String)>,
+}
+
+fn parse_pconv_as(s: &str) -> std::result::Result<(bool, String), String> {
+    let (kind, prefix) = s.split_once('@').unwrap_or((s, ""));
+    match kind {
+        "conv" => Ok((false, prefix.into())),
+        "dwconv" => Ok((true, prefix.into())),
+        _ => Err(format!(
+            "'{kind}': conv or dwconv, optionally @LAYER-PREFIX"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -269,50 +300,6 @@ struct PaperCommand {
     /// No per-case lines or progress bar on stderr
     #[arg(long, short)]
     quiet: bool,
-}
-
-#[derive(Debug, Args)]
-struct ReportCommand {
-    /// Result folders (with results.csv and meta.json) or results CSV files
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<PathBuf>,
-
-    /// Folder to write the report to (created if needed)
-    #[arg(short = 'o', long = "out", value_name = "DIR")]
-    out: PathBuf,
-
-    /// What to write: md, csv, svg, html (comma list) [default: all]
-    #[arg(long, value_enum, value_delimiter = ',')]
-    format: Vec<ReportFormatArg>,
-
-    /// Include rows measured under an emulator (qemu) in the tables and charts, in columns
-    /// labelled "(emulated)" [default: listed apart, in "Left out: emulated devices"]
-    #[arg(long)]
-    include_emulated: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ReportFormatArg {
-    Md,
-    Csv,
-    Svg,
-    Html,
-}
-
-#[derive(Debug, Args)]
-struct PredictCommand {
-    /// Result folders (or CSVs), comma-separated or repeated: network rows with their
-    /// per-layer profiles (`net --per-layer`) and the device's `peak` rows
-    #[arg(long, value_name = "DIR", value_delimiter = ',', required = true)]
-    from: Vec<PathBuf>,
-
-    /// Networks to predict (not measured): zoo names or ONNX model files, comma-separated
-    #[arg(value_delimiter = ',', value_name = "NETS")]
-    nets: Vec<String>,
-
-    /// Input resolution of the zoo networks to predict [default: 224]
-    #[arg(long)]
-    resolution: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -532,38 +519,9 @@ fn command(commands: Commands) -> Result<Command> {
                 dtypes: cmd.dtype.iter().map(|d| (*d).into()).collect(),
             })))
         }
-        Commands::Predict(cmd) => {
-            let cmd = *cmd;
-            if cmd.resolution.is_some() && cmd.nets.is_empty() {
-                return Err(Error::flag(
-                    "--resolution",
-                    "applies to the networks to predict; none was given",
-                ));
-            }
-            Ok(Command::Predict(Box::new(PredictConfig {
-                from: cmd.from,
-                targets: cmd.nets,
-                resolution: cmd.resolution.unwrap_or(224),
-            })))
-        }
-        Commands::Report(cmd) => {
-            let cmd = *cmd;
-            Ok(Command::Report(Box::new(ReportConfig {
-                inputs: cmd.inputs,
-                out: cmd.out,
-                formats: cmd
-                    .format
-                    .into_iter()
-                    .map(|f| match f {
-                        ReportFormatArg::Md => ReportFormat::Md,
-                        ReportFormatArg::Csv => ReportFormat::Csv,
-                        ReportFormatArg::Svg => ReportFormat::Svg,
-                        ReportFormatArg::Html => ReportFormat::Html,
-                    })
-                    .collect(),
-                include_emulated: cmd.include_emulated,
-            })))
-        }
+        Commands::Predict(cmd) => cmd.config().map(|c| Command::Predict(Box::new(c))),
+        Commands::Report(cmd) => Ok(Command::Report(Box::new(cmd.config()))),
+        Commands::Compare(cmd) => cmd.config().map(|c| Command::Compare(Box::new(c))),
         Commands::Peak(cmd) => {
             if cmd.bench.threads.is_some() {
                 return Err(Error::flag(
@@ -584,6 +542,7 @@ fn command(commands: Commands) -> Result<Command> {
                 fuse_bn: !cmd.no_fuse_bn,
                 output: cmd.output,
                 dtype: cmd.dtype.into(),
+                pconv_as: cmd.pconv_as,
             })))
         }
         Commands::List(cmd) => Ok(Command::List(cmd.devices, cmd.device)),

@@ -126,6 +126,43 @@ pub struct Loaded {
     /// The raw samples of the rows (from each result folder's `results.jsonl`), by run and
     /// row key; for rows measured in interleaved rounds, sample i was taken in round i.
     pub samples: BTreeMap<(String, RowKey), Vec<f64>>,
+    /// The per-pass times of the profiled layers (each result folder's `layers.jsonl`),
+    /// by [`layer_key`].
+    pub layer_samples: BTreeMap<LayerKey, Vec<f64>>,
+}
+
+/// A profiled layer's identity: run, case, backend, device, dtype, batch, threads and the
+/// layer's index in its profile.
+pub type LayerKey = (String, String, String, String, String, usize, usize, usize);
+
+/// The key of `row` in [`Loaded::layer_samples`].
+pub fn layer_key(row: &LayerRow) -> LayerKey {
+    (
+        row.run_id.clone(),
+        row.case.clone(),
+        row.backend.clone(),
+        row.device.clone(),
+        row.dtype.to_string(),
+        row.batch,
+        row.threads,
+        row.index,
+    )
+}
+
+/// The per-pass times of a `layers.jsonl` (none without the file; a line cut short by a
+/// kill is left out).
+fn read_layer_samples(path: &Path, into: &mut BTreeMap<LayerKey, Vec<f64>>) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Ok(row) = serde_json::from_str::<crate::profile::LayerSamples>(line)
+            && !row.samples_ms.is_empty()
+        {
+            into.entry(layer_key(&row.row)).or_insert(row.samples_ms);
+        }
+    }
+    Ok(())
 }
 
 fn bad(path: &Path, line: Option<u64>, message: impl Into<String>) -> Error {
@@ -341,6 +378,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
                 }
             }
             read_samples(&dir.join("results.jsonl"), &mut out.samples)?;
+            read_layer_samples(&dir.join("layers.jsonl"), &mut out.layer_samples)?;
         }
         for row in read_rows(&csv)? {
             let k = key(&row);

@@ -38,6 +38,23 @@ pub struct Net {
 }
 
 impl Net {
+    /// Every partial convolution whose name starts with `prefix` replaced by a full k×k
+    /// convolution of all its channels (`depthwise` false) or a depthwise one (true), as
+    /// in the paper's ablation of FasterNet's spatial mixing; how many were replaced.
+    pub fn replace_pconv(&mut self, prefix: &str, depthwise: bool) -> usize {
+        let mut replaced = 0;
+        for node in &mut self.nodes {
+            if let Layer::PConv(p) = &node.layer
+                && node.name.starts_with(prefix)
+            {
+                let groups = if depthwise { p.channels } else { 1 };
+                node.layer = Layer::Conv(Conv2d::new(p.channels, p.channels, p.kernel, 1, groups));
+                replaced += 1;
+            }
+        }
+        replaced
+    }
+
     /// The shape of a tensor.
     pub fn shape(&self, t: Tensor) -> Shape {
         if t.0 == 0 {

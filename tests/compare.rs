@@ -1,0 +1,201 @@
+//! `flopsbench compare` end to end: two runs of one configuration are unchanged and pass
+//! the gate; a model whose one block's PConv became a full 3×3 conv is slower, in exactly
+//! that layer, the roll-up names conv, and `--fail-on-regression` exits 1.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+
+/// The tests of this file take turns: each measures, and a separate run's times are
+/// only comparable with another's on an otherwise idle machine.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn flopsbench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::cargo_bin("flopsbench")
+        .unwrap()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn two_runs_of_one_configuration_are_unchanged_and_pass_the_gate() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let run = [
+        "net",
+        "fasternet-t0",
+        "--resolution",
+        "32",
+        "--backend",
+        "tract,candle",
+    ];
+    for out in ["base", "new"] {
+        let (code, _, err) = flopsbench(
+            dir.path(),
+            &[
+                &run[..],
+                &["--min-time", "0.5s", "--max-time", "1s", "-q", "--out", out],
+            ]
+            .concat(),
+        );
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, json, err) = flopsbench(
+        dir.path(),
+        &[
+            "compare",
+            "base",
+            "new",
+            "--noise",
+            "10",
+            "--fail-on-regression",
+            "10",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{json}");
+    for row in rows {
+        // Separate runs: unpaired, with a CI around the ratio of medians.
+        assert_eq!(row["verdict"], "unchanged", "{row}");
+        assert_eq!(row["paired"], false, "{row}");
+        let (r, lo, hi) = (
+            row["ratio"].as_f64().unwrap(),
+            row["ratio_ci95_low"].as_f64().unwrap(),
+            row["ratio_ci95_high"].as_f64().unwrap(),
+        );
+        assert!(lo <= r && r <= hi, "{row}");
+    }
+    // One folder against itself, across its two backends: paired round by round.
+    let (code, json, err) = flopsbench(
+        dir.path(),
+        &[
+            "compare",
+            "base",
+            "base",
+            "--across",
+            "backend=tract,candle",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let row = &doc["rows"][0];
+    assert_eq!(
+        (&row["backend"], &row["new_value"]),
+        (&Value::from("tract"), &Value::from("candle")),
+        "{row}"
+    );
+    assert_eq!(row["paired"], true, "{row}");
+    assert_eq!(row["noise"], 0.01, "{row}");
+    // The CSV alone has no samples: the ratio of medians, no verdict, said so.
+    let (code, text, err) = flopsbench(
+        dir.path(),
+        &["compare", "base/results.csv", "new/results.csv"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(text.contains("no verdicts: no row has samples"), "{text}");
+}
+
+#[test]
+fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let export = ["export", "fasternet-t0", "--resolution", "64", "-o"];
+    let (code, _, err) = flopsbench(dir.path(), &[&export[..], &["t0.onnx"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = flopsbench(
+        dir.path(),
+        &[
+            &export[..],
+            &["t0-conv.onnx", "--pconv-as", "conv@stages.2.blocks.0"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, json, err) = flopsbench(
+        dir.path(),
+        &[
+            "compare",
+            "t0.onnx",
+            "t0-conv.onnx",
+            "--backend",
+            "tract",
+            "--per-layer",
+            "--min-time",
+            "3s",
+            "--max-time",
+            "5s",
+            "--fail-on-regression",
+            "1",
+            "--format",
+            "json",
+            "--out",
+            "ab",
+            "-q",
+        ],
+    );
+    // Measured in the same rounds: paired, and the gate trips.
+    assert_eq!(code, Some(1), "{err}\n{json}");
+    assert!(
+        err.contains("regression beyond --fail-on-regression 1%"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let row = &doc["rows"][0];
+    assert_eq!(row["verdict"], "regressed", "{row}");
+    assert_eq!(row["paired"], true, "{row}");
+    assert_eq!(row["across"], "case", "{row}");
+    // The layer that changed leads, matched across the importer's names, and is slower.
+    let layers = doc["layers"].as_array().unwrap();
+    let top = &layers[0];
+    assert!(
+        top["layer"]
+            .as_str()
+            .unwrap()
+            .starts_with("stages.2.blocks.0.spatial_mixing.partial_conv3"),
+        "{top}"
+    );
+    assert_eq!(top["op"], "pconv→conv", "{top}");
+    assert_eq!(top["status"], "slower", "{top}");
+    let top_delta = top["delta_ms"].as_f64().unwrap();
+    // No other layer was replaced, added or removed.
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["status"] != "added" && l["status"] != "removed")
+    );
+    assert_eq!(layers.iter().filter(|l| l["op"] == "pconv→conv").count(), 1);
+    // The roll-up by op type names conv, with at least half the layer's change.
+    let conv = doc["by_op"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["op"] == "conv")
+        .unwrap_or_else(|| panic!("{}", doc["by_op"]));
+    assert!(
+        conv["delta_ms"].as_f64().unwrap() > 0.5 * top_delta,
+        "{conv}"
+    );
+    // The comparison is kept beside the run.
+    for f in [
+        "results.csv",
+        "layers.csv",
+        "comparison.csv",
+        "comparison.md",
+        "layer_changes.csv",
+    ] {
+        assert!(dir.path().join("ab").join(f).is_file(), "{f}");
+    }
+}
