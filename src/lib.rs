@@ -20,6 +20,8 @@
 //!                   └─ named devices → fleet (ssh / emulator → `flopsbench worker` →
 //!                                      the same engine, rows as JSON lines)
 //!      report: load → select → tables / charts → markdown / html (output: one CSV writer)
+//!      compare: report::load (both sides) → compare (match → change → layers) → render;
+//!               or two models → run (same rounds) → the same
 //! ```
 //!
 //! Below them: `target` (what is measured, expanded into cases), `backend` (the registry),

@@ -198,4 +198,30 @@ fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate(
     ] {
         assert!(dir.path().join("ab").join(f).is_file(), "{f}");
     }
+    // The report shows it: the verdict, the layer table led by the changed layer, and
+    // the chart of per-layer changes.
+    let (code, _, err) = flopsbench(dir.path(), &["report", "ab", "-o", "rep"]);
+    assert_eq!(code, Some(0), "{err}");
+    let md = std::fs::read_to_string(dir.path().join("rep/report.md")).unwrap();
+    let section = md
+        .split("## Comparison: ab")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(section.contains("| regressed | t0-"), "{section}");
+    let layers = section.split("## Per-layer changes: ").nth(1).unwrap();
+    let first_row = layers
+        .lines()
+        .find(|l| l.starts_with("| ") && !l.starts_with("| layer") && !l.starts_with("| ---"))
+        .unwrap();
+    assert!(first_row.contains("| pconv→conv | slower |"), "{layers}");
+    let charts = std::fs::read_dir(dir.path().join("rep"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("layer-changes-")
+        })
+        .count();
+    assert_eq!(charts, 1);
 }

@@ -15,54 +15,10 @@ use crate::output::progress::duration_ms;
 use crate::output::table::{align_numbers, new_table};
 use crate::output::units::si;
 use crate::record::Record;
+use crate::report::comparison::{LayerLine, Line};
 
 /// Layers shown per diff in the terminal (every layer is in layer_changes.csv).
 const SHOWN_LAYERS: usize = 12;
-
-/// One line of comparison.csv: a matched pair, or a row found on one side only.
-#[derive(Debug, Clone, Serialize)]
-pub struct Line {
-    /// improved, regressed, unchanged; empty without a verdict; `base only`, `new only`.
-    pub verdict: String,
-    /// Case id (BASE's; NEW's is `new_case` when it differs).
-    pub case: String,
-    /// Backend.
-    pub backend: String,
-    /// Device.
-    pub device: String,
-    /// Element type.
-    pub dtype: String,
-    /// Batch.
-    pub batch: usize,
-    /// Threads.
-    pub threads: usize,
-    /// The field allowed to differ (empty: none).
-    pub across: String,
-    /// NEW's value of that field.
-    pub new_value: String,
-    /// BASE's run.
-    pub base_run_id: String,
-    /// NEW's run.
-    pub new_run_id: String,
-    /// BASE's median, ms.
-    pub base_median_ms: Option<f64>,
-    /// NEW's median, ms.
-    pub new_median_ms: Option<f64>,
-    /// NEW / BASE (the median of per-round ratios when paired).
-    pub ratio: Option<f64>,
-    /// Bootstrap 95% CI of the ratio, low.
-    pub ratio_ci95_low: Option<f64>,
-    /// High.
-    pub ratio_ci95_high: Option<f64>,
-    /// Whether the ratio is paired round by round.
-    pub paired: Option<bool>,
-    /// The noise band of the verdict, a fraction.
-    pub noise: Option<f64>,
-    /// The ratio in words: `1.23× slower [1.19, 1.27]`.
-    pub change: String,
-    /// Why there is no verdict, what else differs.
-    pub note: String,
-}
 
 fn line(verdict: &str, r: &Record, across: Option<Field>) -> Line {
     Line {
@@ -120,49 +76,6 @@ pub fn lines(c: &Comparison) -> Vec<Line> {
     out.extend(c.only_base.iter().map(|r| line("base only", r, c.across)));
     out.extend(c.only_new.iter().map(|r| line("new only", r, c.across)));
     out
-}
-
-/// One line of layer_changes.csv.
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerLine {
-    /// BASE's case.
-    pub case: String,
-    /// NEW's case.
-    pub new_case: String,
-    /// BASE's backend.
-    pub backend: String,
-    /// NEW's backend.
-    pub new_backend: String,
-    /// Device (BASE's).
-    pub device: String,
-    /// Element type (BASE's).
-    pub dtype: String,
-    /// The layer.
-    pub layer: String,
-    /// Its op type, `pconv→conv` when it changed.
-    pub op: String,
-    /// added, removed, faster, slower, unchanged.
-    pub status: String,
-    /// BASE's median, ms.
-    pub base_ms: Option<f64>,
-    /// NEW's median, ms.
-    pub new_ms: Option<f64>,
-    /// NEW − BASE, ms.
-    pub delta_ms: f64,
-    /// NEW / BASE.
-    pub ratio: Option<f64>,
-    /// Its bootstrap 95% CI, low.
-    pub ratio_ci95_low: Option<f64>,
-    /// High.
-    pub ratio_ci95_high: Option<f64>,
-    /// BASE's achieved G multiply-adds per second.
-    pub base_gmacs_per_s: Option<f64>,
-    /// NEW's.
-    pub new_gmacs_per_s: Option<f64>,
-    /// BASE's roofline bound (compute, memory; empty without ceilings).
-    pub base_bound: String,
-    /// NEW's.
-    pub new_bound: String,
 }
 
 /// Every layer of every diff.

@@ -129,6 +129,8 @@ pub struct Loaded {
     /// The per-pass times of the profiled layers (each result folder's `layers.jsonl`),
     /// by [`layer_key`].
     pub layer_samples: BTreeMap<LayerKey, Vec<f64>>,
+    /// Comparisons kept by `flopsbench compare --out` in the input folders.
+    pub comparisons: Vec<super::comparison::Found>,
 }
 
 /// A profiled layer's identity: run, case, backend, device, dtype, batch, threads and the
@@ -203,6 +205,10 @@ fn sources(input: &Path) -> Result<Vec<(PathBuf, Option<PathBuf>)>> {
     if input.is_dir() {
         let mut dirs = Vec::new();
         result_dirs(input, 3, &mut dirs);
+        if dirs.is_empty() && input.join("comparison.csv").is_file() {
+            // A comparison of result folders kept on its own.
+            return Ok(Vec::new());
+        }
         if dirs.is_empty() {
             return Err(bad(
                 input,
@@ -358,6 +364,11 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
         ));
     }
     let mut out = Loaded::default();
+    for input in inputs.iter().filter(|i| i.is_dir()) {
+        if let Some(found) = super::comparison::read(input)? {
+            out.comparisons.push(found);
+        }
+    }
     let mut index: BTreeMap<_, usize> = BTreeMap::new();
     for (csv, dir) in inputs
         .iter()

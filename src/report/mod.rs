@@ -8,6 +8,7 @@
 
 mod calls;
 pub mod charts;
+pub mod comparison;
 pub mod html;
 pub mod layers;
 pub mod load;
@@ -280,6 +281,8 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
         .collect();
     let at = tables.len().saturating_sub(1);
     tables.splice(at..at, predicted::tables(&shown, &loaded.layers));
+    let at = tables.len().saturating_sub(1);
+    tables.splice(at..at, comparison::tables(&loaded.comparisons));
     let mut charts = charts::build(&loaded.records, config.include_emulated)?;
     charts.extend(roofline::charts(&loaded.records, config.include_emulated)?);
     charts.extend(charts::sweeps(&loaded.records, config.include_emulated)?);
@@ -293,6 +296,7 @@ pub fn run(config: &ReportConfig) -> Result<Vec<PathBuf>> {
         config.include_emulated,
     )?);
     charts.extend(predicted::charts(&shown, &loaded.layers)?);
+    charts.extend(comparison::charts(&loaded.comparisons)?);
     crate::results::prepare_dir(&config.out)
         .map_err(|_| Error::flag("-o", format!("cannot write to {}", config.out.display())))?;
     let mut written = Vec::new();
