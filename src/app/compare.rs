@@ -8,6 +8,7 @@ use std::path::Path;
 use super::{BenchCommand, CountConfig, Finished, counts, write_all};
 use crate::compare::{Across, Comparison, Field, Options, compare, render};
 use crate::error::{Error, Result};
+use crate::record::Status;
 use crate::report::load::{Loaded, load};
 
 /// The configuration of `flopsbench compare`.
@@ -84,59 +85,79 @@ pub fn run(
         let c = compare(&base, &new, &config.options)?;
         (c, Finished::Success, config.bench.run.out.clone())
     };
-    gate(&comparison, config.fail_on_regression)?;
+    let failures = match config.fail_on_regression {
+        Some(threshold) => gate(&comparison, threshold)?,
+        None => Vec::new(),
+    };
     if let Some(dir) = &dir {
-        for path in render::write(&comparison, dir)? {
+        let written =
+            render::write(&comparison, dir).map_err(|e| Error::flag("--out", e.to_string()))?;
+        for path in written {
             writeln!(log, "wrote {}", path.display()).ok();
         }
     }
     write_all(out, &render::render(&comparison, config.bench.format)?)?;
-    if let Some(threshold) = config.fail_on_regression {
-        let beyond = comparison.regressions_beyond(threshold);
-        for p in &beyond {
-            writeln!(
-                log,
-                "regression beyond --fail-on-regression {:.0}%: {} · {} · {} · {}: {}",
-                threshold * 100.0,
-                p.base.case,
-                p.base.backend,
-                p.base.device,
-                p.base.dtype,
-                p.change.map(|c| c.phrase()).unwrap_or_default()
-            )
-            .ok();
-        }
-        if !beyond.is_empty() {
-            return Ok(Finished::SomeCasesFailed);
-        }
+    for f in &failures {
+        writeln!(log, "{f}").ok();
+    }
+    if !failures.is_empty() {
+        return Ok(Finished::SomeCasesFailed);
     }
     Ok(ran)
 }
 
-/// `--fail-on-regression` needs a verdict for every pair that ran: a pair without
-/// samples cannot be judged.
-fn gate(c: &Comparison, threshold: Option<f64>) -> Result<()> {
-    if threshold.is_none() {
-        return Ok(());
-    }
-    let unjudged: Vec<String> = c
+/// `--fail-on-regression`: why the gate fails (a row regressed beyond `threshold` with
+/// its whole CI, a row of NEW failed or is missing), for exit 1; an error (exit 2) when a
+/// matched pair that ran has no ratio to judge (no samples, a CSV alone) or no verdict.
+fn gate(c: &Comparison, threshold: f64) -> Result<Vec<String>> {
+    let name = |r: &crate::record::Record| {
+        format!("{} · {} · {} · {}", r.case, r.backend, r.device, r.dtype)
+    };
+    let ran = |p: &&crate::compare::Pair| p.base.status == Status::Ok && p.new.status == Status::Ok;
+    let unjudged: Vec<&crate::compare::Pair> = c
         .pairs
         .iter()
-        .filter(|p| p.change.is_none() && p.note.contains("no samples"))
-        .map(|p| format!("{} · {}", p.base.case, p.base.backend))
+        .filter(ran)
+        .filter(|p| p.verdict.is_none())
         .collect();
-    if unjudged.is_empty() {
-        return Ok(());
+    if !unjudged.is_empty() {
+        let names: Vec<String> = unjudged.iter().map(|p| name(&p.base)).collect();
+        let mut why: Vec<&str> = unjudged.iter().map(|p| p.note.as_str()).collect();
+        why.sort();
+        why.dedup();
+        return Err(Error::flag(
+            "--fail-on-regression",
+            format!(
+                "cannot judge {} matched row(s) ({}): {}",
+                names.len(),
+                names.join(", "),
+                why.join("; ")
+            ),
+        ));
     }
-    Err(Error::flag(
-        "--fail-on-regression",
-        format!(
-            "cannot judge {} matched row(s) without samples ({}): compare result folders \
-             with their results.jsonl, not CSV files alone",
-            unjudged.len(),
-            unjudged.join(", ")
-        ),
-    ))
+    let mut failures = Vec::new();
+    for p in c.pairs.iter().filter(|p| !ran(p)) {
+        failures.push(format!(
+            "--fail-on-regression: {}: {}",
+            name(&p.base),
+            p.note
+        ));
+    }
+    for r in &c.only_base {
+        failures.push(format!(
+            "--fail-on-regression: {} is missing from NEW",
+            name(r)
+        ));
+    }
+    for p in c.regressions_beyond(threshold) {
+        failures.push(format!(
+            "regression beyond --fail-on-regression {}%: {}: {}",
+            (threshold * 1e6).round() / 1e4,
+            name(&p.base),
+            p.change.map(|c| c.phrase()).unwrap_or_default()
+        ));
+    }
+    Ok(failures)
 }
 
 /// The input shape of a model or zoo network, as `count` reports it.
@@ -157,6 +178,23 @@ fn input_shape(config: &CompareConfig, name: &str) -> Result<String> {
         .unwrap_or_default())
 }
 
+/// Whether two arguments name one model: the same zoo network, the same file, or two
+/// files of the same name and contents (their cases would be one).
+fn same_model(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (pa, pb) = (Path::new(a), Path::new(b));
+    match (std::fs::canonicalize(pa), std::fs::canonicalize(pb)) {
+        (Ok(x), Ok(y)) if x == y => true,
+        (Ok(_), Ok(_)) => {
+            pa.file_stem() == pb.file_stem()
+                && matches!((std::fs::read(pa), std::fs::read(pb)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
 /// Measures BASE and NEW in the same rounds (a `net` run of the two), then compares the
 /// run's rows of NEW with those of BASE.
 fn measure(
@@ -164,7 +202,7 @@ fn measure(
     global: &crate::backend::Global,
     log: &mut (dyn Write + Send),
 ) -> Result<(Comparison, Finished, Option<std::path::PathBuf>)> {
-    if config.base == config.new {
+    if same_model(&config.base, &config.new) {
         return Err(Error::flag(
             "NEW",
             "is BASE again: give two different models",
@@ -191,18 +229,16 @@ fn measure(
     });
     let outcome = crate::run::run(&experiment, &config.bench.run, log)?;
     let failed = super::summarise(&outcome, log);
-    // The cases in the order they ran: BASE's first.
-    let mut cases: Vec<String> = Vec::new();
-    for r in &outcome.records {
-        if !cases.contains(&r.case) {
-            cases.push(r.case.clone());
-        }
-    }
-    let [base_case, new_case] = &cases[..] else {
-        return Err(Error::flag(
-            "NEW",
-            format!("expected two cases, the run measured {}", cases.len()),
-        ));
+    // Each side's case: its model file as given, or its zoo network.
+    let case_of = |arg: &str| {
+        outcome
+            .records
+            .iter()
+            .find(|r| r.model_path == arg || (r.model_path.is_empty() && r.name == arg))
+            .map(|r| r.case.clone())
+    };
+    let (Some(base_case), Some(new_case)) = (case_of(&config.base), case_of(&config.new)) else {
+        return Err(Error::flag("NEW", "the run has no row of BASE or of NEW"));
     };
     let loaded = load(std::slice::from_ref(&outcome.dir))?;
     let options = Options {

@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 
 use super::count::check_model_flags;
-use super::measure::BenchArgs;
+use super::measure::{BenchArgs, ConventionArg, PconvImplArg};
 use crate::app::CompareConfig;
 use crate::compare::{Across, Field, Options};
 use crate::error::{Error, Result};
@@ -65,16 +65,21 @@ pub(super) struct CompareCommand {
     bench: BenchArgs,
 }
 
-/// A percentage flag: `5` or `5%`, at least 0 and under 100.
-fn percent(flag: &str, text: &str) -> Result<f64> {
+/// A percentage flag: `5` or `5%`, at least 0 and under `below`; as a fraction.
+fn percent(flag: &str, text: &str, below: f64) -> Result<f64> {
     let v: f64 =
         text.trim().trim_end_matches('%').parse().map_err(|_| {
             Error::flag(flag, format!("'{text}' is not a percentage (e.g. 5 or 5%)"))
         })?;
-    if !(0.0..100.0).contains(&v) {
+    if !(v >= 0.0 && v < below) {
+        let range = if below.is_finite() {
+            format!("from 0 to under {below}")
+        } else {
+            "of 0 or more".into()
+        };
         return Err(Error::flag(
             flag,
-            format!("{text}: give a percentage from 0 to under 100"),
+            format!("{text}: give a percentage {range}"),
         ));
     }
     Ok(v / 100.0)
@@ -130,8 +135,19 @@ impl CompareCommand {
             ("--runs", b.runs.is_some()),
             ("--target-ci", b.target_ci.is_some()),
             ("--budget", b.budget.is_some()),
-            ("--resume", b.resume.is_some()),
-            ("--no-interleave", b.no_interleave),
+            ("--backend", b.backend != crate::backend::Selection::All),
+            ("--device", b.device != [crate::device::DeviceSpec::Cpu]),
+            ("--no-fuse-bn", b.no_fuse_bn),
+            (
+                "--convention",
+                !matches!(b.convention, ConventionArg::Paper),
+            ),
+            (
+                "--pconv-impl",
+                !matches!(b.pconv_impl, PconvImplArg::SplitCat),
+            ),
+            ("--devices", b.fleet.devices.is_some()),
+            ("--build", b.fleet.build),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -145,7 +161,7 @@ impl CompareCommand {
             noise: self
                 .noise
                 .as_deref()
-                .map(|n| percent("--noise", n))
+                .map(|n| percent("--noise", n, 100.0))
                 .transpose()?,
             seed: self.bench.seed.unwrap_or(0),
             cases_share_rounds: false,
@@ -153,7 +169,7 @@ impl CompareCommand {
         let fail_on_regression = self
             .fail_on_regression
             .as_deref()
-            .map(|p| percent("--fail-on-regression", p))
+            .map(|p| percent("--fail-on-regression", p, f64::INFINITY))
             .transpose()?;
         if self.ceilings.is_some() && !self.per_layer {
             return Err(Error::flag("--ceilings", "applies with --per-layer"));
@@ -165,6 +181,18 @@ impl CompareCommand {
             .collect::<Result<Vec<_>>>()?;
         let nets = vec![self.base.clone(), self.new.clone()];
         let measure_flags = self.measure_flags();
+        // Hidden: compare measures both models in new, shared rounds.
+        if self.bench.resume.is_some() || self.bench.no_interleave {
+            let flag = if self.bench.no_interleave {
+                "--no-interleave"
+            } else {
+                "--resume"
+            };
+            return Err(Error::flag(
+                flag,
+                "compare measures both models in the same interleaved rounds of a new run",
+            ));
+        }
         let mut bench =
             self.bench
                 .into_command(Target::Nets(nets), self.resolution.unwrap_or(224), None);

@@ -126,6 +126,12 @@ impl Change {
 
 /// A ratio NEW / BASE in words, with its CI when there is one.
 pub fn phrase(ratio: f64, ci: Option<(f64, f64)>) -> String {
+    if format!("{ratio:.2}") == "1.00" {
+        return match ci {
+            Some((l, h)) => format!("1.00× (the same) [{l:.2}, {h:.2}]"),
+            None => "1.00× (the same)".into(),
+        };
+    }
     let (times, word, ci) = if ratio >= 1.0 {
         (ratio, "slower", ci)
     } else {
@@ -207,6 +213,10 @@ mod tests {
         );
         assert_eq!(phrase(0.8, Some((0.75, 0.85))), "1.25× faster [1.18, 1.33]");
         assert_eq!(phrase(0.5, None), "2.00× faster");
+        assert_eq!(
+            phrase(1.001, Some((0.98, 1.02))),
+            "1.00× (the same) [0.98, 1.02]"
+        );
         assert!(Change::unpaired(&[], &[1.0], 0).is_none());
         assert!(Change::unpaired(&[1.0], &[0.0], 0).is_none());
     }

@@ -207,7 +207,11 @@ pub fn diff(pair: &Pair, base: &Loaded, new: &Loaded, options: &Options) -> Opti
 fn match_names(b_rows: &[&LayerRow], n_rows: &[&LayerRow]) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for (i, b) in b_rows.iter().enumerate() {
-        if let Some(j) = n_rows.iter().position(|n| n.layer == b.layer) {
+        let free = |j: &usize| !out.iter().any(|(_, y)| y == j);
+        if let Some(j) = (0..n_rows.len())
+            .filter(free)
+            .find(|&j| n_rows[j].layer == b.layer)
+        {
             out.push((i, j));
         }
     }

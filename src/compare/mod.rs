@@ -116,6 +116,8 @@ pub struct Comparison {
     pub layers: Vec<layers::Diff>,
     /// The field allowed to differ.
     pub across: Option<Field>,
+    /// Rows of BASE and NEW that match but for their protocols, not compared.
+    pub refused: Vec<String>,
 }
 
 impl Comparison {
@@ -130,14 +132,15 @@ impl Comparison {
     }
 }
 
-/// The key rows are matched by: every field of the row's identity but `across`; a model
-/// file's case without its digest, so that an edited file matches its earlier version.
-fn match_key(r: &Record, across: Option<Field>) -> RowKey {
+/// The key rows are matched by: every field of the row's identity but `across`, and its
+/// protocol ([`protocol`]); a model file's case without its digest, so that an edited
+/// file matches its earlier version.
+type MatchKey = (RowKey, String);
+
+fn match_key(r: &Record, across: Option<Field>) -> MatchKey {
     let mut k = RowKey::of(r);
-    if r.model_sha256.len() >= 12 {
-        k.case = k
-            .case
-            .replacen(&format!("-{}", &r.model_sha256[..12]), "", 1);
+    if let Some(digest) = r.model_sha256.get(..12) {
+        k.case = k.case.replacen(&format!("-{digest}"), "", 1);
     }
     match across {
         Some(Field::Case) => k.case.clear(),
@@ -146,34 +149,32 @@ fn match_key(r: &Record, across: Option<Field>) -> RowKey {
         Some(Field::Dtype) => k.dtype = crate::spec::Dtype::F32,
         None => {}
     }
-    k
+    (k, protocol(r))
 }
 
-/// What differs between two rows' protocols beside their key: a pair so labelled gets no
-/// verdict.
-fn protocol_differences(a: &Record, b: &Record) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut check = |name: &str, x: String, y: String| {
-        if x != y {
-            out.push(format!("{name} {x} vs {y}"));
+/// What besides its key says how a row was measured: rows under two protocols are not
+/// compared.
+fn protocol(r: &Record) -> String {
+    format!(
+        "convention {}, BN {}, {}PConv forward {}",
+        r.convention,
+        if r.fused_bn { "folded" } else { "kept" },
+        if r.emulated { "emulated, " } else { "" },
+        if r.pconv_impl.is_empty() {
+            "–"
+        } else {
+            &r.pconv_impl
         }
-    };
-    check(
-        "convention",
-        a.convention.to_string(),
-        b.convention.to_string(),
-    );
-    check("fused BN", a.fused_bn.to_string(), b.fused_bn.to_string());
-    check("emulated", a.emulated.to_string(), b.emulated.to_string());
-    check(
-        "resolution",
-        format!("{:?}", a.resolution),
-        format!("{:?}", b.resolution),
-    );
-    if a.kind == b.kind && !a.pconv_impl.is_empty() && !b.pconv_impl.is_empty() {
-        check("PConv forward", a.pconv_impl.clone(), b.pconv_impl.clone());
+    )
+}
+
+/// What differs between two matched rows beside their key and protocol (a model file's
+/// input resolution is not in its case id): a pair so labelled gets no verdict.
+fn protocol_differences(a: &Record, b: &Record) -> Vec<String> {
+    match (a.resolution, b.resolution) {
+        (Some(x), Some(y)) if x != y => vec![format!("resolution {x} vs {y}")],
+        _ => Vec::new(),
     }
-    out
 }
 
 /// The rows of one side: every row, or those whose `across` field has the side's value.
@@ -193,6 +194,7 @@ fn side<'a>(
                 .collect();
             if rows.is_empty() {
                 let mut seen: Vec<String> = loaded.records.iter().map(|r| field.of(r)).collect();
+                seen.sort();
                 seen.dedup();
                 return Err(Error::flag(
                     "--across",
@@ -215,7 +217,7 @@ pub fn compare(base: &Loaded, new: &Loaded, options: &Options) -> Result<Compari
     let field = options.across.as_ref().map(|a| a.field);
     let base_rows = side(base, options.across.as_ref(), false, "BASE")?;
     let new_rows = side(new, options.across.as_ref(), true, "NEW")?;
-    let index = |rows: &[&Record], arg: &str| -> Result<BTreeMap<RowKey, usize>> {
+    let index = |rows: &[&Record], arg: &str| -> Result<BTreeMap<MatchKey, usize>> {
         let mut map = BTreeMap::new();
         for (i, r) in rows.iter().enumerate() {
             if let Some(j) = map.insert(match_key(r, field), i) {
@@ -238,10 +240,34 @@ pub fn compare(base: &Loaded, new: &Loaded, options: &Options) -> Result<Compari
         .filter(|r| !base_index.contains_key(&match_key(r, field)))
         .map(|r| (*r).clone())
         .collect();
+    // Rows that would match but for their protocols: named, never compared.
+    let refused: Vec<String> = only_base
+        .iter()
+        .filter_map(|b| {
+            let n = only_new
+                .iter()
+                .find(|n| match_key(n, field).0 == match_key(b, field).0)?;
+            Some(format!(
+                "{} · {} · {}: not compared, protocols differ (BASE {}; NEW {})",
+                b.case,
+                b.backend,
+                b.device,
+                protocol(b),
+                protocol(n)
+            ))
+        })
+        .collect();
+    if base_rows.is_empty() || new_rows.is_empty() {
+        let side = if base_rows.is_empty() { "BASE" } else { "NEW" };
+        return Err(Error::flag(
+            side,
+            "holds no result rows (a folder with only a comparison in it?): give a run folder or a results CSV",
+        ));
+    }
     if pairs.is_empty() {
         let fields = match field {
             Some(f) => format!("every field of a row but {}", f.as_str()),
-            None => "case, backend, device, dtype, batch and threads".into(),
+            None => "case, backend, device, dtype, batch, threads and protocol".into(),
         };
         return Err(Error::flag(
             "NEW",
@@ -264,6 +290,7 @@ pub fn compare(base: &Loaded, new: &Loaded, options: &Options) -> Result<Compari
         only_new,
         layers,
         across: field,
+        refused,
     })
 }
 
@@ -298,7 +325,9 @@ fn samples<'a>(l: &'a Loaded, r: &Record) -> Option<&'a Vec<f64>> {
 fn pair(base: &Loaded, new: &Loaded, b: &Record, n: &Record, options: &Options) -> Pair {
     // Sample i of each was taken in round i: the case's backends share rounds, and so do
     // compare's own A and B.
+    // (A resumed run's later session has another timestamp.)
     let paired = b.run_id == n.run_id
+        && b.timestamp == n.timestamp
         && b.interleaved
         && n.interleaved
         && (b.case == n.case || options.cases_share_rounds)
@@ -324,10 +353,11 @@ fn pair(base: &Loaded, new: &Loaded, b: &Record, n: &Record, options: &Options) 
         && !b.model_sha256.is_empty()
         && !n.model_sha256.is_empty()
     {
+        let short = |d: &str| d.get(..8).unwrap_or(d).to_string();
         notes.push(format!(
             "model files differ (sha256 {}… vs {}…)",
-            &b.model_sha256[..8.min(b.model_sha256.len())],
-            &n.model_sha256[..8.min(n.model_sha256.len())]
+            short(&b.model_sha256),
+            short(&n.model_sha256)
         ));
     }
     let ran = b.status == Status::Ok && n.status == Status::Ok;
@@ -342,8 +372,19 @@ fn pair(base: &Loaded, new: &Loaded, b: &Record, n: &Record, options: &Options) 
             ));
             None
         }
-        (true, Some(x), Some(y)) if paired => Change::paired(x, y, options.seed),
-        (true, Some(x), Some(y)) => Change::unpaired(x, y, options.seed),
+        (true, Some(x), Some(y)) => {
+            let c = if paired {
+                Change::paired(x, y, options.seed)
+            } else {
+                Change::unpaired(x, y, options.seed)
+            };
+            if c.is_none() {
+                notes.push(
+                    "no ratio from the samples (no common round, or a non-positive sample)".into(),
+                );
+            }
+            c
+        }
         (true, ..) => {
             notes.push("no samples (results.jsonl): ratio of medians, no verdict".into());
             None

@@ -195,8 +195,11 @@ pub fn write(c: &Comparison, dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut written = Vec::new();
     for (name, body) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, body).map_err(|e| io(&path, e))?;
+        // Whole files or none: written aside, then renamed into place.
+        let (path, tmp) = (dir.join(name), dir.join(format!(".{name}.tmp")));
+        std::fs::write(&tmp, body)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| io(&path, e))?;
         written.push(path);
     }
     Ok(written)
@@ -278,6 +281,9 @@ pub fn text(c: &Comparison, markdown: bool) -> String {
     for (i, n) in notes.iter().enumerate() {
         out += &format!("[{}] {n}\n", i + 1);
     }
+    for r in &c.refused {
+        out += &format!("{r}\n");
+    }
     for (label, rows) in [("BASE", &c.only_base), ("NEW", &c.only_new)] {
         if !rows.is_empty() {
             let names: Vec<String> = rows
@@ -301,6 +307,7 @@ fn band(c: &Comparison) -> String {
         .iter()
         .filter_map(|p| p.change.map(|ch| (p.noise, ch.paired)))
         .collect();
+    bands.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     bands.dedup();
     if bands.is_empty() {
         return "no verdicts: no row has samples on both sides (results.jsonl); ratios are of medians\n".into();

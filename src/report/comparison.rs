@@ -154,9 +154,9 @@ fn diff_name(l: &LayerLine) -> String {
     let side = |case: &str, backend: &str| format!("{case} · {backend}");
     let (b, n) = (side(&l.case, &l.backend), side(&l.new_case, &l.new_backend));
     if b == n {
-        format!("{b} · {}", l.device)
+        format!("{b} · {} · {}", l.device, l.dtype)
     } else {
-        format!("{b} → {n} · {}", l.device)
+        format!("{b} → {n} · {} · {}", l.device, l.dtype)
     }
 }
 
@@ -278,7 +278,12 @@ pub fn charts(found: &[Found]) -> Result<Vec<Chart>> {
         for (name, layers) in diffs(c) {
             let shown: Vec<&LayerLine> = layers.into_iter().take(TOP).collect();
             let title = format!("Per-layer time change · {name}");
-            let file = format!("layer-changes-{}.svg", slug(&name));
+            // Named by the folder too: two comparisons of the same cases in one report.
+            let file = format!(
+                "layer-changes-{}-{}.svg",
+                slug(&c.dir.display().to_string()),
+                slug(&name)
+            );
             let reach = shown
                 .iter()
                 .map(|l| l.delta_ms.abs())
