@@ -74,13 +74,23 @@ fn for_this_arch(path: &Path) -> bool {
 }
 
 /// Where the library is searched, in the documented order after `--ort-lib` and
-/// `ORT_DYLIB_PATH`: `.deps/venv/…/onnxruntime/capi/` in the working directory, the
-/// binary's folder or any of their ancestors, then the system library folders.
+/// `ORT_DYLIB_PATH`: the onnxruntime package of the Python environment the binary is
+/// installed in (`pip install flopsbench[ort]`: the binary in `<env>/bin`, the package
+/// in `<env>/lib/python3.*/site-packages`), `.deps/venv/…/onnxruntime/capi/` in the
+/// working directory, the binary's folder or any of their ancestors, then the system
+/// library folders.
 fn search_patterns() -> Vec<String> {
     let cwd = std::env::current_dir().ok();
     let exe = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf));
+    let env = exe.iter().filter_map(|bin| bin.parent()).map(|prefix| {
+        prefix
+            .join("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let env: Vec<String> = env.collect();
     let deps = cwd.iter().chain(exe.iter()).flat_map(|d| {
         d.ancestors()
             .map(|a| {
@@ -105,7 +115,7 @@ fn search_patterns() -> Vec<String> {
             .map(String::from),
         )
         .map(|d| format!("{d}/libonnxruntime.so*"));
-    deps.chain(system).collect()
+    env.into_iter().chain(deps).chain(system).collect()
 }
 
 /// Where the library is, in the documented order, or why none was found. Libraries built
