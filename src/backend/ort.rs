@@ -1,5 +1,6 @@
 //! ONNX Runtime through ort (`load-dynamic`): runs the same ONNX bytes as tract. The
-//! library is found at run time — `--ort-lib PATH`, `ORT_DYLIB_PATH`, the project's
+//! library is found at run time — `--ort-lib PATH`, `ORT_DYLIB_PATH`, the onnxruntime
+//! package of the Python environment the binary is installed in (Linux), the project's
 //! `.deps/` (scripts/setup-ort), then the system — and loaded once per process; when it
 //! is missing, `probe` says how to get it instead of letting ort panic. `--device gpu`
 //! registers the CUDA execution provider (onnxruntime-gpu: `scripts/setup-ort --gpu`);
@@ -32,6 +33,7 @@ pub const CRATE_VERSION: &str = "2.0.0-rc.15";
 pub const RUNTIME_VERSION: &str = "1.31.1";
 
 const HOW_TO_FIX: &str = "run scripts/setup-ort (installs onnxruntime==1.31.1 from PyPI into .deps/), \
+     or `pip install 'flopsbench[ort]'` for a pip-installed flopsbench, \
      or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so";
 
 /// The ONNX Runtime backend.
