@@ -1,6 +1,7 @@
-//! `flopsbench compare` end to end: two runs of one configuration are unchanged and pass
-//! the gate; a model whose one block's PConv became a full 3×3 conv is slower, in exactly
-//! that layer, the roll-up names conv, and `--fail-on-regression` exits 1.
+//! `flopsbench compare` end to end: two separate runs compared unpaired, a run against
+//! itself unchanged; a rerun of one model in paired rounds passes the gate; a model whose
+//! one block's PConv became a full 3×3 conv is slower, in exactly that layer, the roll-up
+//! names conv, and `--fail-on-regression` exits 1.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -25,7 +26,7 @@ fn flopsbench(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 #[test]
-fn two_runs_of_one_configuration_are_unchanged_and_pass_the_gate() {
+fn two_runs_are_compared_unpaired_and_a_run_against_itself_is_unchanged() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let run = [
@@ -47,34 +48,54 @@ fn two_runs_of_one_configuration_are_unchanged_and_pass_the_gate() {
         );
         assert_eq!(code, Some(0), "{err}");
     }
-    let (code, json, err) = flopsbench(
-        dir.path(),
-        &[
-            "compare",
-            "base",
-            "new",
-            "--noise",
-            "10",
-            "--fail-on-regression",
-            "10",
-            "--format",
-            "json",
-        ],
-    );
+    // Two separate runs: unpaired, each ratio inside its CI, judged against the 5% band
+    // of separate runs. Whether they agree depends on the machine staying as quiet for
+    // the second run as for the first (on this shared VM, a neighbour's load has made
+    // them differ by 1.45×), so their verdict is not asserted here: the statistics'
+    // "no false alarm under drift" is a unit test (compare::change), and a rerun that
+    // must pass the gate is measured in rounds (the next test).
+    let (code, json, err) = flopsbench(dir.path(), &["compare", "base", "new", "--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     let doc: Value = serde_json::from_str(&json).unwrap();
     let rows = doc["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{json}");
     for row in rows {
-        // Separate runs: unpaired, with a CI around the ratio of medians.
-        assert_eq!(row["verdict"], "unchanged", "{row}");
         assert_eq!(row["paired"], false, "{row}");
+        assert_eq!(row["noise"], 0.05, "{row}");
         let (r, lo, hi) = (
             row["ratio"].as_f64().unwrap(),
             row["ratio_ci95_low"].as_f64().unwrap(),
             row["ratio_ci95_high"].as_f64().unwrap(),
         );
         assert!(lo <= r && r <= hi, "{row}");
+        let verdict = if lo > 1.05 {
+            "regressed"
+        } else if hi < 0.95 {
+            "improved"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(row["verdict"], verdict, "{row}");
+    }
+    // A run against itself (its rows share their rounds: paired, every per-round ratio 1):
+    // unchanged, and the gate passes.
+    let (code, json, err) = flopsbench(
+        dir.path(),
+        &[
+            "compare",
+            "base",
+            "base",
+            "--fail-on-regression",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    for row in doc["rows"].as_array().unwrap() {
+        assert_eq!(row["verdict"], "unchanged", "{row}");
+        assert_eq!(row["ratio"], 1.0, "{row}");
     }
     // One folder against itself, across its two backends: paired round by round.
     let (code, json, err) = flopsbench(
@@ -124,6 +145,32 @@ fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate(
         .concat(),
     );
     assert_eq!(code, Some(0), "{err}");
+    // A rerun of the same configuration, measured in the same rounds (the same model
+    // under another name): unchanged, and the gate passes.
+    std::fs::copy(dir.path().join("t0.onnx"), dir.path().join("t0-again.onnx")).unwrap();
+    let (code, json, err) = flopsbench(
+        dir.path(),
+        &[
+            "compare",
+            "t0.onnx",
+            "t0-again.onnx",
+            "--backend",
+            "tract",
+            "--min-time",
+            "1s",
+            "--fail-on-regression",
+            "5",
+            "--format",
+            "json",
+            "--out",
+            "aa",
+            "-q",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}\n{json}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["rows"][0]["paired"], true, "{json}");
+    assert_ne!(doc["rows"][0]["verdict"], "regressed", "{json}");
     let (code, json, err) = flopsbench(
         dir.path(),
         &[
