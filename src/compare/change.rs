@@ -13,10 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::measure::paired::paired_ratio;
-use crate::measure::stats::{median, percentile_sorted};
-
-/// Bootstrap resamples of an unpaired ratio.
-const RESAMPLES: usize = 2000;
+use crate::measure::stats::{BOOTSTRAP_RESAMPLES, median, percentile_sorted};
 
 /// Default noise band of rows from separate runs: drift between two runs (another
 /// process, the clock, the heap's state) is in neither run's CI; on the shared 2-core
@@ -89,7 +86,7 @@ impl Change {
                 .collect();
             median(&r)
         };
-        let mut ratios: Vec<f64> = (0..RESAMPLES)
+        let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
             .map(|_| {
                 let b = resampled_median(base);
                 resampled_median(new) / b
