@@ -88,6 +88,7 @@ pub mod record;
 pub mod reference;
 pub mod report;
 pub mod results;
+pub mod roofs;
 pub mod run;
 pub mod spec;
 pub mod spin;

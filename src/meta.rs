@@ -65,6 +65,13 @@ pub struct Meta {
     /// recorded.
     #[serde(default)]
     pub precision_features: Vec<String>,
+    /// The data caches the OS reports (level, bytes of one instance, CPUs sharing one),
+    /// from which `peak` sizes its bandwidth kernels and rows are placed in the hierarchy.
+    #[serde(default)]
+    pub caches: Vec<crate::roofs::CacheLevel>,
+    /// The theoretical compute peaks where they can be derived, each with its method.
+    #[serde(default)]
+    pub theoretical_peaks: Vec<crate::roofs::theory::Theoretical>,
 }
 
 /// The Slurm job a worker runs in, from the environment Slurm gives its tasks.
@@ -190,6 +197,10 @@ pub fn collect(
             .unwrap_or_default(),
         slurm,
         precision_features: precision_features(),
+        caches: crate::roofs::cache::here().to_vec(),
+        theoretical_peaks: crate::roofs::theory::here(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ),
     }
 }
 

@@ -188,6 +188,19 @@ pub struct Record {
     /// largest reference magnitude: what the row's precision costs.
     #[serde(default)]
     pub rel_err_vs_f32: Option<f64>,
+    /// The bytes one layer touches at once (input + output + weights, at the batch; a
+    /// network's largest layer; `peak`'s bandwidth kernels: their buffers).
+    #[serde(default)]
+    pub working_set_bytes: Option<u64>,
+    /// The smallest memory level of the host that holds the working set at the row's
+    /// threads (`L1`, `L2`, `L3`, `DRAM`), from the cache sizes the OS reports; empty where
+    /// it does not say.
+    #[serde(default)]
+    pub level: String,
+    /// That level's bytes at the row's threads (private caches add up over threads);
+    /// empty for DRAM.
+    #[serde(default)]
+    pub level_bytes: Option<u64>,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

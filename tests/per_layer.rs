@@ -287,7 +287,10 @@ fn ceilings_depth_suites_and_resume() {
     let bounded: Vec<&LayerRow> = rows.iter().filter(|r| r.gmacs_per_s.is_some()).collect();
     assert!(!bounded.is_empty());
     for r in bounded {
-        assert!(r.bound == "compute" || r.bound == "memory", "{r:?}");
+        assert!(
+            ["compute", "L1", "L2", "L3", "DRAM"].contains(&r.bound.as_str()),
+            "{r:?}"
+        );
         assert!(r.roof_fraction.unwrap() > 0.0, "{r:?}");
     }
     // A suite entry asks for profiles with per_layer = true.

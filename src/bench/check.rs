@@ -443,7 +443,23 @@ pub(crate) fn checked(verified: &Verified, measurement: Measurement) -> Checked 
 }
 
 pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv: bool) {
-    let m = &checked.measurement;
+    fill_timing(record, &checked.measurement, seed);
+    record.max_abs_err = Some(checked.max_abs_err);
+    record.prepare_ms = Some(checked.prepare_ms);
+    record.cold_ms = Some(checked.cold_ms);
+    record.peak_rss_added_mib = checked.peak_rss_added_mib;
+    record.reference = checked.reference.clone();
+    record.detail = checked.detail.clone();
+    record.computed = checked.computed.clone();
+    record.rel_err_vs_f32 = checked.rel_err_vs_f32;
+
+    if has_pconv {
+        record.pconv_impl = checked.pconv_impl.to_string();
+    }
+}
+
+/// A row's statistics and rates from its measurement (the rates from its counts).
+pub(crate) fn fill_timing(record: &mut Record, m: &Measurement, seed: u64) {
     let s = summarize(&m.samples_ms, seed);
     let seconds = s.median_ms / 1e3;
     let items = record.batch as f64;
@@ -462,7 +478,6 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
     record.gmacs_per_s = Some(record.macs as f64 * items / seconds / 1e9);
     record.gflops_per_s = Some(record.flops as f64 * items / seconds / 1e9);
     record.gbytes_per_s = Some(record.mem_bytes as f64 / seconds / 1e9);
-    record.max_abs_err = Some(checked.max_abs_err);
     record.ci_target_met = m.ci_target_met;
     if !m.calls_ms.is_empty() {
         let mut calls = m.calls_ms.clone();
@@ -472,16 +487,5 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
         record.call_p90_ms = rank(0.90);
         record.call_p99_ms = rank(0.99);
         record.call_max_ms = calls.last().copied();
-    }
-    record.prepare_ms = Some(checked.prepare_ms);
-    record.cold_ms = Some(checked.cold_ms);
-    record.peak_rss_added_mib = checked.peak_rss_added_mib;
-    record.reference = checked.reference.clone();
-    record.detail = checked.detail.clone();
-    record.computed = checked.computed.clone();
-    record.rel_err_vs_f32 = checked.rel_err_vs_f32;
-
-    if has_pconv {
-        record.pconv_impl = checked.pconv_impl.to_string();
     }
 }

@@ -12,6 +12,7 @@ mod check;
 pub mod coverage;
 mod experiment;
 mod groups;
+pub mod kernels;
 mod layers;
 mod plan;
 mod rounds;
@@ -131,7 +132,8 @@ pub fn measure_cases(
     // of the budget).
     let splits = skipped::splits(&at, experiment.own_dtype, cases, plan);
     let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
-    let total = skipped::rows(&splits);
+    let kernels = kernels::per_device(plan, dtypes, cases);
+    let total = skipped::rows(&splits) + kernels.iter().map(Vec::len).sum::<usize>();
     reporter.begin(total);
     let mut engine = Engine {
         experiment,
@@ -166,6 +168,9 @@ pub fn measure_cases(
                 }
             }
         }
+    }
+    for ((device, _), jobs) in plan.iter().zip(&kernels) {
+        engine.kernels(jobs, device)?;
     }
     engine.reporter.done();
     Ok(engine.records)
@@ -307,18 +312,7 @@ impl Engine<'_> {
         let mut record = blank_record(
             self.experiment,
             case,
-            &RowBase {
-                run_id: self.context.run_id.clone(),
-                host: self.host.clone(),
-                device: device.clone(),
-                device_model: self.device_model.clone(),
-                arch: std::env::consts::ARCH.to_string(),
-                backend: backend.name().into(),
-                backend_version: backend.version(),
-                batch,
-                threads,
-                overhead_ns: self.context.overhead_ns,
-            },
+            &self.row_base(device, (backend.name(), backend.version()), batch, threads),
             counts.as_ref(),
         );
         record.status = Status::Skipped;
@@ -465,7 +459,7 @@ fn profiles(experiment: &Experiment, case: &Case, record: &Record) -> bool {
 
 /// A job's row before it is measured: its counts, protocol and provenance.
 fn new_record(experiment: &Experiment, job: &Job<'_>, context: &RunContext) -> Record {
-    blank_record(
+    let mut record = blank_record(
         experiment,
         job.case,
         &RowBase {
@@ -481,7 +475,10 @@ fn new_record(experiment: &Experiment, job: &Job<'_>, context: &RunContext) -> R
             overhead_ns: context.overhead_ns,
         },
         job.work.as_ref().ok().map(|w| &w.counts),
-    )
+    );
+    let working_set = job.work.as_ref().ok().and_then(|w| w.working_set());
+    kernels::place(&mut record, working_set);
+    record
 }
 
 /// The job's work, or the reason it has none.

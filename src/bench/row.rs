@@ -139,6 +139,9 @@ pub fn blank_record(
         partition: String::new(),
         computed: String::new(),
         rel_err_vs_f32: None,
+        working_set_bytes: None,
+        level: String::new(),
+        level_bytes: None,
     }
 }
 

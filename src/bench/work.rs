@@ -118,6 +118,11 @@ impl Work {
         })
     }
 
+    /// The bytes its largest layer touches at once (input + output + weights).
+    pub(crate) fn working_set(&self) -> Option<u64> {
+        self.layers.iter().map(|l| l.mem_bytes).max()
+    }
+
     /// Prepares this work on `backend`: the file as given where the backend runs files,
     /// else the spec model; an error names the node that keeps the backend out.
     pub(crate) fn prepare(

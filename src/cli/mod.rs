@@ -81,13 +81,16 @@ enum Commands {
         after_help = help::PAPER
     )]
     Paper(Box<PaperCommand>),
-    /// Measure the device's ceilings: dense GEMM on one and on all threads, stream bandwidth
+    /// Measure the device's roofs: compute peak and a bandwidth per memory level
     #[command(
-        long_about = "Measure the device's ceilings as each backend sees them: a dense GEMM \
-        (a 1×1 convolution, (1024×512)·(512×512), 268 M multiply-adds) on one thread and on \
-        all threads, and a streaming pass (ReLU over 16 M f32 values: 64 MiB read, 64 MiB \
-        written). Written like any other result (kind = peak); `report` draws them as the \
-        roofline's roof (MAC/s) and slope (bytes/s).",
+        long_about = "Measure the device's roofs on one thread and on all threads. Compute: \
+        an FMA-chain micro-kernel for the widest instruction the CPU has at each dtype \
+        (AVX-512, AVX2+FMA, NEON; AVX512-BF16, VNNI) and each backend's dense GEMM (a 1×1 \
+        convolution, (1024×512)·(512×512), 268 M multiply-adds). Bandwidth: a read-write \
+        kernel sized to each cache level the OS reports (L1, L2, L3) and to DRAM, and each \
+        backend's streaming pass (ReLU over 64 MiB). Written like any other result (kind = \
+        peak; the micro-kernels as backend `kernel`); `report` draws them as the roofline's \
+        roofs and places every row under the level its working set fits.",
         after_help = help::PEAK,
         allow_negative_numbers = true,
         // Peak runs one thread and all threads itself, and has no BN or PConv layer.

@@ -230,13 +230,13 @@ impl Ctx<'_> {
             .filter(|i| !i.is_empty())
             .cloned()
             .partition(|i| !self.is_const(i));
-        if node.op_type == "Split" {
-            if let Some(mut slices) = self.split(node) {
-                for s in &mut slices {
-                    s.source = Some(index);
-                }
-                return slices;
+        if node.op_type == "Split"
+            && let Some(mut slices) = self.split(node)
+        {
+            for s in &mut slices {
+                s.source = Some(index);
             }
+            return slices;
         }
         let (layer, params, inputs) = match self.layer_of(node, &activations) {
             Some((layer, params, inputs)) => (Some(layer), params, inputs),

@@ -155,10 +155,7 @@ mod tests {
             net("aa-3", 3.0),
             net("bb-1", 4.0),
         ];
-        let c = Ceilings {
-            gmacs_per_s: 500.0,
-            gbytes_per_s: 10.0,
-        };
+        let c = Ceilings::flat(500.0, 10.0);
         let by_network = evaluate(Predictor::Flops, &nets, &c, Holdout::Network);
         assert_eq!(by_network.predictions.len(), 4);
         assert_eq!(by_network.within10, 1.0, "exactly linear");

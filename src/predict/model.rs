@@ -61,10 +61,10 @@ pub fn flops(train: &[&Network], target: &Network) -> Option<f64> {
     Some(c[0] * target.macs + c[1])
 }
 
-/// The roofline time of one layer, ms: its multiply-adds at the GEMM rate or its bytes at
-/// the stream bandwidth, whichever takes longer.
+/// The roofline time of one layer, ms: its multiply-adds at the compute peak or its bytes
+/// at the bandwidth of the memory level that holds them, whichever takes longer.
 pub fn roofline_ms(macs: f64, bytes: f64, c: &Ceilings) -> f64 {
-    (macs / (c.gmacs_per_s * 1e9)).max(bytes / (c.gbytes_per_s * 1e9)) * 1e3
+    c.time_ms(macs, bytes)
 }
 
 /// The roofline: the sum of the layers' roofline times, no fitting.
@@ -249,10 +249,7 @@ mod tests {
 
     #[test]
     fn the_roofline_takes_the_slower_roof_per_layer() {
-        let c = Ceilings {
-            gmacs_per_s: 100.0,
-            gbytes_per_s: 10.0,
-        };
+        let c = Ceilings::flat(100.0, 10.0);
         // 1 G multiply-adds: 10 ms of compute; 50 MB: 5 ms of traffic → 10 ms.
         assert!((roofline_ms(1e9, 5e7, &c) - 10.0).abs() < 1e-9);
         // 0.1 G: 1 ms; 50 MB: 5 ms → 5 ms.

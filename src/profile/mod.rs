@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use attribute::{Attributed, LayerSpec, RanAs, attribute};
 
 use crate::measure::summarize;
-use crate::record::{Record, Status};
-use crate::spec::CaseKind;
+use crate::record::Record;
 
 /// One row of `layers.csv`: a layer (or a node the runtime added) of one network on one
 /// backend and device.
@@ -63,8 +62,9 @@ pub struct LayerRow {
     pub share_of_macs: Option<f64>,
     /// Achieved G multiply-adds per second (the batch's).
     pub gmacs_per_s: Option<f64>,
-    /// `compute` or `memory`: which roof bounds it at its intensity (when the device's
-    /// ceilings are known).
+    /// `compute` or the memory level whose bandwidth bounds it at its intensity (`L1`,
+    /// `L2`, `L3`, `DRAM`: the smallest level that holds its input + output + weights),
+    /// when the device's ceilings are known.
     pub bound: String,
     /// Its rate / that roof.
     pub roof_fraction: Option<f64>,
@@ -109,14 +109,7 @@ pub struct ProfileOf {
     pub dtype: crate::spec::Dtype,
 }
 
-/// The device's ceilings: dense multiply-adds (G/s) and streaming bandwidth (GB/s).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ceilings {
-    /// G multiply-adds per second.
-    pub gmacs_per_s: f64,
-    /// G bytes per second.
-    pub gbytes_per_s: f64,
-}
+pub use crate::roofs::Ceilings;
 
 impl ProfileOf {
     /// A row with these keys and everything else empty.
@@ -236,50 +229,20 @@ fn finish(out: &mut [LayerSamples], batch: usize, ceilings: Option<Ceilings>, se
         if row.macs > 0 && m > 0.0 {
             let rate = row.macs as f64 * batch as f64 / (m / 1e3) / 1e9;
             row.gmacs_per_s = Some(rate);
-            if let (Some(c), Some(i)) = (ceilings, row.intensity_macs_per_byte) {
-                let memory_roof = i * c.gbytes_per_s;
-                let (bound, roof) = if memory_roof < c.gmacs_per_s {
-                    ("memory", memory_roof)
-                } else {
-                    ("compute", c.gmacs_per_s)
-                };
-                row.bound = bound.into();
-                row.roof_fraction = Some(rate / roof);
+            if let (Some(c), Some(i)) = (&ceilings, row.intensity_macs_per_byte) {
+                // A layer's traffic is its working set: input + output + weights.
+                let b = c.bound(i, Some(row.mem_bytes));
+                row.bound = b.bound;
+                row.roof_fraction = Some(rate / b.roof);
             }
         }
     }
 }
 
-/// The ceilings among one device's `peaks` rows (others are ignored) for rows at `dtype`:
-/// the best dense GEMM rate at that dtype and the thread count closest to `threads`, and
-/// the best stream bandwidth (bytes are bytes: any dtype's stream).
+/// The roofs among one device's `peaks` rows for rows at `dtype` on `threads` threads
+/// ([`Ceilings::of`]).
 pub fn ceilings(peaks: &[&Record], threads: usize, dtype: crate::spec::Dtype) -> Option<Ceilings> {
-    let ok = || {
-        peaks
-            .iter()
-            .filter(|r| r.kind == CaseKind::Peak && r.status == Status::Ok)
-    };
-    let nearest = ok()
-        .filter(|r| r.name == "gemm" && r.dtype == dtype)
-        .map(|r| r.threads.abs_diff(threads))
-        .min()?;
-    let best = |rates: Vec<f64>| rates.into_iter().reduce(f64::max);
-    let gemm = best(
-        ok().filter(|r| {
-            r.name == "gemm" && r.dtype == dtype && r.threads.abs_diff(threads) == nearest
-        })
-        .filter_map(|r| r.gmacs_per_s)
-        .collect(),
-    )?;
-    let stream = best(
-        ok().filter(|r| r.name == "stream")
-            .filter_map(|r| r.gbytes_per_s)
-            .collect(),
-    )?;
-    Some(Ceilings {
-        gmacs_per_s: gemm,
-        gbytes_per_s: stream,
-    })
+    Ceilings::of(peaks, threads, dtype)
 }
 
 /// The sum of the rows' medians, ms.

@@ -124,6 +124,41 @@ pub(super) fn roof_line(
         .collect()
 }
 
+/// The roofs of `c` on a log-log roofline chart over intensities `x`: one slope per memory
+/// level (darker for slower memory) up to the compute peak, each labelled with its
+/// bandwidth, the last (DRAM) with the peak and how it was measured.
+pub(super) fn draw_roofs<'a, CT>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    x: &std::ops::Range<f64>,
+    c: &crate::roofs::Ceilings,
+) -> Result<()>
+where
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let n = c.levels.len();
+    for (i, l) in c.levels.iter().enumerate() {
+        let shade = (170 - 170 * i / n.max(1)) as u8;
+        let col = RGBColor(shade, shade, shade);
+        let label = if i + 1 == n {
+            format!(
+                "roof: {} {:.1} GB/s; compute {:.1} G MAC/s ({})",
+                l.name, l.gbytes_per_s, c.gmacs_per_s, c.compute
+            )
+        } else {
+            format!("roof: {} {:.1} GB/s", l.name, l.gbytes_per_s)
+        };
+        chart
+            .draw_series(LineSeries::new(
+                roof_line(x, c.gmacs_per_s, Some(l.gbytes_per_s)),
+                col.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], col.stroke_width(2)));
+    }
+    Ok(())
+}
+
 pub(super) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::charts::{Chart, FONT, color, decades, err, legend, render, roof_line, slug};
+use super::charts::{Chart, FONT, color, decades, draw_roofs, err, legend, render, slug};
 use super::tables::{Table, f};
 use crate::error::Result;
 use crate::profile::summary::{self, Group};
 use crate::profile::{LayerRow, LayerSamples};
 use crate::record::{Record, Status};
+use crate::roofs::Ceilings;
 
 /// One profile: a network on a backend and device, from one run.
 struct Profile<'a> {
@@ -123,15 +124,13 @@ pub fn tables(layers: &[LayerRow], records: &[Record], include_emulated: bool) -
         .collect()
 }
 
-/// The ceilings among `records` of `network`'s host and device
-/// ([`crate::profile::ceilings`]).
-fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<(f64, f64)> {
+/// The roofs among `records` of `network`'s host and device ([`crate::roofs::Ceilings`]).
+fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<Ceilings> {
     let peaks: Vec<&Record> = records
         .iter()
         .filter(|r| r.device == network.device && r.host == network.host)
         .collect();
-    crate::profile::ceilings(&peaks, threads, network.dtype)
-        .map(|c| (c.gmacs_per_s, c.gbytes_per_s))
+    Ceilings::of(&peaks, threads, network.dtype)
 }
 
 /// Two bars per op type: its share of the time and of the multiply-adds.
@@ -200,7 +199,7 @@ fn shares_chart(p: &Profile<'_>) -> Result<Chart> {
 }
 
 /// Every layer with multiply-adds on the device's roofline, coloured by op type.
-fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
+fn roofline_chart(p: &Profile<'_>, roof: Ceilings) -> Result<Chart> {
     let (case, backend, device, _) = &p.key;
     let points: Vec<&LayerRow> = p
         .rows
@@ -208,7 +207,7 @@ fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
         .map(|r| &r.row)
         .filter(|r| r.gmacs_per_s.is_some() && r.intensity_macs_per_byte.is_some())
         .collect();
-    let (gemm, stream) = roof;
+    let gemm = roof.gmacs_per_s;
     let x = decades(
         points
             .iter()
@@ -241,12 +240,7 @@ fn roofline_chart(p: &Profile<'_>, roof: (f64, f64)) -> Result<Chart> {
             .axis_desc_style((FONT, 14))
             .draw()
             .map_err(err)?;
-        let line = roof_line(&x, gemm, Some(stream));
-        chart
-            .draw_series(LineSeries::new(line, BLACK.stroke_width(2)))
-            .map_err(err)?
-            .label(format!("roof ({gemm:.1} G MAC/s, {stream:.1} GB/s)"))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
+        draw_roofs(&mut chart, &x, &roof)?;
         for (i, op) in ops.iter().enumerate() {
             let c = color(i);
             chart

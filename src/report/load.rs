@@ -110,6 +110,9 @@ pub struct RunMeta {
     /// Whether its device was emulated.
     #[serde(default)]
     pub emulated: bool,
+    /// The theoretical compute peaks it derived (where the clock was known).
+    #[serde(default)]
+    pub theoretical_peaks: Vec<crate::roofs::theory::Theoretical>,
 }
 
 /// Everything read from the inputs.

@@ -7,7 +7,8 @@
 //! written atomically.
 
 mod calls;
-pub mod charts;
+pub mod ceilings;
+mod charts;
 pub mod comparison;
 pub mod html;
 pub mod layers;

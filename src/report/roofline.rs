@@ -1,16 +1,17 @@
-//! The roofline chart: one per device, host and dtype, every measured row placed by its
-//! arithmetic intensity (the traffic of the graph its backend ran) and achieved rate,
-//! under the GEMM roof measured at the same dtype (`peak --dtype`) and the bandwidth slope
-//! of the stream (bytes are bytes: any dtype's).
+//! The roofline chart: one per device, host, dtype and thread count, every measured row
+//! placed by its arithmetic intensity (the traffic of the graph its backend ran) and
+//! achieved rate, under the roofs `peak` measured there: the compute peak at the dtype and
+//! one slope per memory level (bytes are bytes: any dtype's bandwidths).
 
 use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::charts::{Chart, FONT, color, decades, err, legend, render, roof_line, slug};
+use super::charts::{Chart, FONT, color, decades, draw_roofs, err, legend, render, slug};
 use super::{Column, usable};
 use crate::error::Result;
 use crate::record::Record;
+use crate::roofs::Ceilings;
 use crate::spec::{CaseKind, Dtype};
 
 /// The roofline charts of `records`.
@@ -37,86 +38,71 @@ fn roofline_points<'a>(rows: &[&'a Record]) -> Vec<&'a Record> {
     points
 }
 
-/// A device's roofs at one dtype, G multiply-adds/s and GB/s.
-struct Roofs {
-    /// The best GEMM on one thread.
-    gemm1: Option<f64>,
-    /// The best GEMM on all threads.
-    gemm_all: Option<f64>,
-    /// The best stream bandwidth.
-    stream: Option<f64>,
-}
+/// The rows of each host, device, dtype and thread count: one chart each, under the
+/// roofs of that dtype and thread count ([`Ceilings::of`]).
+type ChartKey = (String, String, Dtype, usize);
 
-/// The roofs of `dtype` among one device's `peaks`: its own GEMM rows, any dtype's stream.
-fn roofs(peaks: &[&&Record], dtype: Dtype) -> Roofs {
-    let best = |name: &str, one: bool, pick: fn(&Record) -> Option<f64>| {
-        peaks
-            .iter()
-            .filter(|r| r.name == name && (r.threads == 1) == one)
-            .filter(|r| name == "stream" || r.dtype == dtype)
-            .filter_map(|r| pick(r))
-            .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
-    };
-    Roofs {
-        gemm1: best("gemm", true, |r| r.gmacs_per_s),
-        gemm_all: best("gemm", false, |r| r.gmacs_per_s),
-        stream: best("stream", false, |r| r.gbytes_per_s),
-    }
-}
-
-/// The rows of each host, device and dtype: one chart each, the GEMM roof at the dtype's
-/// own peak, the bandwidth slope from any dtype's stream (bytes are bytes).
-fn by_device<'a>(rows: &[&'a Record]) -> BTreeMap<(String, String, Dtype), Vec<&'a Record>> {
-    let mut out: BTreeMap<(String, String, Dtype), Vec<&Record>> = BTreeMap::new();
+fn by_device<'a>(rows: &[&'a Record]) -> BTreeMap<ChartKey, Vec<&'a Record>> {
+    let mut out: BTreeMap<ChartKey, Vec<&Record>> = BTreeMap::new();
     for r in rows {
-        out.entry((r.host.clone(), r.device.to_string(), r.dtype))
+        out.entry((r.host.clone(), r.device.to_string(), r.dtype, r.threads))
             .or_default()
             .push(r);
     }
     out
 }
 
-/// One chart per device, host and dtype.
+/// The arithmetic intensity of a row: multiply-adds of the batch per byte of the graph its
+/// backend ran (the paper's count where a row has no graph figure, e.g. an older file).
+pub(super) fn intensity(r: &Record) -> f64 {
+    r.macs as f64 * r.batch as f64 / r.mem_bytes_graph.unwrap_or(r.mem_bytes) as f64
+}
+
+/// The peak rows of `host`'s `device` among `rows`.
+pub(super) fn peaks_of<'a>(rows: &[&'a Record], host: &str, device: &str) -> Vec<&'a Record> {
+    rows.iter()
+        .copied()
+        .filter(|r| r.kind == CaseKind::Peak && r.host == host)
+        .filter(|r| r.device.to_string() == device)
+        .collect()
+}
+
+/// One chart per device, host, dtype and thread count.
 fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
-    for ((host, device, dtype), mine) in by_device(rows) {
-        let peaks: Vec<&&Record> = rows
-            .iter()
-            .filter(|r| r.kind == CaseKind::Peak && r.host == host)
-            .filter(|r| r.device.to_string() == device)
-            .collect();
+    for ((host, device, dtype, threads), mine) in by_device(rows) {
         let points = roofline_points(&mine);
         if points.is_empty() {
             continue;
         }
-        let Roofs {
-            gemm1,
-            gemm_all,
-            stream,
-        } = roofs(&peaks, dtype);
-        // The traffic of the graph the backend ran (the paper's count where a row has no
-        // graph figure, e.g. from an older file).
-        let intensity = |r: &Record| {
-            r.macs as f64 * r.batch as f64 / r.mem_bytes_graph.unwrap_or(r.mem_bytes) as f64
-        };
+        let roofs = Ceilings::of(&peaks_of(rows, &host, &device), threads, dtype);
         let x = decades(points.iter().map(|r| intensity(r)).chain([0.1, 1000.0]));
         let y = decades(
             points
                 .iter()
                 .filter_map(|r| r.gmacs_per_s)
-                .chain(gemm1)
-                .chain(gemm_all),
+                .chain(roofs.as_ref().map(|c| c.gmacs_per_s)),
         );
-        let (title, file) = match dtype {
-            Dtype::F32 => (
-                format!("Roofline · {device} @ {host}"),
-                format!("roofline-{}-{}.svg", slug(&host), slug(&device)),
-            ),
-            d => (
-                format!("Roofline · {device} @ {host} · {d}"),
-                format!("roofline-{}-{}-{d}.svg", slug(&host), slug(&device)),
-            ),
+        let at = match (dtype, threads) {
+            (Dtype::F32, 1) => String::new(),
+            (Dtype::F32, t) => format!("-t{t}"),
+            (d, 1) => format!("-{d}"),
+            (d, t) => format!("-{d}-t{t}"),
         };
+        let title = format!(
+            "Roofline · {device} @ {host}{}{}",
+            if dtype == Dtype::F32 {
+                String::new()
+            } else {
+                format!(" · {dtype}")
+            },
+            if threads == 1 {
+                String::new()
+            } else {
+                format!(" · {threads} threads")
+            },
+        );
+        let file = format!("roofline-{}-{}{at}.svg", slug(&host), slug(&device));
         out.push(render(&title, file, |root| {
             let mut chart = ChartBuilder::on(root)
                 .caption(&title, (FONT, 20))
@@ -135,19 +121,8 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 .axis_desc_style((FONT, 14))
                 .draw()
                 .map_err(err)?;
-            for (peak, label, c) in [
-                (gemm_all, "roof: GEMM all threads, stream bandwidth", BLACK),
-                (gemm1, "roof: GEMM 1 thread", RGBColor(120, 120, 120)),
-            ] {
-                if let Some(p) = peak {
-                    chart
-                        .draw_series(LineSeries::new(roof_line(&x, p, stream), c.stroke_width(2)))
-                        .map_err(err)?
-                        .label(format!("{label} ({p:.1} G MAC/s)"))
-                        .legend(move |(x, y)| {
-                            PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2))
-                        });
-                }
+            if let Some(c) = &roofs {
+                draw_roofs(&mut chart, &x, c)?;
             }
             let mut backends: Vec<String> = points.iter().map(|r| r.backend.clone()).collect();
             backends.sort();
@@ -170,10 +145,10 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                     .label(format!("{b} (● operator stacks, ▲ networks)"))
                     .legend(move |(x, y)| Circle::new((x + 6, y), 4, col.filled()));
             }
-            if stream.is_none() {
+            if roofs.is_none() {
                 let (px, py) = chart.backend_coord(&(x.start, y.end));
                 root.draw(&Text::new(
-                    "no peak rows for this device: run `flopsbench peak` to draw the roof",
+                    "no peak rows for this device, dtype and thread count: run `flopsbench peak` to draw the roofs",
                     (px + 10, py + 10),
                     (FONT, 13),
                 ))

@@ -268,54 +268,6 @@ fn table3(rows: &[&Record]) -> Option<Table> {
     })
 }
 
-fn peaks(rows: &[&Record]) -> Option<Table> {
-    let peak: Vec<&Record> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.kind == CaseKind::Peak)
-        .collect();
-    if peak.is_empty() {
-        return None;
-    }
-    let mut out_rows = Vec::new();
-    let mut cols: Vec<Column> = peak.iter().map(|r| Column::device_of(r)).collect();
-    cols.sort();
-    cols.dedup();
-    for c in cols {
-        let mine: Vec<&&Record> = peak.iter().filter(|r| Column::device_of(r) == c).collect();
-        let best = |name: &str, one: bool, pick: fn(&Record) -> f64| {
-            mine.iter()
-                .filter(|r| r.name == name && (r.threads == 1) == one)
-                .map(|r| pick(r))
-                .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
-                .map_or("–".into(), |v| f(v, 2))
-        };
-        let gm = |r: &Record| r.gmacs_per_s.unwrap_or(0.0);
-        let gb = |r: &Record| r.gbytes_per_s.unwrap_or(0.0);
-        out_rows.push(vec![
-            c.to_string(),
-            best("gemm", true, gm),
-            best("gemm", false, gm),
-            best("stream", false, gb),
-        ]);
-    }
-    Some(Table {
-        title: "Device ceilings (flopsbench peak)".into(),
-        intro: "Dense GEMM (1×1 conv, 268 M multiply-adds) and a streaming ReLU over 64 MiB: \
-                the roofline's roof and slope as each backend sees them."
-            .into(),
-        header: [
-            "Column",
-            "GEMM 1 thread (G MAC/s)",
-            "GEMM all threads (G MAC/s)",
-            "Stream (GB/s)",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: out_rows,
-    })
-}
-
 /// A reading order of rows that does not depend on the order of the inputs: by column,
 /// then the case's parameters (numbers as numbers), then when it ran.
 fn in_order(rows: &mut [&Record]) {
@@ -465,7 +417,8 @@ pub fn build(loaded: &Loaded, include_emulated: bool) -> Vec<Table> {
     out.extend(table3(&rows));
     out.extend(super::models::table(&rows));
     out.extend(earlier(&rows));
-    out.extend(peaks(&rows));
+    out.extend(super::ceilings::table(loaded, include_emulated));
+    out.extend(super::ceilings::bounds(loaded, include_emulated));
     out.extend(other_ops(&rows));
     out.extend(super::calls::table(&rows));
     out.extend(super::paired::table(loaded, &rows, 0));

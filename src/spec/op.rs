@@ -230,7 +230,7 @@ impl OpCase {
                         "pconv keeps the feature-map size: stride must be 1",
                     ));
                 }
-                if self.kernel % 2 == 0 {
+                if self.kernel.is_multiple_of(2) {
                     return Err(Error::flag(
                         "--kernel",
                         format!(
