@@ -72,6 +72,10 @@ pub struct Meta {
     /// The theoretical compute peaks where they can be derived, each with its method.
     #[serde(default)]
     pub theoretical_peaks: Vec<crate::roofs::theory::Theoretical>,
+    /// Every roof this run's `peak` rows measured, each with its level and method, added
+    /// as each row finishes.
+    #[serde(default)]
+    pub roofs: Vec<crate::roofs::Figure>,
 }
 
 /// The Slurm job a worker runs in, from the environment Slurm gives its tasks.
@@ -200,7 +204,9 @@ pub fn collect(
         caches: crate::roofs::cache::here().to_vec(),
         theoretical_peaks: crate::roofs::theory::here(
             std::thread::available_parallelism().map_or(1, |n| n.get()),
+            System::physical_core_count().unwrap_or(1),
         ),
+        roofs: Vec::new(),
     }
 }
 

@@ -144,7 +144,23 @@ impl ResultsWriter {
         let jsonl_path = self.dir.join("results.jsonl");
         JsonLinesExporter
             .write(&row, false, &mut self.jsonl)
-            .map_err(on(&jsonl_path))
+            .map_err(on(&jsonl_path))?;
+        match crate::roofs::Figure::of(record) {
+            Some(figure) => self.add_roof(figure),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a measured roof to `meta.json`'s `roofs` (rewritten in place).
+    fn add_roof(&self, figure: crate::roofs::Figure) -> Result<()> {
+        let path = self.dir.join("meta.json");
+        let text = fs::read_to_string(&path).map_err(io(&path))?;
+        let mut meta: Meta = serde_json::from_str(&text).map_err(|e| Error::Serialise {
+            what: "meta.json",
+            message: e.to_string(),
+        })?;
+        meta.roofs.push(figure);
+        write_meta(&self.dir, &meta)
     }
 }
 

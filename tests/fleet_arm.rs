@@ -210,3 +210,72 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
     let all = report(&["--include-emulated"], "all");
     assert!(all.join("nets-arm.svg").exists());
 }
+
+#[test]
+fn peak_micro_kernels_run_checked_on_emulated_arm_and_stay_off_the_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(devices) = emulated_arm(dir.path()) else {
+        return;
+    };
+    let out = dir.path().join("run");
+    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+        .args(["peak", "--device", "arm", "--backend", "candle"])
+        .args([
+            "--runs",
+            "2",
+            "--min-time",
+            "0",
+            "--warmup",
+            "0",
+            "--devices",
+        ])
+        .arg(&devices)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    let rows = jsonl(&out.join("arm/results.jsonl"));
+    let kernel: Vec<_> = rows
+        .iter()
+        .map(|r| &r.record)
+        .filter(|r| r.backend == "kernel")
+        .collect();
+    // The NEON FMA chain and a bandwidth per level, checked against their closed forms.
+    let fma = kernel
+        .iter()
+        .find(|r| r.name == "fma" && r.threads == 1)
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(fma.detail.contains("NEON"), "{fma:?}");
+    assert!(kernel.iter().any(|r| r.name == "bw-DRAM"), "{kernel:?}");
+    for r in &kernel {
+        assert_eq!(r.status, Status::Ok, "{}: {}", r.case, r.error);
+        assert!(r.emulated && r.arch == "aarch64", "{r:?}");
+        assert_eq!(r.max_abs_err, Some(0.0), "{r:?}");
+        assert!(r.gmacs_per_s.unwrap_or(0.0) > 0.0 || r.gbytes_per_s.unwrap_or(0.0) > 0.0);
+    }
+    // Emulated figures are never drawn or tabled as roofs.
+    let dest = dir.path().join("report");
+    let report = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
+        .arg("report")
+        .arg(&out)
+        .arg("-o")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let md = std::fs::read_to_string(dest.join("report.md")).unwrap();
+    assert!(!md.contains("## Device ceilings"), "{md}");
+    let charts: Vec<String> = std::fs::read_dir(&dest)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("roofline"))
+        .collect();
+    assert!(charts.is_empty(), "{charts:?}");
+}

@@ -19,7 +19,8 @@ fn flopsbench(args: &[&str], dir: &Path) -> String {
 fn every_row_sits_under_its_roof_and_names_its_level() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The roofs sampled long enough for a best sample; the rows briefly (their medians).
+    // The backends' GEMMs sampled for 0.5 s (the micro-kernels take 0.2 s of it: their
+    // best sample is the roof); the operator rows briefly (their medians).
     flopsbench(
         &[
             "peak",

@@ -133,7 +133,9 @@ pub fn measure_cases(
     let splits = skipped::splits(&at, experiment.own_dtype, cases, plan);
     let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
     let kernels = kernels::per_device(plan, dtypes, cases);
-    let total = skipped::rows(&splits) + kernels.iter().map(Vec::len).sum::<usize>();
+    // Micro-kernel rows sample briefly on their own: they take nothing of the budget.
+    let brief = kernels.iter().map(Vec::len).sum::<usize>();
+    let total = skipped::rows(&splits) + brief;
     reporter.begin(total);
     let mut engine = Engine {
         experiment,
@@ -141,10 +143,12 @@ pub fn measure_cases(
         sink,
         reporter,
         // Rows kept from an earlier session are not cases left to measure.
-        budget: experiment
-            .sampler
-            .budget
-            .map(|b| budget::Budget::new(b, total.saturating_sub(context.done.len() + skipped))),
+        budget: experiment.sampler.budget.map(|b| {
+            budget::Budget::new(
+                b,
+                total.saturating_sub(context.done.len() + skipped + brief),
+            )
+        }),
         index: 0,
         total,
         host: meta::host_name(),
@@ -476,8 +480,10 @@ fn new_record(experiment: &Experiment, job: &Job<'_>, context: &RunContext) -> R
         },
         job.work.as_ref().ok().map(|w| &w.counts),
     );
-    let working_set = job.work.as_ref().ok().and_then(|w| w.working_set());
-    kernels::place(&mut record, working_set);
+    if !matches!(job.device, DeviceSpec::Cuda(_)) {
+        let working_set = job.work.as_ref().ok().and_then(|w| w.working_set());
+        kernels::place(&mut record, working_set);
+    }
     record
 }
 

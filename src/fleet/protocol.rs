@@ -14,7 +14,7 @@ use crate::record::{Record, RecordWithSamples};
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 9;
+pub const PROTOCOL: u32 = 10;
 
 /// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

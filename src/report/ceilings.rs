@@ -8,15 +8,8 @@ use super::roofline::{intensity, peaks_of};
 use super::tables::{Table, f};
 use super::{Column, usable};
 use crate::record::{Record, Status};
-use crate::roofs::{Bound, Ceilings, cache::bytes_text};
+use crate::roofs::{Bound, Ceilings, Figure, cache::bytes_text};
 use crate::spec::CaseKind;
-
-/// A row's rate of a peak row: the best sample's, the median's where it has no minimum.
-fn best_rate(r: &Record) -> Option<f64> {
-    let ms = r.min_ms.or(r.median_ms)?;
-    let work = if r.macs > 0 { r.macs } else { r.mem_bytes };
-    (ms > 0.0).then(|| work as f64 * r.batch as f64 / (ms / 1e3) / 1e9)
-}
 
 /// Every ceiling `peak` measured, one line per figure.
 pub fn table(loaded: &Loaded, include_emulated: bool) -> Option<Table> {
@@ -44,45 +37,29 @@ pub fn table(loaded: &Loaded, include_emulated: bool) -> Option<Table> {
         )
     };
     peaks.sort_by_cached_key(|r| order(r));
-    let out_rows = peaks
+    let mut out_rows: Vec<Vec<String>> = peaks
         .iter()
-        .map(|r| {
-            let (figure, level, value) = match r.name.as_str() {
-                "fma" | "gemm" => (
-                    format!("compute {}", r.dtype),
-                    "registers".to_string(),
-                    best_rate(r).map_or("–".into(), |v| format!("{} G MAC/s", f(v, 1))),
-                ),
-                name => (
-                    "bandwidth".to_string(),
-                    match (name.strip_prefix("bw-"), r.level_bytes) {
-                        (Some(l), Some(b)) => format!("{l} ({})", bytes_text(b)),
-                        (Some(l), None) => l.to_string(),
-                        (None, _) => "DRAM".into(),
-                    },
-                    best_rate(r).map_or("–".into(), |v| format!("{} GB/s", f(v, 1))),
-                ),
-            };
-            let method = match r.name.as_str() {
-                "gemm" => format!("GEMM on {} (1×1 conv 512→512, 32×32)", r.backend),
-                "stream" => format!("streaming ReLU over 64 MiB on {}", r.backend),
-                _ => r.detail.clone(),
+        .filter_map(|r| Figure::of(r).map(|fig| (r, fig)))
+        .map(|(r, fig)| {
+            let what = if fig.figure == "compute" {
+                format!("compute {}", fig.dtype)
+            } else {
+                fig.figure.clone()
             };
             vec![
                 Column::device_of(r).to_string(),
-                r.threads.to_string(),
-                figure,
-                level,
-                value,
-                method,
+                fig.threads.to_string(),
+                what,
+                fig.level,
+                format!("{} {}", f(fig.value, 1), fig.unit),
+                fig.method,
             ]
         })
         .collect();
-    let mut out_rows: Vec<Vec<String>> = out_rows;
     let measured: Vec<(String, crate::spec::Dtype)> =
         peaks.iter().map(|r| (r.host.clone(), r.dtype)).collect();
     let mut seen = Vec::new();
-    for m in loaded.runs.values() {
+    for m in loaded.runs.values().filter(|m| !m.emulated) {
         for t in &m.theoretical_peaks {
             let key = (m.host.clone(), t.dtype, t.threads);
             if seen.contains(&key) || !measured.contains(&(m.host.clone(), t.dtype)) {
@@ -118,30 +95,30 @@ pub fn table(loaded: &Loaded, include_emulated: bool) -> Option<Table> {
     })
 }
 
-/// What a row's place under its roofs means.
-pub fn finding(fraction: f64, b: &Bound) -> String {
-    let roof = if b.bound == "compute" {
-        "compute peak".to_string()
-    } else {
-        format!("{} bandwidth", b.level)
-    };
+/// What a row's place under its roofs means: `gbytes_per_s` is its traffic's rate.
+pub fn finding(fraction: f64, b: &Bound, gbytes_per_s: f64) -> String {
+    let of_level = format!(
+        "{} GB/s, {} of the {} bandwidth ({} GB/s)",
+        f(gbytes_per_s, 1),
+        percent(gbytes_per_s / b.level_gbytes_per_s),
+        b.level,
+        f(b.level_gbytes_per_s, 1)
+    );
     if fraction > 1.0 {
         "above its roof: a roof is too low (rerun flopsbench peak) or fewer multiply-adds ran \
          than counted"
             .into()
     } else if fraction < 0.25 {
-        format!(
-            "{} of the {roof}: bound by neither roof, the kernel, not the memory, is slow",
-            percent(fraction)
-        )
+        let roof = if b.bound == "compute" {
+            format!("{} of the compute peak", percent(fraction))
+        } else {
+            format!("{} of its roof", percent(fraction))
+        };
+        format!("{of_level}, {roof}: bound by neither roof, the kernel, not the memory, is slow")
     } else if b.bound == "compute" {
         format!("compute-bound, {} of the peak", percent(fraction))
     } else {
-        format!(
-            "memory-bound at {}, {} of its bandwidth",
-            b.level,
-            percent(fraction)
-        )
+        format!("memory-bound at {}: {of_level}", b.level)
     }
 }
 
@@ -197,7 +174,8 @@ pub fn bounds(loaded: &Loaded, include_emulated: bool) -> Option<Table> {
     let mut intro = "Each row under the roofs of its device, dtype and thread count: its working \
                      set (input + output + weights of its largest layer) names the memory level \
                      that holds it; its bound is that level's bandwidth × its intensity or the \
-                     compute peak, whichever is lower; the fraction is its rate over that roof."
+                     compute peak, whichever is lower; the fraction is its rate over that roof. \
+                     GB/s: the traffic of the graph its backend ran over its median time."
         .to_string();
     if placed.iter().any(|p| p.0.working_set_bytes.is_none()) {
         intro += " Rows without a working set (files written before it was recorded) sit \
@@ -223,10 +201,10 @@ pub fn bounds(loaded: &Loaded, include_emulated: bool) -> Option<Table> {
                 b.level.clone(),
                 f(*i, 2),
                 f(*rate, 1),
-                r.gbytes_per_s.map_or("–".into(), |g| f(g, 1)),
+                f(rate / i, 1),
                 b.bound.clone(),
                 percent(*fraction),
-                finding(*fraction, b),
+                finding(*fraction, b, rate / i),
             ]
         })
         .collect();

@@ -128,7 +128,7 @@ pub fn tables(layers: &[LayerRow], records: &[Record], include_emulated: bool) -
 fn ceilings(records: &[Record], network: &Record, threads: usize) -> Option<Ceilings> {
     let peaks: Vec<&Record> = records
         .iter()
-        .filter(|r| r.device == network.device && r.host == network.host)
+        .filter(|r| r.device == network.device && r.host == network.host && !r.emulated)
         .collect();
     Ceilings::of(&peaks, threads, network.dtype)
 }

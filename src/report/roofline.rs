@@ -58,11 +58,12 @@ pub(super) fn intensity(r: &Record) -> f64 {
     r.macs as f64 * r.batch as f64 / r.mem_bytes_graph.unwrap_or(r.mem_bytes) as f64
 }
 
-/// The peak rows of `host`'s `device` among `rows`.
+/// The peak rows of `host`'s `device` among `rows`: never an emulated device's (its
+/// figures are the emulator's, not a roof).
 pub(super) fn peaks_of<'a>(rows: &[&'a Record], host: &str, device: &str) -> Vec<&'a Record> {
     rows.iter()
         .copied()
-        .filter(|r| r.kind == CaseKind::Peak && r.host == host)
+        .filter(|r| r.kind == CaseKind::Peak && r.host == host && !r.emulated)
         .filter(|r| r.device.to_string() == device)
         .collect()
 }

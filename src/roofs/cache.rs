@@ -13,6 +13,13 @@ pub struct CacheLevel {
     pub size_bytes: u64,
     /// Logical CPUs that share one instance (1: private to a core's thread).
     pub shared_by: usize,
+    /// Instances on the host (its CPUs / `shared_by`).
+    #[serde(default = "one")]
+    pub instances: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl CacheLevel {
@@ -21,10 +28,11 @@ impl CacheLevel {
         format!("L{}", self.level)
     }
 
-    /// The bytes `threads` threads have of this level together: one instance per
-    /// `shared_by` threads (threads on distinct CPUs).
+    /// The bytes `threads` threads have of this level together: as the scheduler spreads
+    /// threads over cores and cache domains, one instance per thread up to the host's
+    /// instances (an SMT sibling's L2, one L3 per CCX).
     pub fn capacity(&self, threads: usize) -> u64 {
-        self.size_bytes * threads.max(1).div_ceil(self.shared_by.max(1)) as u64
+        self.size_bytes * threads.clamp(1, self.instances.max(1)) as u64
     }
 }
 
@@ -35,11 +43,18 @@ pub const DRAM: &str = "DRAM";
 /// once per process).
 pub fn here() -> &'static [CacheLevel] {
     static LEVELS: std::sync::OnceLock<Vec<CacheLevel>> = std::sync::OnceLock::new();
-    LEVELS.get_or_init(|| read(std::path::Path::new("/sys/devices/system/cpu/cpu0/cache")))
+    LEVELS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        read(
+            std::path::Path::new("/sys/devices/system/cpu/cpu0/cache"),
+            cpus,
+        )
+    })
 }
 
-/// The data caches described under `dir` (a `/sys/…/cpu0/cache` folder).
-pub fn read(dir: &std::path::Path) -> Vec<CacheLevel> {
+/// The data caches described under `dir` (a `/sys/…/cpu0/cache` folder) of a host with
+/// `cpus` logical CPUs.
+pub fn read(dir: &std::path::Path, cpus: usize) -> Vec<CacheLevel> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -52,10 +67,12 @@ pub fn read(dir: &std::path::Path) -> Vec<CacheLevel> {
             if kind.trim() == "Instruction" {
                 return None;
             }
+            let shared_by = field("shared_cpu_list").map_or(1, |l| cpus_in(&l));
             Some(CacheLevel {
                 level: field("level")?.trim().parse().ok()?,
                 size_bytes: parse_size(&field("size")?)?,
-                shared_by: field("shared_cpu_list").map_or(1, |l| cpus_in(&l)),
+                shared_by,
+                instances: (cpus / shared_by).max(1),
             })
         })
         .collect();
@@ -137,22 +154,26 @@ mod tests {
             CacheLevel {
                 level: 1,
                 size_bytes: 32 << 10,
-                shared_by: 1,
+                shared_by: 2,
+                instances: 8,
             },
             CacheLevel {
                 level: 2,
                 size_bytes: 1 << 20,
-                shared_by: 1,
+                shared_by: 2,
+                instances: 8,
             },
             CacheLevel {
                 level: 3,
                 size_bytes: 32 << 20,
                 shared_by: 8,
+                instances: 2,
             },
         ];
-        // Private levels add up over threads; one shared L3 serves up to 8.
+        // Threads spread over cores: an SMT pair's L2 is one thread's; two L3 domains.
         assert_eq!(levels[1].capacity(2), 2 << 20);
-        assert_eq!(levels[2].capacity(2), 32 << 20);
+        assert_eq!(levels[1].capacity(16), 8 << 20);
+        assert_eq!(levels[2].capacity(1), 32 << 20);
         assert_eq!(levels[2].capacity(9), 64 << 20);
         assert_eq!(level_of(&levels, 40 << 10, 1).unwrap().0, "L2");
         assert_eq!(level_of(&levels, 40 << 10, 2).unwrap().0, "L1");
@@ -165,11 +186,15 @@ mod tests {
     #[test]
     fn this_hosts_caches_are_read_when_the_os_says() {
         let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
-        let levels = read(dir);
+        let levels = read(dir, 2);
         if dir.join("index0").exists() {
             assert!(!levels.is_empty());
             assert!(levels.windows(2).all(|w| w[0].level < w[1].level));
-            assert!(levels.iter().all(|c| c.size_bytes >= 1024));
+            assert!(
+                levels
+                    .iter()
+                    .all(|c| c.size_bytes >= 1024 && c.instances >= 1)
+            );
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The roofs a row or a layer is placed under, from a device's `peak` rows: the compute
 //! peak at the row's dtype (the best of the FMA-chain micro-kernel and every backend's
 //! GEMM) and one bandwidth per memory level (the read-write kernel sized to each cache
-//! level and to DRAM; `peak`'s streaming ReLU counts as DRAM too), each at the thread
-//! count nearest the row's, each the best sample's rate (as STREAM and the Empirical
+//! level and to DRAM; `peak`'s streaming ReLU counts as DRAM too, or as the cache its
+//! buffers fit), each at the smallest measured thread count at or above the row's (else the
+//! largest), each the best sample's rate (as STREAM and the Empirical
 //! Roofline Toolkit report). A working set (input + output + weights of a layer) is placed
 //! under the smallest level that holds it; its bound is that level when the level's
 //! bandwidth × intensity is below the compute peak, else `compute`.
@@ -49,10 +50,27 @@ pub struct Bound {
     pub level_gbytes_per_s: f64,
 }
 
-/// A peak row's best rate: its fastest sample's (the median where it has no minimum).
-fn best(r: &Record, work: f64) -> Option<f64> {
+/// A peak row's best rate, G per second: its fastest sample's (the median's where it has
+/// no minimum); multiply-adds are per item, bytes already the batch's.
+fn best(r: &Record, per_item: bool) -> Option<f64> {
     let ms = r.min_ms.or(r.median_ms)?;
-    (ms > 0.0 && work > 0.0).then(|| work * r.batch as f64 / (ms / 1e3) / 1e9)
+    let work = if per_item {
+        r.macs as f64 * r.batch as f64
+    } else {
+        r.mem_bytes as f64
+    };
+    (ms > 0.0 && work > 0.0).then(|| work / (ms / 1e3) / 1e9)
+}
+
+/// The thread count among `rows` that stands for `threads`: the smallest at or above it
+/// (more threads have at least its roofs), else the largest.
+fn stand_in(rows: &[&Record], threads: usize) -> Option<usize> {
+    let above = rows
+        .iter()
+        .map(|r| r.threads)
+        .filter(|t| *t >= threads)
+        .min();
+    above.or_else(|| rows.iter().map(|r| r.threads).max())
 }
 
 impl Ceilings {
@@ -71,24 +89,24 @@ impl Ceilings {
     }
 
     /// The roofs among one device's `peaks` rows (others are ignored) for rows at `dtype`
-    /// on `threads` threads; `None` without a compute row at `dtype` or a DRAM figure.
+    /// on `threads` threads (measured at the smallest thread count at or above it, else
+    /// the largest); `None` without a compute row at `dtype` or a DRAM figure.
     pub fn of(peaks: &[&Record], threads: usize, dtype: Dtype) -> Option<Ceilings> {
         let ok: Vec<&Record> = peaks
             .iter()
             .copied()
             .filter(|r| r.kind == CaseKind::Peak && r.status == Status::Ok)
             .collect();
-        let nearest = |rows: &[&Record]| rows.iter().map(|r| r.threads.abs_diff(threads)).min();
         let compute: Vec<&Record> = ok
             .iter()
             .copied()
             .filter(|r| (r.name == "gemm" || r.name == "fma") && r.dtype == dtype)
             .collect();
-        let near = nearest(&compute)?;
+        let at = stand_in(&compute, threads)?;
         let (gmacs_per_s, method) = compute
             .iter()
-            .filter(|r| r.threads.abs_diff(threads) == near)
-            .filter_map(|r| best(r, r.macs as f64).map(|g| (g, r)))
+            .filter(|r| r.threads == at)
+            .filter_map(|r| best(r, true).map(|g| (g, r)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(g, r)| {
                 let how = if r.name == "fma" {
@@ -103,14 +121,17 @@ impl Ceilings {
             .copied()
             .filter(|r| r.name.starts_with("bw-") || r.name == "stream")
             .collect();
-        let near = nearest(&memory)?;
+        let at = stand_in(&memory, threads)?;
         let mut levels: Vec<Level> = Vec::new();
-        for r in memory
-            .iter()
-            .filter(|r| r.threads.abs_diff(threads) == near)
-        {
-            let name = r.name.strip_prefix("bw-").unwrap_or(DRAM).to_string();
-            let Some(g) = best(r, r.mem_bytes as f64) else {
+        for r in memory.iter().filter(|r| r.threads == at) {
+            // A backend's stream is DRAM's unless the host said its buffers fit a cache.
+            let name = match r.name.strip_prefix("bw-") {
+                Some(level) => level.to_string(),
+                None if r.level.is_empty() => DRAM.to_string(),
+                None => r.level.clone(),
+            };
+            let capacity = if name == DRAM { None } else { r.level_bytes };
+            let Some(g) = best(r, false) else {
                 continue;
             };
             let method = if r.name == "stream" {
@@ -123,7 +144,7 @@ impl Ceilings {
                 Some(l) => (l.gbytes_per_s, l.method) = (g, method),
                 None => levels.push(Level {
                     name,
-                    capacity: r.level_bytes,
+                    capacity,
                     gbytes_per_s: g,
                     method,
                 }),
@@ -131,6 +152,14 @@ impl Ceilings {
         }
         levels.sort_by_key(|l| l.capacity.unwrap_or(u64::MAX));
         levels.last().filter(|l| l.capacity.is_none())?;
+        // A nearer level is never slower than a farther one (a noisy figure below the next
+        // level's takes that level's).
+        for i in (0..levels.len().saturating_sub(1)).rev() {
+            if levels[i].gbytes_per_s < levels[i + 1].gbytes_per_s {
+                levels[i].gbytes_per_s = levels[i + 1].gbytes_per_s;
+                levels[i].method = format!("{} (as {})", levels[i + 1].method, levels[i + 1].name);
+            }
+        }
         Some(Ceilings {
             gmacs_per_s,
             compute: method,

@@ -9,9 +9,12 @@
 
 use crate::spec::Dtype;
 
-/// Independent accumulators per thread: 12 registers in flight cover a 4-cycle FMA
-/// latency on two units (and fit AVX2's 16 registers with `a` and `b`).
-pub const CHAINS: usize = 12;
+/// Independent accumulators per thread where the ISA has 32 vector registers (AVX-512,
+/// NEON): 16 in flight cover a 4-cycle FMA latency on four units.
+pub const CHAINS: usize = 16;
+/// Where it has 16 (AVX2): 12 cover a 4-cycle latency on two units and leave room for the
+/// operands.
+pub const CHAINS_16_REGISTERS: usize = 12;
 /// Steps per call and thread never exceed this: every f32 chain value stays an exact
 /// integer (below 2^24).
 pub const MAX_STEPS: u64 = 1 << 24;
@@ -64,7 +67,7 @@ impl Isa {
                     match d {
                         Dtype::Bf16 => "needs avx512_bf16",
                         Dtype::Int8 => "needs avx512_vnni or avx_vnni",
-                        _ => "x86 has no f16 FMA without avx512_fp16",
+                        _ => "flopsbench has no f16 micro-kernel for x86",
                     }
                 )),
             }
@@ -107,9 +110,17 @@ impl Isa {
         }
     }
 
+    /// Independent accumulators it keeps in flight.
+    pub fn chains(self) -> u64 {
+        match self {
+            Isa::Avx2Fma | Isa::AvxVnni | Isa::Scalar => CHAINS_16_REGISTERS as u64,
+            _ => CHAINS as u64,
+        }
+    }
+
     /// Multiply-adds of one call of `steps` steps on one thread.
     pub fn macs(self, steps: u64) -> u64 {
-        steps * CHAINS as u64 * self.lanes() * self.macs_per_lane()
+        steps.min(MAX_STEPS) * self.chains() * self.lanes() * self.macs_per_lane()
     }
 
     /// How the kernel is described in a row's `detail`.
@@ -124,15 +135,16 @@ impl Isa {
             Isa::AvxVnni => ("vpdpbusd ymm", "AVX-VNNI"),
         };
         format!(
-            "FMA chains: {CHAINS} independent {insn} ({ext}) accumulators, {} lanes × {} \
+            "FMA chains: {} independent {insn} ({ext}) accumulators, {} lanes × {} \
              multiply-add(s) per instruction",
+            self.chains(),
             self.lanes(),
             self.macs_per_lane()
         )
     }
 
     /// Runs `steps` steps of every chain on this thread; the sum of every lane's final
-    /// value (exactly `steps × lanes × CHAINS`, × 4 for int8, when correct).
+    /// value (exactly `steps × lanes × chains`, × 4 for int8, when correct).
     pub fn run(self, steps: u64) -> f64 {
         let steps = steps.min(MAX_STEPS);
         let one = std::hint::black_box(1.0f32);
@@ -140,17 +152,21 @@ impl Isa {
         #[allow(unreachable_patterns)]
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { x86::f32_avx512(steps, one) },
+            Isa::Avx512 => unsafe { x86::f32_avx512::<CHAINS>(steps, one) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma => unsafe { x86::f32_avx2(steps, one) },
+            Isa::Avx2Fma => unsafe { x86::f32_avx2::<CHAINS_16_REGISTERS>(steps, one) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512Bf16 => unsafe { x86::bf16_avx512(steps, one) },
+            Isa::Avx512Bf16 => unsafe { x86::bf16_avx512::<CHAINS>(steps, one) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512Vnni => unsafe { x86::int8_avx512(steps, std::hint::black_box(1)) },
+            Isa::Avx512Vnni => unsafe {
+                x86::int8_avx512::<CHAINS>(steps, std::hint::black_box(1))
+            },
             #[cfg(target_arch = "x86_64")]
-            Isa::AvxVnni => unsafe { x86::int8_avx256(steps, std::hint::black_box(1)) },
+            Isa::AvxVnni => unsafe {
+                x86::int8_avx256::<CHAINS_16_REGISTERS>(steps, std::hint::black_box(1))
+            },
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => unsafe { arm::f32_neon(steps, one) },
+            Isa::Neon => unsafe { arm::f32_neon::<CHAINS>(steps, one) },
             _ => scalar(steps, one),
         }
     }
@@ -161,12 +177,12 @@ impl Isa {
             Isa::Avx512Vnni | Isa::AvxVnni => 4 * steps.min(MAX_STEPS),
             _ => steps.min(MAX_STEPS),
         };
-        per_lane as f64 * self.lanes() as f64 * CHAINS as f64
+        per_lane as f64 * self.lanes() as f64 * self.chains() as f64
     }
 }
 
 fn scalar(steps: u64, one: f32) -> f64 {
-    let mut acc = [0.0f32; CHAINS];
+    let mut acc = [0.0f32; CHAINS_16_REGISTERS];
     for _ in 0..steps {
         for a in acc.iter_mut() {
             *a = a.mul_add(one, one);
@@ -177,7 +193,6 @@ fn scalar(steps: u64, one: f32) -> f64 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::CHAINS;
     use std::arch::x86_64::*;
 
     fn sum_f32(lanes: &[f32]) -> f64 {
@@ -185,9 +200,9 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) fn f32_avx512(steps: u64, one: f32) -> f64 {
+    pub(super) fn f32_avx512<const N: usize>(steps: u64, one: f32) -> f64 {
         let v = _mm512_set1_ps(one);
-        let mut acc = [_mm512_setzero_ps(); CHAINS];
+        let mut acc = [_mm512_setzero_ps(); N];
         for _ in 0..steps {
             for a in acc.iter_mut() {
                 *a = _mm512_fmadd_ps(*a, v, v);
@@ -204,9 +219,9 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn f32_avx2(steps: u64, one: f32) -> f64 {
+    pub(super) fn f32_avx2<const N: usize>(steps: u64, one: f32) -> f64 {
         let v = _mm256_set1_ps(one);
-        let mut acc = [_mm256_setzero_ps(); CHAINS];
+        let mut acc = [_mm256_setzero_ps(); N];
         for _ in 0..steps {
             for a in acc.iter_mut() {
                 *a = _mm256_fmadd_ps(*a, v, v);
@@ -222,13 +237,19 @@ mod x86 {
         total
     }
 
-    /// Each step adds 1·1 + 1·0 … as bf16 pairs: `a` = (1, 1), `b` = (0.5, 0.5).
+    /// Each step adds 1·1 + 1·0 per lane (bf16 pairs `a` = (1, 1), `b` = (1, 0)): both
+    /// products computed, every value an integer.
     #[target_feature(enable = "avx512f,avx512bf16")]
-    pub(super) fn bf16_avx512(steps: u64, one: f32) -> f64 {
+    pub(super) fn bf16_avx512<const N: usize>(steps: u64, one: f32) -> f64 {
         let a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(one), _mm512_set1_ps(one));
-        let half = _mm512_set1_ps(one * 0.5);
-        let b = _mm512_cvtne2ps_pbh(half, half);
-        let mut acc = [_mm512_setzero_ps(); CHAINS];
+        let mut pairs = [0.0f32; 16];
+        for k in (0..16).step_by(2) {
+            pairs[k] = one;
+        }
+        // SAFETY: `pairs` holds 16 f32.
+        let alternating = unsafe { _mm512_loadu_ps(pairs.as_ptr()) };
+        let b = _mm512_cvtne2ps_pbh(alternating, alternating);
+        let mut acc = [_mm512_setzero_ps(); N];
         for _ in 0..steps {
             for x in acc.iter_mut() {
                 *x = _mm512_dpbf16_ps(*x, a, b);
@@ -250,9 +271,9 @@ mod x86 {
 
     /// Each step adds four 1 × 1 products per lane.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) fn int8_avx512(steps: u64, one: i8) -> f64 {
+    pub(super) fn int8_avx512<const N: usize>(steps: u64, one: i8) -> f64 {
         let v = _mm512_set1_epi8(one);
-        let mut acc = [_mm512_setzero_si512(); CHAINS];
+        let mut acc = [_mm512_setzero_si512(); N];
         for _ in 0..steps {
             for x in acc.iter_mut() {
                 *x = _mm512_dpbusd_epi32(*x, v, v);
@@ -269,9 +290,9 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) fn int8_avx256(steps: u64, one: i8) -> f64 {
+    pub(super) fn int8_avx256<const N: usize>(steps: u64, one: i8) -> f64 {
         let v = _mm256_set1_epi8(one);
-        let mut acc = [_mm256_setzero_si256(); CHAINS];
+        let mut acc = [_mm256_setzero_si256(); N];
         for _ in 0..steps {
             for x in acc.iter_mut() {
                 *x = _mm256_dpbusd_avx_epi32(*x, v, v);
@@ -290,13 +311,12 @@ mod x86 {
 
 #[cfg(target_arch = "aarch64")]
 mod arm {
-    use super::CHAINS;
     use std::arch::aarch64::*;
 
     #[target_feature(enable = "neon")]
-    pub(super) fn f32_neon(steps: u64, one: f32) -> f64 {
+    pub(super) fn f32_neon<const N: usize>(steps: u64, one: f32) -> f64 {
         let v = vdupq_n_f32(one);
-        let mut acc = [vdupq_n_f32(0.0); CHAINS];
+        let mut acc = [vdupq_n_f32(0.0); N];
         for _ in 0..steps {
             for a in acc.iter_mut() {
                 *a = vfmaq_f32(v, *a, v);
@@ -326,9 +346,12 @@ mod tests {
             for steps in [0, 1, 1000] {
                 assert_eq!(isa.run(steps), isa.expected(steps), "{isa:?} {steps}");
             }
-            assert_eq!(isa.macs(10), 10 * 12 * isa.lanes() * isa.macs_per_lane());
+            assert_eq!(
+                isa.macs(10),
+                10 * isa.chains() * isa.lanes() * isa.macs_per_lane()
+            );
         }
-        assert_eq!(scalar(7, 1.0), 7.0 * CHAINS as f64);
+        assert_eq!(scalar(7, 1.0), 7.0 * CHAINS_16_REGISTERS as f64);
         assert!(Isa::for_dtype(Dtype::F32).is_ok());
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod ceilings;
+pub mod figure;
 pub mod fma;
 pub mod stream;
 pub mod theory;
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 pub use cache::{CacheLevel, DRAM};
 pub use ceilings::{Bound, Ceilings, Level};
+pub use figure::Figure;
 use fma::Isa;
 use stream::Line;
 
@@ -68,8 +70,9 @@ impl KernelCase {
     }
 
     /// The bandwidth kernels on `threads` threads: one per cache level of `levels` (half
-    /// its capacity, and more than the level below holds), then DRAM (four times the
-    /// largest cache, at least 128 MiB).
+    /// its capacity, or halfway between the level below and it when that is more; a level
+    /// no larger than the one below is left out), then DRAM (four times the largest cache,
+    /// at least 128 MiB).
     pub fn bandwidth(levels: &[CacheLevel], threads: usize) -> Vec<KernelCase> {
         let t = threads.max(1) as u64;
         let mut out = Vec::new();
@@ -89,10 +92,12 @@ impl KernelCase {
         };
         for c in levels {
             let cap = c.capacity(threads);
-            let mut bytes = cap / 2;
-            if bytes <= below {
-                bytes = (below + cap) / 2;
+            // A level no larger than the one below it (all threads' L2s against one L3)
+            // cannot be measured apart from it.
+            if cap <= below {
+                continue;
             }
+            let bytes = (cap / 2).max((below + cap) / 2);
             case(c.name(), Some(cap), bytes);
             below = cap;
         }
@@ -275,15 +280,24 @@ mod tests {
                 level: 1,
                 size_bytes: 48 << 10,
                 shared_by: 1,
+                instances: 2,
             },
             CacheLevel {
                 level: 2,
                 size_bytes: 64 << 10,
                 shared_by: 1,
+                instances: 2,
+            },
+            CacheLevel {
+                level: 3,
+                size_bytes: 100 << 10,
+                shared_by: 2,
+                instances: 1,
             },
         ];
         let cases = KernelCase::bandwidth(&levels, 2);
         let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        // Two threads' L2s (128 KiB) outgrow the one L3 (100 KiB): no L3 figure.
         assert_eq!(names, ["bw-L1", "bw-L2", "bw-DRAM"]);
         // L1: half of 2 × 48 KiB; L2's half would fit L1, so between the two.
         assert_eq!(cases[0].working_set(), 48 << 10);

@@ -57,17 +57,19 @@ fn cpu_mhz(cpuinfo: &str) -> Option<f64> {
         .and_then(|(_, v)| v.trim().parse().ok())
 }
 
-/// The theoretical peak of `isa` at `dtype` on `threads` threads.
-pub fn theoretical(isa: Isa, dtype: Dtype, threads: usize) -> Theoretical {
+/// The theoretical peak of `isa` at `dtype` on `threads` threads of a CPU with `cores`
+/// physical cores (SMT siblings share a core's FMA units).
+pub fn theoretical(isa: Isa, dtype: Dtype, threads: usize, cores: usize) -> Theoretical {
     let (ghz, source) = clock();
     let per_cycle = FMA_UNITS * isa.lanes() * isa.macs_per_lane();
+    let used = threads.clamp(1, cores.max(1));
     Theoretical {
         dtype,
         threads,
-        gmacs_per_s: ghz.map(|g| g * per_cycle as f64 * threads as f64),
+        gmacs_per_s: ghz.map(|g| g * per_cycle as f64 * used as f64),
         method: format!(
             "{FMA_UNITS} FMA units per core (assumed) × {} lanes × {} multiply-add(s) = \
-             {per_cycle} per cycle × {} GHz ({source}) × {threads} thread(s)",
+             {per_cycle} per cycle × {} GHz ({source}) × {used} core(s)",
             isa.lanes(),
             isa.macs_per_lane(),
             ghz.map_or("?".into(), |g| format!("{g:.2}")),
@@ -76,16 +78,16 @@ pub fn theoretical(isa: Isa, dtype: Dtype, threads: usize) -> Theoretical {
 }
 
 /// The theoretical peaks of this CPU at every dtype it has a kernel for, on one thread and
-/// on `cores`.
-pub fn here(cores: usize) -> Vec<Theoretical> {
+/// on its `logical` CPUs (`peak`'s thread counts), of which `cores` are physical cores.
+pub fn here(logical: usize, cores: usize) -> Vec<Theoretical> {
     let mut threads = vec![1];
-    if cores > 1 {
-        threads.push(cores);
+    if logical > 1 {
+        threads.push(logical);
     }
     Dtype::ALL
         .iter()
         .filter_map(|d| Isa::for_dtype(*d).ok().map(|isa| (*d, isa)))
-        .flat_map(|(d, isa)| threads.iter().map(move |t| theoretical(isa, d, *t)))
+        .flat_map(|(d, isa)| threads.iter().map(move |t| theoretical(isa, d, *t, cores)))
         .collect()
 }
 
@@ -100,8 +102,13 @@ mod tests {
             Some(2595.124)
         );
         assert_eq!(cpu_mhz("nothing"), None);
-        let t = theoretical(Isa::Avx512, Dtype::F32, 2);
+        let t = theoretical(Isa::Avx512, Dtype::F32, 4, 2);
         assert!(t.method.contains("32 per cycle"), "{}", t.method);
+        assert!(
+            t.method.contains("× 2 core(s)"),
+            "SMT siblings share a core: {}",
+            t.method
+        );
         if let Some(g) = t.gmacs_per_s {
             assert!(g > 0.0);
         }
