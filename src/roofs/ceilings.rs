@@ -12,6 +12,7 @@ use crate::record::{Record, Status};
 use crate::spec::{CaseKind, Dtype};
 
 use super::cache::DRAM;
+use super::figure::Figure;
 
 /// One memory level's roof.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,16 +51,9 @@ pub struct Bound {
     pub level_gbytes_per_s: f64,
 }
 
-/// A peak row's best rate, G per second: its fastest sample's (the median's where it has
-/// no minimum); multiply-adds are per item, bytes already the batch's.
-fn best(r: &Record, per_item: bool) -> Option<f64> {
-    let ms = r.min_ms.or(r.median_ms)?;
-    let work = if per_item {
-        r.macs as f64 * r.batch as f64
-    } else {
-        r.mem_bytes as f64
-    };
-    (ms > 0.0 && work > 0.0).then(|| work / (ms / 1e3) / 1e9)
+/// A peak row's best rate, G per second ([`Figure::of`]'s value).
+fn best(r: &Record) -> Option<f64> {
+    Figure::of(r).map(|f| f.value).filter(|v| *v > 0.0)
 }
 
 /// The thread count among `rows` that stands for `threads`: the smallest at or above it
@@ -106,7 +100,7 @@ impl Ceilings {
         let (gmacs_per_s, method) = compute
             .iter()
             .filter(|r| r.threads == at)
-            .filter_map(|r| best(r, true).map(|g| (g, r)))
+            .filter_map(|r| best(r).map(|g| (g, r)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(g, r)| {
                 let how = if r.name == "fma" {
@@ -131,7 +125,7 @@ impl Ceilings {
                 None => r.level.clone(),
             };
             let capacity = if name == DRAM { None } else { r.level_bytes };
-            let Some(g) = best(r, false) else {
+            let Some(g) = best(r) else {
                 continue;
             };
             let method = if r.name == "stream" {
