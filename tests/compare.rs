@@ -140,7 +140,7 @@ fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate(
         dir.path(),
         &[
             &export[..],
-            &["t0-conv.onnx", "--pconv-as", "conv@stages.2.blocks.0"],
+            &["t0-conv.onnx", "--pconv-as", "conv@stages.2."],
         ]
         .concat(),
     );
@@ -204,14 +204,12 @@ fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate(
     assert_eq!(row["verdict"], "regressed", "{row}");
     assert_eq!(row["paired"], true, "{row}");
     assert_eq!(row["across"], "case", "{row}");
-    // The layer that changed leads, matched across the importer's names, and is slower.
+    // A layer that changed leads, matched across the importer's names, and is slower.
     let layers = doc["layers"].as_array().unwrap();
     let top = &layers[0];
+    let name = top["layer"].as_str().unwrap();
     assert!(
-        top["layer"]
-            .as_str()
-            .unwrap()
-            .starts_with("stages.2.blocks.0.spatial_mixing.partial_conv3"),
+        name.starts_with("stages.2.blocks.") && name.contains(".spatial_mixing.partial_conv3"),
         "{top}"
     );
     assert_eq!(top["op"], "pconv→conv", "{top}");
@@ -223,7 +221,8 @@ fn a_block_whose_pconv_became_a_conv_is_slower_in_that_layer_and_fails_the_gate(
             .iter()
             .all(|l| l["status"] != "added" && l["status"] != "removed")
     );
-    assert_eq!(layers.iter().filter(|l| l["op"] == "pconv→conv").count(), 1);
+    // Stage 2 of FasterNet-T0 has eight blocks, one PConv each.
+    assert_eq!(layers.iter().filter(|l| l["op"] == "pconv→conv").count(), 8);
     // The roll-up by op type names conv, with at least half the layer's change.
     let conv = doc["by_op"]
         .as_array()
