@@ -19,8 +19,8 @@ fn flopsbench(args: &[&str], dir: &Path) -> String {
 fn every_row_sits_under_its_roof_and_names_its_level() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The backends' GEMMs sampled for 0.5 s (the micro-kernels take 0.2 s of it: their
-    // best sample is the roof); the operator rows briefly (their medians).
+    // The backends' GEMMs sampled for 0.5 s (the micro-kernels for their own fixed
+    // window: their best sample is the roof); the operator rows briefly (their medians).
     flopsbench(
         &[
             "peak",

@@ -10,7 +10,7 @@ use crate::device::DeviceSpec;
 use crate::error::Result;
 use crate::measure::{SamplerConfig, measure};
 use crate::record::{Record, RowKey, Status};
-use crate::roofs::{KernelCase, KernelRun, cache};
+use crate::roofs::{Kernel, KernelCase, KernelRun, cache};
 use crate::spec::{CaseKind, Dtype, NetBuilder, Shape};
 use crate::target::{Case, Graph};
 
@@ -78,12 +78,20 @@ pub(super) fn per_device(
         .collect()
 }
 
-/// The sampler of a micro-kernel: the run's, briefer (the roof is its best sample).
-fn brief(s: &SamplerConfig) -> SamplerConfig {
+/// The sampler of a micro-kernel, whatever the run's `--min-time`, `--max-time` and
+/// `--runs`: a fixed window (the FMA chain at least 1 s, at most 2 s; a bandwidth pass at
+/// least 0.5 s, at most 1 s; warm-up at most 50 ms). The roof is the best sample, and a
+/// longer window is likelier to hold one where the machine was undisturbed.
+fn sampler_of(s: &SamplerConfig, kernel: &Kernel) -> SamplerConfig {
+    let (min_time, max_time) = match kernel {
+        Kernel::Fma(_) => (Duration::from_secs(1), Duration::from_secs(2)),
+        Kernel::Bandwidth { .. } => (Duration::from_millis(500), Duration::from_secs(1)),
+    };
     SamplerConfig {
         warmup: s.warmup.min(Duration::from_millis(50)),
-        min_time: s.min_time.min(Duration::from_millis(200)),
-        max_time: s.max_time.min(Duration::from_secs(1)),
+        min_time,
+        max_time,
+        runs: None,
         target_ci: None,
         share: None,
         budget: None,
@@ -217,7 +225,7 @@ impl Engine<'_> {
         record.mem_bytes = run.bytes();
         let measured = checked.map_err(crate::error::Error::Usage).and_then(|()| {
             measure(
-                &brief(&self.experiment.sampler),
+                &sampler_of(&self.experiment.sampler, &kernel.kernel),
                 self.experiment.seed,
                 &mut || {
                     run.call();

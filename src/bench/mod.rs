@@ -133,7 +133,7 @@ pub fn measure_cases(
     let splits = skipped::splits(&at, experiment.own_dtype, cases, plan);
     let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
     let kernels = kernels::per_device(plan, dtypes, cases);
-    // Micro-kernel rows sample briefly on their own: they take nothing of the budget.
+    // Micro-kernel rows sample for their own fixed window: they take nothing of the budget.
     let brief = kernels.iter().map(Vec::len).sum::<usize>();
     let total = skipped::rows(&splits) + brief;
     reporter.begin(total);
