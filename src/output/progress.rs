@@ -60,14 +60,16 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 format!("95% CI {} … {}", duration_ms(lo), duration_ms(hi))
             };
             let mut s = format!(
-                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}{}B/s, {} samples, each the mean of {}, max abs err {:.1e}",
+                "{head}{}\n    {} ({interval}), sample range {} … {}, {}, {}, {} samples, each the mean of {}, max abs err {:.1e}",
                 if r.emulated { " (emulated)" } else { "" },
                 duration_ms(median),
                 duration_ms(r.min_ms.unwrap_or(median)),
                 duration_ms(r.max_ms.unwrap_or(median)),
                 mac_rate(r),
-                lower_bound(r),
-                si(r.gbytes_per_s.unwrap_or(0.0) * 1e9),
+                match r.gbytes_per_s.filter(|g| *g > 0.0) {
+                    Some(g) => format!("{}{}B/s", lower_bound(r), si(g * 1e9)),
+                    None => "–".into(),
+                },
                 r.samples.unwrap_or(0),
                 match r.iters_per_sample.unwrap_or(0) {
                     1 => "1 call".to_string(),

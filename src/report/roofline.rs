@@ -68,6 +68,32 @@ pub(super) fn peaks_of<'a>(rows: &[&'a Record], host: &str, device: &str) -> Vec
         .collect()
 }
 
+/// A thin line from each point up to the roof it sits under (its level's slope at its
+/// intensity, or the compute peak), in light grey: which level holds its working set, seen.
+fn draw_ties<'a, CT>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    points: &[&Record],
+    roofs: &Ceilings,
+) -> Result<()>
+where
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    let tie = RGBColor(200, 200, 200);
+    let ties = points.iter().filter_map(|r| {
+        let (i, rate) = (intensity(r), r.gmacs_per_s?);
+        let roof = roofs.bound(i, r.working_set_bytes).roof;
+        (roof > rate).then_some([(i, rate), (i, roof)])
+    });
+    chart
+        .draw_series(ties.map(|[a, b]| PathElement::new([a, b], tie.stroke_width(1))))
+        .map_err(err)?
+        .label("each point up to its roof: its working set's level, or compute")
+        .legend(move |(x, y)| {
+            PathElement::new([(x + 8, y - 6), (x + 8, y + 6)], tie.stroke_width(1))
+        });
+    Ok(())
+}
+
 /// One chart per device, host, dtype and thread count.
 fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
     let mut out = Vec::new();
@@ -124,6 +150,7 @@ fn roofline_charts(rows: &[&Record]) -> Result<Vec<Chart>> {
                 .map_err(err)?;
             if let Some(c) = &roofs {
                 draw_roofs(&mut chart, &x, c)?;
+                draw_ties(&mut chart, &points, c)?;
             }
             let mut backends: Vec<String> = points.iter().map(|r| r.backend.clone()).collect();
             backends.sort();

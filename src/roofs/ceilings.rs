@@ -12,7 +12,7 @@ use crate::record::{Record, Status};
 use crate::spec::{CaseKind, Dtype};
 
 use super::cache::DRAM;
-use super::figure::Figure;
+use super::figure::{Figure, level_of};
 
 /// One memory level's roof.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,12 +118,7 @@ impl Ceilings {
         let at = stand_in(&memory, threads)?;
         let mut levels: Vec<Level> = Vec::new();
         for r in memory.iter().filter(|r| r.threads == at) {
-            // A backend's stream is DRAM's unless the host said its buffers fit a cache.
-            let name = match r.name.strip_prefix("bw-") {
-                Some(level) => level.to_string(),
-                None if r.level.is_empty() => DRAM.to_string(),
-                None => r.level.clone(),
-            };
+            let name = level_of(r);
             let capacity = if name == DRAM { None } else { r.level_bytes };
             let Some(g) = best(r) else {
                 continue;

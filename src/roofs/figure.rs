@@ -32,6 +32,16 @@ pub struct Figure {
     pub method: String,
 }
 
+/// The memory level a bandwidth row measured: its kernel's (`bw-L2` is `L2`); a backend's
+/// stream is DRAM's unless the host said its buffers fit a cache.
+pub(super) fn level_of(r: &Record) -> String {
+    match r.name.strip_prefix("bw-") {
+        Some(l) => l.to_string(),
+        None if r.level.is_empty() => DRAM.to_string(),
+        None => r.level.clone(),
+    }
+}
+
 impl Figure {
     /// The roof of an ok `peak` row, its value its fastest sample's (the median's where it
     /// has no minimum); multiply-adds are per item, bytes already the batch's.
@@ -49,11 +59,7 @@ impl Figure {
         let level = if compute {
             "registers".to_string()
         } else {
-            let name = match r.name.strip_prefix("bw-") {
-                Some(l) => l.to_string(),
-                None if r.level.is_empty() => DRAM.to_string(),
-                None => r.level.clone(),
-            };
+            let name = level_of(r);
             match r.level_bytes.filter(|_| name != DRAM) {
                 Some(b) => format!("{name} ({})", bytes_text(b)),
                 None => name,
