@@ -90,7 +90,10 @@ enum Commands {
         kernel sized to each cache level the OS reports (L1, L2, L3) and to DRAM, and each \
         backend's streaming pass (ReLU over 64 MiB). Written like any other result (kind = \
         peak; the micro-kernels as backend `kernel`); `report` draws them as the roofline's \
-        roofs and places every row under the level its working set fits.",
+        roofs and places every row under the level its working set fits. A roof is its best \
+        sample: the micro-kernels sample a fixed window (the FMA chain 1-2 s, a bandwidth \
+        pass 0.5-1 s) whatever --min-time, --max-time and --runs say; those set the \
+        backends' rows.",
         after_help = help::PEAK,
         allow_negative_numbers = true,
         // Peak runs one thread and all threads itself, and has no BN or PConv layer.

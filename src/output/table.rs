@@ -180,11 +180,10 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
                         }
                         _ => "–".to_string(),
                     },
-                    format!(
-                        "{}{}",
-                        super::progress::lower_bound(r),
-                        si(r.gbytes_per_s.unwrap_or(0.0) * 1e9)
-                    ),
+                    match r.gbytes_per_s.filter(|g| *g > 0.0) {
+                        Some(g) => format!("{}{}", super::progress::lower_bound(r), si(g * 1e9)),
+                        None => "–".to_string(),
+                    },
                 ),
                 _ => Default::default(),
             };
