@@ -18,6 +18,7 @@ mod plan;
 mod rounds;
 mod row;
 mod skipped;
+mod tally;
 mod work;
 
 use std::time::{Duration, Instant};
@@ -111,6 +112,12 @@ struct Job<'a> {
     device_model: &'a str,
 }
 
+/// The rows [`measure_cases`] produces for `cases` on `plan`: every case on every backend
+/// at every dtype, skipped or measured, and `peak`'s micro-kernel rows.
+pub fn rows_of(experiment: &Experiment, cases: &[Case], plan: &Plan<'_>) -> usize {
+    tally::Tally::new(experiment, cases, plan).total()
+}
+
 /// Checks and times every case on every backend of `plan`, handing each row to `sink`
 /// and `reporter` as it finishes. A failing case is an error row; only a sink that cannot
 /// write stops the run. The backends of a case, and the operator kinds of one feature map
@@ -124,18 +131,8 @@ pub fn measure_cases(
     sink: &mut dyn Sink,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<Record>> {
-    let dtypes = &experiment.dtypes;
-    // The engine runs one dtype at a time: a round group never mixes dtypes, so the
-    // paired ratios of a group are at one precision.
-    let at: Vec<Experiment> = dtypes.iter().map(|d| experiment.at(*d)).collect();
-    // Per dtype and device: the rows that run and the rows skipped (which take nothing
-    // of the budget).
-    let splits = skipped::splits(&at, experiment.own_dtype, cases, plan);
-    let skipped: usize = splits.iter().flatten().map(|s| s.skipped.len()).sum();
-    let kernels = kernels::per_device(plan, dtypes, cases);
-    // Micro-kernel rows sample for their own fixed window: they take nothing of the budget.
-    let brief = kernels.iter().map(Vec::len).sum::<usize>();
-    let total = skipped::rows(&splits) + brief;
+    let tally = tally::Tally::new(experiment, cases, plan);
+    let total = tally.total();
     reporter.begin(total);
     let mut engine = Engine {
         experiment,
@@ -146,7 +143,7 @@ pub fn measure_cases(
         budget: experiment.sampler.budget.map(|b| {
             budget::Budget::new(
                 b,
-                total.saturating_sub(context.done.len() + skipped + brief),
+                total.saturating_sub(context.done.len() + tally.skipped() + tally.kernel_rows()),
             )
         }),
         index: 0,
@@ -155,7 +152,7 @@ pub fn measure_cases(
         device_model: meta::cpu_model(),
         records: Vec::new(),
     };
-    for (experiment, splits) in at.iter().zip(&splits) {
+    for (experiment, splits) in tally.at.iter().zip(&tally.splits) {
         engine.experiment = experiment;
         for ((device, _), split) in plan.iter().zip(splits) {
             for (case, backend, why) in &split.skipped {
@@ -173,7 +170,7 @@ pub fn measure_cases(
             }
         }
     }
-    for ((device, _), jobs) in plan.iter().zip(&kernels) {
+    for ((device, _), jobs) in plan.iter().zip(&tally.kernels) {
         engine.kernels(jobs, device)?;
     }
     engine.reporter.done();

@@ -96,6 +96,9 @@ pub enum Message {
         backends: Vec<String>,
         /// The case ids that will run, in order.
         cases: Vec<String>,
+        /// The rows it will send: every case on every backend at every dtype, skipped or
+        /// measured, and `peak`'s micro-kernel rows.
+        rows: usize,
     },
     /// One finished row, with its samples and output digest.
     Record(Box<RecordWithSamples>),

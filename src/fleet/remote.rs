@@ -245,6 +245,7 @@ fn read_messages(
                 meta,
                 backends,
                 cases,
+                rows,
                 ..
             } if !got.hello => {
                 if let Err(why) = check_hello(protocol, &flopsbench) {
@@ -261,7 +262,7 @@ fn read_messages(
                     .ok();
                 }
                 greeted(run, got, *meta)?;
-                got.total = cases.len() * backends.len();
+                got.total = rows;
                 got.backends = backends;
                 got.case_ids = Some(cases);
             }
@@ -272,9 +273,8 @@ fn read_messages(
                     w.append_with(&record, &row.samples_ms, row.output.as_ref())?;
                 }
                 if !run.quiet {
-                    // (`peak`'s micro-kernel rows come on top of its cases.)
                     let n = got.records.len() + 1;
-                    crate::output::progress::line(log, n, got.total.max(n), &record);
+                    crate::output::progress::line(log, n, got.total, &record);
                 }
                 got.records.push(record);
             }

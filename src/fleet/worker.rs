@@ -197,6 +197,7 @@ fn start(
             meta: Box::new(meta),
             backends,
             cases: cases.iter().map(|c| c.id.clone()).collect(),
+            rows: crate::bench::rows_of(experiment, &cases, &plan),
         },
     )
     .map_err(|e| (e, false))?;

@@ -37,6 +37,13 @@ pub fn mac_rate(r: &Record) -> String {
     }
 }
 
+/// A row's bytes per second, SI-prefixed (`≥ ` first where its counts are lower bounds);
+/// none for a row that moves no bytes (the FMA chain).
+pub fn byte_rate(r: &Record) -> Option<String> {
+    let g = r.gbytes_per_s.filter(|g| *g > 0.0)?;
+    Some(format!("{}{}", lower_bound(r), si(g * 1e9)))
+}
+
 /// `≥ ` for a row whose counts are lower bounds (uncounted nodes), else nothing.
 pub fn lower_bound(r: &Record) -> &'static str {
     if r.uncounted_nodes.is_empty() {
@@ -66,10 +73,7 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 duration_ms(r.min_ms.unwrap_or(median)),
                 duration_ms(r.max_ms.unwrap_or(median)),
                 mac_rate(r),
-                match r.gbytes_per_s.filter(|g| *g > 0.0) {
-                    Some(g) => format!("{}{}B/s", lower_bound(r), si(g * 1e9)),
-                    None => "–".into(),
-                },
+                byte_rate(r).map_or("–".into(), |b| format!("{b}B/s")),
                 r.samples.unwrap_or(0),
                 match r.iters_per_sample.unwrap_or(0) {
                     1 => "1 call".to_string(),

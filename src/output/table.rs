@@ -180,10 +180,7 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
                         }
                         _ => "–".to_string(),
                     },
-                    match r.gbytes_per_s.filter(|g| *g > 0.0) {
-                        Some(g) => format!("{}{}", super::progress::lower_bound(r), si(g * 1e9)),
-                        None => "–".to_string(),
-                    },
+                    super::progress::byte_rate(r).unwrap_or_else(|| "–".to_string()),
                 ),
                 _ => Default::default(),
             };
