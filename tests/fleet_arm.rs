@@ -52,6 +52,33 @@ fn emulated_arm(dir: &Path) -> Option<PathBuf> {
     Some(devices)
 }
 
+/// Samples as briefly as the sampler allows (the micro-kernels keep their own windows).
+const BRIEF: [&str; 6] = ["--runs", "2", "--min-time", "0", "--warmup", "0"];
+
+/// `flopsbench ARGS --devices DEVICES --out OUT`, which must succeed: its stderr.
+fn run_with(devices: &Path, out: &Path, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend([
+        "--devices",
+        devices.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    String::from_utf8_lossy(&common::flopsbench_ok(&all, None).stderr).into_owned()
+}
+
+/// `flopsbench report RUN -o DEST EXTRA`, which must succeed.
+fn report(run: &Path, dest: &Path, extra: &[&str]) {
+    let mut all = vec![
+        "report",
+        run.to_str().unwrap(),
+        "-o",
+        dest.to_str().unwrap(),
+    ];
+    all.extend(extra);
+    common::flopsbench_ok(&all, None);
+}
+
 #[test]
 fn f16_and_int8_run_checked_on_emulated_arm() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,40 +86,22 @@ fn f16_and_int8_run_checked_on_emulated_arm() {
         return;
     };
     let out = dir.path().join("run");
-    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
-        .args([
-            "op",
-            "--kind",
-            "dwconv,pconv",
-            "--shape",
-            "16x8x8",
-            "--layers",
-            "2",
-        ])
-        .args([
-            "--dtype",
-            "f16,int8",
-            "--device",
-            "arm",
-            "--backend",
-            "candle,tract",
-        ])
-        .args([
-            "--runs",
-            "2",
-            "--min-time",
-            "0",
-            "--warmup",
-            "0",
-            "--devices",
-        ])
-        .arg(&devices)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let args = [
+        "op",
+        "--kind",
+        "dwconv,pconv",
+        "--shape",
+        "16x8x8",
+        "--layers",
+        "2",
+        "--dtype",
+        "f16,int8",
+        "--device",
+        "arm",
+        "--backend",
+        "candle,tract",
+    ];
+    let stderr = run_with(&devices, &out, &[&args[..], &BRIEF].concat());
     let rows = jsonl(&out.join("arm/results.jsonl"));
     // 2 kinds × 2 backends × 2 dtypes: candle f16, tract f16 and tract int8 run, candle
     // int8 skips.
@@ -127,23 +136,22 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
         return;
     };
     let out = dir.path().join("run");
-    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
-        .args([
+    let stderr = run_with(
+        &devices,
+        &out,
+        &[
             "net",
             "fasternet-t0",
             "--device",
             "cpu,arm",
             "--min-time",
             "0",
-        ])
-        .args(["--warmup", "0", "--backend", "candle,tract", "--devices"])
-        .arg(&devices)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+            "--warmup",
+            "0",
+            "--backend",
+            "candle,tract",
+        ],
+    );
 
     let arm = jsonl(&out.join("arm/results.jsonl"));
     let host_dir = std::fs::read_dir(&out)
@@ -182,24 +190,12 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
     }
 
     // Reports leave emulated rows out of tables and charts unless asked.
-    let report = |extra: &[&str], name: &str| {
+    let report_to = |extra: &[&str], name: &str| {
         let dest = dir.path().join(name);
-        let status = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
-            .arg("report")
-            .arg(&out)
-            .arg("-o")
-            .arg(&dest)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            status.status.success(),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
+        report(&out, &dest, extra);
         dest
     };
-    let plain = report(&[], "plain");
+    let plain = report_to(&[], "plain");
     assert!(!plain.join("nets-arm.svg").exists());
     assert!(plain.join("nets-cpu.svg").exists());
     let md = std::fs::read_to_string(plain.join("report.md")).unwrap();
@@ -207,7 +203,7 @@ fn fasternet_t0_on_emulated_arm_matches_x86() {
         md.contains("Left out: emulated devices"),
         "the report says what it left out"
     );
-    let all = report(&["--include-emulated"], "all");
+    let all = report_to(&["--include-emulated"], "all");
     assert!(all.join("nets-arm.svg").exists());
 }
 
@@ -218,25 +214,12 @@ fn peak_micro_kernels_run_checked_on_emulated_arm_and_stay_off_the_charts() {
         return;
     };
     let out = dir.path().join("run");
-    let run = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
-        .args(["peak", "--device", "arm", "--backend", "candle"])
-        .args([
-            "--runs",
-            "2",
-            "--min-time",
-            "0",
-            "--warmup",
-            "0",
-            "--devices",
-        ])
-        .arg(&devices)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    let peak = ["peak", "--device", "arm", "--backend", "candle"];
+    let stderr = run_with(&devices, &out, &[&peak[..], &BRIEF].concat());
     let rows = jsonl(&out.join("arm/results.jsonl"));
+    // The worker announced every row it sent, its micro-kernel rows included.
+    let n = rows.len();
+    assert!(stderr.contains(&format!("[{n}/{n}] ")), "{stderr}");
     let kernel: Vec<_> = rows
         .iter()
         .map(|r| &r.record)
@@ -257,18 +240,7 @@ fn peak_micro_kernels_run_checked_on_emulated_arm_and_stay_off_the_charts() {
     }
     // Emulated figures are never drawn or tabled as roofs.
     let dest = dir.path().join("report");
-    let report = Command::new(env!("CARGO_BIN_EXE_flopsbench"))
-        .arg("report")
-        .arg(&out)
-        .arg("-o")
-        .arg(&dest)
-        .output()
-        .unwrap();
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    report(&out, &dest, &[]);
     let md = std::fs::read_to_string(dest.join("report.md")).unwrap();
     assert!(!md.contains("## Device ceilings"), "{md}");
     let charts: Vec<String> = std::fs::read_dir(&dest)
