@@ -78,6 +78,7 @@ pub mod list;
 pub mod measure;
 pub mod meta;
 pub mod model;
+pub mod nvidia_smi;
 pub mod onnx;
 pub mod output;
 pub mod paper;

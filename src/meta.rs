@@ -25,7 +25,8 @@ pub struct Meta {
     pub physical_cores: Option<usize>,
     /// Total memory, bytes.
     pub memory_bytes: u64,
-    /// GPUs seen (none until a CUDA backend exists).
+    /// The GPUs of a run on a GPU (`0: NVIDIA H100 80GB HBM3 (driver 580.95.05)`), as
+    /// nvidia-smi lists them, or why they could not be read; empty for CPU runs.
     pub gpus: Vec<String>,
     /// Backend name → version, for the backends that ran.
     pub backends: Vec<(String, String)>,
@@ -76,6 +77,31 @@ pub struct Meta {
     /// as each row finishes.
     #[serde(default)]
     pub roofs: Vec<crate::roofs::Figure>,
+    /// A run on a GPU: every GPU's clocks, power and temperature before the first case
+    /// and after the last (nvidia-smi); absent for CPU runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_readings: Vec<crate::nvidia_smi::GpuReading>,
+}
+
+impl Meta {
+    /// Adds nvidia-smi's reading of the GPUs at `moment` (`start`, `end`; at `at`); the
+    /// first one lists them in `gpus`, where a failed one says why.
+    pub fn add_gpu_reading(&mut self, moment: &str, at: String) {
+        match crate::nvidia_smi::read(moment, at) {
+            Ok(reading) => {
+                if self.gpu_readings.is_empty() {
+                    // Before any earlier reading's failure, which stays.
+                    let names = reading
+                        .gpus
+                        .iter()
+                        .map(|g| format!("{}: {} (driver {})", g.index, g.name, g.driver));
+                    self.gpus.splice(0..0, names);
+                }
+                self.gpu_readings.push(reading);
+            }
+            Err(why) => self.gpus.push(format!("{moment}: no reading ({why})")),
+        }
+    }
 }
 
 /// The Slurm job a worker runs in, from the environment Slurm gives its tasks.
@@ -207,6 +233,7 @@ pub fn collect(
             System::physical_core_count().unwrap_or(1),
         ),
         roofs: Vec::new(),
+        gpu_readings: Vec::new(),
     }
 }
 

@@ -201,6 +201,22 @@ pub struct Record {
     /// empty for DRAM.
     #[serde(default)]
     pub level_bytes: Option<u64>,
+    /// Whether the caches were flushed before every timed call (`--l2-flush`: cold-cache
+    /// figures; the flush is not timed).
+    #[serde(default)]
+    pub l2_flush: bool,
+    /// The device's own time per batch (CUDA events recorded around each timed call's
+    /// work: trtexec's "GPU Compute Time"; `median_ms` is the host's wall time from
+    /// launch to synchronisation, its "Latency"), the median over the samples; empty on
+    /// CPUs and where the device keeps no clock (tch's GPU rows have one).
+    #[serde(default)]
+    pub gpu_median_ms: Option<f64>,
+    /// Bootstrap 95% CI of that median, low.
+    #[serde(default)]
+    pub gpu_ci95_low_ms: Option<f64>,
+    /// Bootstrap 95% CI of that median, high.
+    #[serde(default)]
+    pub gpu_ci95_high_ms: Option<f64>,
 }
 
 /// The identity of a measured row within a run: the case on one device and backend, with

@@ -153,13 +153,18 @@ impl ResultsWriter {
 
     /// Adds a measured roof to `meta.json`'s `roofs` (rewritten in place).
     fn add_roof(&self, figure: crate::roofs::Figure) -> Result<()> {
+        self.update_meta(|meta| meta.roofs.push(figure))
+    }
+
+    /// Changes `meta.json` with `change` (rewritten in place).
+    pub fn update_meta(&self, change: impl FnOnce(&mut Meta)) -> Result<()> {
         let path = self.dir.join("meta.json");
         let text = fs::read_to_string(&path).map_err(io(&path))?;
         let mut meta: Meta = serde_json::from_str(&text).map_err(|e| Error::Serialise {
             what: "meta.json",
             message: e.to_string(),
         })?;
-        meta.roofs.push(figure);
+        change(&mut meta);
         write_meta(&self.dir, &meta)
     }
 }

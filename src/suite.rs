@@ -63,6 +63,8 @@ pub struct Measure {
     /// Measure a case's backends, and the operator kinds of one feature map, in
     /// interleaved rounds (default true).
     pub interleave: Option<bool>,
+    /// Flush the caches before every timed call (default false).
+    pub l2_flush: Option<bool>,
     /// Seed.
     pub seed: Option<u64>,
     /// Element types swept over every case (`["f32", "bf16", "int8"]`).
@@ -425,6 +427,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Suite> {
             },
             budget: duration(&ctx, "budget", &m.budget)?,
             interleave: m.interleave,
+            l2_flush: m.l2_flush,
         },
         seed: m.seed,
         dtypes: match &m.dtype {

@@ -145,3 +145,17 @@ fn arbitrary_text_never_panics_and_errors_name_the_file() {
         })
         .unwrap();
 }
+
+#[test]
+fn a_suite_may_flush_the_caches_before_every_timed_call() {
+    let text = "name = \"cold\"\n[measure]\nl2_flush = true\n[[ops]]\nkind = \"dwconv\"\nshape = \"8x8x8\"\n";
+    let s = suite::parse(Path::new("cold.toml"), text).unwrap();
+    assert_eq!(s.sampler.l2_flush, Some(true));
+    assert!(s.sampler.resolve().l2_flush);
+    let warm = suite::parse(
+        Path::new("warm.toml"),
+        &text.replace("l2_flush = true\n", ""),
+    )
+    .unwrap();
+    assert!(!warm.sampler.resolve().l2_flush);
+}

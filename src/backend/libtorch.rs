@@ -3,6 +3,7 @@
 //! the authors' forward (split, conv, cat) or their slicing variant. On CUDA, cudnn's
 //! benchmark mode is on and `sync` is a device synchronize.
 
+mod cuda_events;
 mod int_mm;
 pub mod onednn;
 
@@ -76,7 +77,15 @@ struct TchPrepared {
     device: Device,
     /// Its first convolution of each kind, to ask oneDNN which kernel runs it.
     probes: Vec<onednn::Probe>,
+    /// On a GPU: the CUDA events around each run, or why there are none.
+    timer: Option<std::result::Result<cuda_events::Timer, String>>,
+    /// On a GPU with `--l2-flush`: the buffer written over its L2 (allocated at the
+    /// first flush).
+    flush: Option<Tensor>,
 }
+
+/// Bytes written over a GPU's L2 by `--l2-flush` (H100 and H200 have 50–60 MiB).
+const GPU_FLUSH_BYTES: i64 = 256 << 20;
 
 fn weights(
     layer: &Layer,
@@ -214,6 +223,17 @@ impl TchPrepared {
 }
 
 impl TchPrepared {
+    /// On a GPU, records the start (or end) event of a run; a failure leaves the row
+    /// without GPU times (`detail` says why), never without its host times.
+    fn record_event(&mut self, start: bool) {
+        if let Some(Ok(timer)) = &mut self.timer {
+            let recorded = if start { timer.start() } else { timer.stop() };
+            if let Err(why) = recorded {
+                self.timer = Some(Err(why));
+            }
+        }
+    }
+
     /// One forward pass; with `times`, each step synchronised and timed on its own.
     fn forward(&self, mut times: Option<&mut Vec<NodeTime>>) -> Result<Option<Tensor>> {
         let _no_grad = tch::no_grad_guard();
@@ -267,8 +287,37 @@ fn probes(model: &Model, batch: usize, threads: usize, dtype: Dtype) -> Vec<oned
 
 impl Prepared for TchPrepared {
     fn run(&mut self) -> Result<()> {
+        self.record_event(true);
         self.output = self.forward(None)?;
+        self.record_event(false);
         Ok(())
+    }
+
+    fn device_ms(&mut self) -> Option<f64> {
+        let Some(Ok(timer)) = &mut self.timer else {
+            return None;
+        };
+        match timer.elapsed_ms()? {
+            Ok(ms) => Some(ms),
+            Err(why) => {
+                // Said in `detail`; the row keeps its host times.
+                self.timer = Some(Err(why));
+                None
+            }
+        }
+    }
+
+    fn flush_device_cache(&mut self) -> Option<Result<()>> {
+        if !matches!(self.device, Device::Cuda(_)) {
+            return None;
+        }
+        let flush = match &mut self.flush {
+            Some(buffer) => buffer.f_fill_(1).map(|_| ()),
+            None => Tensor::f_ones([GPU_FLUSH_BYTES], (Kind::Int8, self.device)).map(|buffer| {
+                self.flush = Some(buffer);
+            }),
+        };
+        Some(flush.map_err(err))
     }
 
     fn profile(&mut self, passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
@@ -311,7 +360,15 @@ impl Prepared for TchPrepared {
             }
             _ => "",
         };
-        format!("eager, no_grad, {} ATen ops{where_}", self.steps.len())
+        let events = match &self.timer {
+            Some(Ok(_)) => "; GPU time from CUDA events around each run".to_string(),
+            Some(Err(why)) => format!("; no GPU time: {why}"),
+            None => String::new(),
+        };
+        format!(
+            "eager, no_grad, {} ATen ops{where_}{events}",
+            self.steps.len()
+        )
     }
 
     fn pconv_impl(&self) -> PconvImpl {
@@ -466,6 +523,11 @@ impl Backend for Tch {
             pconv_impl: settings.pconv_impl,
             device: dev,
             probes: probes(model, model.batch, settings.threads, settings.dtype),
+            timer: match dev {
+                Device::Cuda(n) => Some(cuda_events::Timer::new(n)),
+                _ => None,
+            },
+            flush: None,
         }))
     }
 }

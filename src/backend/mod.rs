@@ -105,6 +105,17 @@ pub trait Prepared {
     fn profile(&mut self, _passes: usize) -> Option<Result<Vec<Vec<NodeTime>>>> {
         None
     }
+    /// The device's own time of the last `run`, ms, read after `sync` (CUDA events
+    /// recorded around its work); `None` where the device keeps no clock of its own.
+    fn device_ms(&mut self) -> Option<f64> {
+        None
+    }
+    /// Writes the device's cache out (`--l2-flush` on a GPU: a buffer larger than its L2),
+    /// not synchronised; `None` where the model runs on the host CPU, whose caches the
+    /// harness flushes itself.
+    fn flush_device_cache(&mut self) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// Process-wide settings of the backends, applied once through [`configure`] before any

@@ -6,12 +6,13 @@ use crate::backend::{Backend, PconvImpl, Prepared, Settings};
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::memory::PeakRss;
-use crate::measure::{Measurement, SamplerConfig, measure, summarize};
+use crate::measure::{CallTime, Measurement, SamplerConfig, measure_calls, summarize};
 use crate::record::{OutputDigest, Record};
 use crate::reference::{compare, run_op_stack};
 use crate::spec::Dtype;
 use crate::target::Case;
 
+use super::flush::Flush;
 use super::work::Work;
 
 /// Relative tolerance (max abs error / max |reference|) for f32 outputs.
@@ -234,6 +235,8 @@ pub(crate) struct Checked {
     rel_err_vs_f32: Option<f64>,
     /// The runtime's optimised graph, to keep in the run folder.
     pub(crate) optimised: Option<Vec<u8>>,
+    /// Whether the caches were flushed before each timed call.
+    l2_flush: bool,
 }
 
 /// A prepared model whose output passed the check: ready to be timed. Preparing and
@@ -253,6 +256,11 @@ pub(crate) struct Verified {
     rel_err_vs_f32: Option<f64>,
     /// What computed, asked before timing (tch's answer may take a child process).
     computed: String,
+    /// What flushes the caches before each timed call (`--l2-flush`), and the backend.
+    flush: Option<(Flush, &'static str)>,
+    /// Whether the device keeps its own clock (a GPU's CUDA events): the cold call said
+    /// its time.
+    device_clock: bool,
 }
 
 /// A model prepared and run once (the cold call), its output not checked yet.
@@ -265,6 +273,8 @@ pub(crate) struct Cold {
     /// Peak resident memory added by preparation and the cold call, MiB.
     peak_rss_added_mib: Option<f64>,
     output: Vec<f32>,
+    /// Whether the cold call said its device time.
+    device_clock: bool,
 }
 
 /// Prepares `work` on `backend` and makes the first (cold) call (untimed by the sampler).
@@ -292,6 +302,7 @@ pub(crate) fn prepare_cold(
     prepared.run()?;
     prepared.sync()?;
     let cold_ms = cold.elapsed().as_secs_f64() * 1e3;
+    let device_clock = prepared.device_ms().is_some();
     // The timed calls run the same graph on the same buffers as the cold call: the peak
     // so far is the case's (the reference computed later is not).
     let peak_rss_added_mib = rss.map(PeakRss::added_mib);
@@ -307,6 +318,7 @@ pub(crate) fn prepare_cold(
         cold_ms,
         peak_rss_added_mib,
         output,
+        device_clock,
     })
 }
 
@@ -393,6 +405,8 @@ pub(crate) fn check(
         reference,
         output,
         rel_err_vs_f32,
+        flush: None,
+        device_clock: cold.device_clock,
     })
 }
 
@@ -410,16 +424,39 @@ pub(crate) fn prepare_checked(
 }
 
 impl Verified {
-    /// One timed call: a run followed by a sync.
-    pub(crate) fn call(&mut self) -> Result<()> {
+    /// Flushes the caches before each timed call from now on (`--l2-flush`), with
+    /// `flush`; `backend` names the backend in its errors.
+    pub(crate) fn flush_with(&mut self, flush: Flush, backend: &'static str) {
+        self.flush = Some((flush, backend));
+    }
+
+    /// One timed call: a run followed by a sync. With a flush, the flush and a sync first,
+    /// outside the clock; where the device keeps its own clock, the call is clocked here
+    /// and the device's time read after the clock stops (so reading it costs the host's
+    /// time nothing). Otherwise the sampler's clock runs around the call.
+    pub(crate) fn call(&mut self) -> Result<CallTime> {
+        if self.flush.is_none() && !self.device_clock {
+            self.prepared.run()?;
+            return self.prepared.sync().map(|()| CallTime::default());
+        }
+        if let Some((flush, backend)) = self.flush {
+            flush.run(&mut *self.prepared, backend)?;
+            self.prepared.sync()?;
+        }
+        let start = std::time::Instant::now();
         self.prepared.run()?;
-        self.prepared.sync()
+        self.prepared.sync()?;
+        let host = start.elapsed();
+        Ok(CallTime {
+            host: Some(host),
+            device_ms: self.prepared.device_ms(),
+        })
     }
 }
 
 /// Times a verified model on its own.
 pub(crate) fn time(mut verified: Verified, sampler: &SamplerConfig, seed: u64) -> Result<Checked> {
-    let measurement = measure(sampler, seed, &mut || verified.call())?;
+    let measurement = measure_calls(sampler, seed, &mut || verified.call())?;
     Ok(checked(&verified, measurement))
 }
 
@@ -439,6 +476,7 @@ pub(crate) fn checked(verified: &Verified, measurement: Measurement) -> Checked 
         computed: verified.computed.clone(),
         rel_err_vs_f32: verified.rel_err_vs_f32,
         optimised: verified.prepared.optimised_model().map(<[u8]>::to_vec),
+        l2_flush: verified.flush.is_some(),
     }
 }
 
@@ -452,6 +490,7 @@ pub(crate) fn fill(record: &mut Record, checked: &Checked, seed: u64, has_pconv:
     record.detail = checked.detail.clone();
     record.computed = checked.computed.clone();
     record.rel_err_vs_f32 = checked.rel_err_vs_f32;
+    record.l2_flush = checked.l2_flush;
 
     if has_pconv {
         record.pconv_impl = checked.pconv_impl.to_string();
@@ -487,5 +526,11 @@ pub(crate) fn fill_timing(record: &mut Record, m: &Measurement, seed: u64) {
         record.call_p90_ms = rank(0.90);
         record.call_p99_ms = rank(0.99);
         record.call_max_ms = calls.last().copied();
+    }
+    if !m.device_samples_ms.is_empty() {
+        let gpu = summarize(&m.device_samples_ms, seed);
+        record.gpu_median_ms = Some(gpu.median_ms);
+        record.gpu_ci95_low_ms = Some(gpu.ci95_low_ms);
+        record.gpu_ci95_high_ms = Some(gpu.ci95_high_ms);
     }
 }

@@ -12,7 +12,7 @@ use crate::count::CountOptions;
 use crate::device::DeviceSpec;
 use crate::error::{Error, Result};
 use crate::measure::stats::median;
-use crate::measure::{Sampling, Summary, measure, summarize};
+use crate::measure::{Sampling, Summary, measure_calls, summarize};
 
 /// The runs of one case, in a row and in rounds.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub fn coverage(experiment: &Experiment, backend: &dyn Backend, runs: usize) -> 
     let (sampler, seed) = (&experiment.sampler, experiment.seed);
     let mut in_a_row = Vec::new();
     for _ in 0..runs {
-        in_a_row.push(measure(sampler, seed, &mut || v.call())?.samples_ms);
+        in_a_row.push(measure_calls(sampler, seed, &mut || v.call())?.samples_ms);
     }
     let mut rounds = Vec::new();
     for _ in 0..runs {

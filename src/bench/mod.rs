@@ -11,6 +11,7 @@ mod budget;
 mod check;
 pub mod coverage;
 mod experiment;
+mod flush;
 mod groups;
 pub mod kernels;
 mod layers;
@@ -580,8 +581,12 @@ fn measure_one(
 ) -> Measured {
     let mut record = new_record(experiment, job, context);
     let cold = cold_job(job, cache);
-    let outcome = check_job(job, cold, &mut record, cache)
-        .and_then(|verified| time(verified, sampler, experiment.seed));
+    let outcome = check_job(job, cold, &mut record, cache).and_then(|mut verified| {
+        if sampler.l2_flush {
+            verified.flush_with(flush::Flush::on(job.device), job.backend.name());
+        }
+        time(verified, sampler, experiment.seed)
+    });
     finish_row(experiment, job, record, outcome)
 }
 

@@ -8,6 +8,7 @@
 //! timestamp (the group's start); each is written as soon as it stops.
 
 use super::check::{Verified, checked};
+use super::flush::Flush;
 use super::{Experiment, Job, Measured, ReferenceCache, RunContext, finish_row, new_record};
 use crate::error::Result;
 use crate::measure::{SamplerConfig, Sampling};
@@ -55,8 +56,12 @@ pub(super) fn measure_group(
     }
     let mut states: Vec<State> = prepared
         .into_iter()
-        .map(|p| {
+        .zip(jobs)
+        .map(|(p, job)| {
             let mut v = Box::new(p?);
+            if sampler.l2_flush {
+                v.flush_with(Flush::on(job.device), job.backend.name());
+            }
             let s = Sampling::warm_up(sampler, experiment.seed, &mut || v.call())?;
             Ok(State::Sampling(v, s))
         })
@@ -156,6 +161,7 @@ fn share_out<'s>(sampling: impl Iterator<Item = &'s mut Sampling>, spare: Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::CallTime;
 
     #[test]
     fn a_stopped_rows_unused_share_goes_to_the_rows_still_sampling() {
@@ -165,7 +171,7 @@ mod tests {
             ..SamplerConfig::default()
         };
         let mut rows: Vec<Sampling> = (0..3)
-            .map(|_| Sampling::warm_up(&config, 0, &mut || Ok(())).unwrap())
+            .map(|_| Sampling::warm_up(&config, 0, &mut || Ok(CallTime::default())).unwrap())
             .collect();
         assert_eq!(rows[0].unused_share(), Duration::from_secs(1));
         share_out(rows.iter_mut(), Duration::from_millis(600));
@@ -177,7 +183,7 @@ mod tests {
             share: Some(Duration::ZERO),
             ..config
         };
-        let mut past = Sampling::warm_up(&spent, 0, &mut || Ok(())).unwrap();
+        let mut past = Sampling::warm_up(&spent, 0, &mut || Ok(CallTime::default())).unwrap();
         share_out(
             rows.iter_mut().take(1).chain(std::iter::once(&mut past)),
             Duration::from_millis(300),
@@ -189,7 +195,7 @@ mod tests {
             share: None,
             ..config
         };
-        let mut row = Sampling::warm_up(&free, 0, &mut || Ok(())).unwrap();
+        let mut row = Sampling::warm_up(&free, 0, &mut || Ok(CallTime::default())).unwrap();
         share_out(std::iter::once(&mut row), Duration::from_secs(1));
         assert_eq!(row.unused_share(), Duration::ZERO);
     }

@@ -142,6 +142,10 @@ pub fn blank_record(
         working_set_bytes: None,
         level: String::new(),
         level_bytes: None,
+        l2_flush: false,
+        gpu_median_ms: None,
+        gpu_ci95_low_ms: None,
+        gpu_ci95_high_ms: None,
     }
 }
 

@@ -135,6 +135,7 @@ impl CompareCommand {
             ("--runs", b.runs.is_some()),
             ("--target-ci", b.target_ci.is_some()),
             ("--budget", b.budget.is_some()),
+            ("--l2-flush", b.l2_flush),
             ("--backend", b.backend != crate::backend::Selection::All),
             ("--device", b.device != [crate::device::DeviceSpec::Cpu]),
             ("--no-fuse-bn", b.no_fuse_bn),

@@ -96,6 +96,13 @@ pub(super) struct BenchArgs {
     #[arg(long, help_heading = "Measurement")]
     pub(super) no_interleave: bool,
 
+    /// Flush the caches before every timed call, outside the timed part, for cold-cache
+    /// figures: on a CPU a write of twice its largest cache, on a GPU (tch) a 256 MiB
+    /// write over its L2; calls are then timed one by one [default: off (warm caches, as
+    /// in the paper), or the suite's]
+    #[arg(long, help_heading = "Measurement")]
+    pub(super) l2_flush: bool,
+
     /// Seed of weights, inputs and the bootstrap [default: 0, or the suite's]
     #[arg(long, help_heading = "Measurement")]
     pub(super) seed: Option<u64>,
@@ -236,6 +243,7 @@ impl BenchArgs {
                 target_ci: self.target_ci,
                 budget: self.budget,
                 interleave: self.no_interleave.then_some(false),
+                l2_flush: self.l2_flush.then_some(true),
             },
             seed: self.seed,
             run: RunOptions {

@@ -99,7 +99,9 @@ enum Commands {
         // Peak runs one thread and all threads itself, and has no BN or PConv layer.
         mut_arg("threads", |a| a.hide(true)),
         mut_arg("pconv_impl", |a| a.hide(true)),
-        mut_arg("no_fuse_bn", |a| a.hide(true))
+        mut_arg("no_fuse_bn", |a| a.hide(true)),
+        // A roof is the best the device does: warm caches.
+        mut_arg("l2_flush", |a| a.hide(true))
     )]
     Peak(Box<PeakCommand>),
     /// Merge result folders/CSVs into tables beside the paper's, SVG charts and one HTML page
@@ -533,6 +535,12 @@ fn command(commands: Commands) -> Result<Command> {
                 return Err(Error::flag(
                     "--threads",
                     "peak measures one thread and all threads by itself",
+                ));
+            }
+            if cmd.bench.l2_flush {
+                return Err(Error::flag(
+                    "--l2-flush",
+                    "peak measures the device's roofs, the best it does: with warm caches",
                 ));
             }
             let bench = cmd.bench.into_command(Target::Peak, 224, None);

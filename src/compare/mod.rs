@@ -156,7 +156,7 @@ fn match_key(r: &Record, across: Option<Field>) -> MatchKey {
 /// compared.
 fn protocol(r: &Record) -> String {
     format!(
-        "convention {}, BN {}, {}PConv forward {}",
+        "convention {}, BN {}, {}PConv forward {}{}",
         r.convention,
         if r.fused_bn { "folded" } else { "kept" },
         if r.emulated { "emulated, " } else { "" },
@@ -164,7 +164,8 @@ fn protocol(r: &Record) -> String {
             "–"
         } else {
             &r.pconv_impl
-        }
+        },
+        if r.l2_flush { ", caches flushed" } else { "" }
     )
 }
 
@@ -274,9 +275,16 @@ pub fn compare(base: &Loaded, new: &Loaded, options: &Options) -> Result<Compari
             format!(
                 "BASE and NEW have no row in common ({} rows and {}; rows match on {fields}); \
                  to compare two backends, devices, precisions or models, name the one that \
-                 differs with --across",
+                 differs with --across{}",
                 base_rows.len(),
-                new_rows.len()
+                new_rows.len(),
+                match refused.first() {
+                    Some(first) if refused.len() > 1 => {
+                        format!("; {first}, and {} more such rows", refused.len() - 1)
+                    }
+                    Some(first) => format!("; {first}"),
+                    None => String::new(),
+                }
             ),
         ));
     }

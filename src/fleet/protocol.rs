@@ -14,7 +14,7 @@ use crate::record::{Record, RecordWithSamples};
 
 /// The version of this protocol. Bump it on any change a worker of the previous version
 /// would misread.
-pub const PROTOCOL: u32 = 10;
+pub const PROTOCOL: u32 = 11;
 
 /// A worker's job: what to measure, and on which of the worker's devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +113,10 @@ pub enum Message {
         rows: usize,
         /// Of which failed.
         failed: usize,
+        /// On a GPU: its clocks, power and temperature after the last row (nvidia-smi),
+        /// for the run's meta.json.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gpu_end: Option<crate::nvidia_smi::GpuReading>,
     },
     /// What the host has (the answer to a `list` job): its name, CPU, and each backend's
     /// version or why it cannot run on the job's device.
@@ -228,7 +232,11 @@ mod tests {
         assert!(Message::parse(r#"{"type":"bye"}"#).is_err());
         assert_eq!(
             Message::parse(r#"{"type":"done","rows":2,"failed":1}"#).unwrap(),
-            Message::Done { rows: 2, failed: 1 }
+            Message::Done {
+                rows: 2,
+                failed: 1,
+                gpu_end: None
+            }
         );
         assert!(check_hello(PROTOCOL, env!("CARGO_PKG_VERSION")).is_ok());
         assert!(check_hello(PROTOCOL + 1, env!("CARGO_PKG_VERSION")).is_err());

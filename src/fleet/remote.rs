@@ -296,7 +296,10 @@ fn read_messages(
                     write!(log, "{text}").ok();
                 }
             }
-            Message::Done { .. } if got.hello => {
+            Message::Done { gpu_end, .. } if got.hello => {
+                if let (Some(reading), Some(w)) = (gpu_end, got.writer.as_ref()) {
+                    w.update_meta(|meta| meta.gpu_readings.push(reading))?;
+                }
                 got.done = true;
                 break;
             }

@@ -182,7 +182,8 @@ fn start(
     let started = now();
     let run_id = job.run_id.clone().unwrap_or_else(|| new_run_id(&started));
     let overhead_ns = calibrate_overhead();
-    let meta = meta::collect(&run_id, &started, plan_versions(&plan), overhead_ns);
+    let on_gpu = matches!(job.device, crate::device::DeviceSpec::Cuda(_));
+    let meta = started_meta(&run_id, &started, &plan, overhead_ns, on_gpu);
     let backends = plan
         .iter()
         .flat_map(|(_, b)| b.iter().map(|b| b.name().to_string()))
@@ -221,6 +222,33 @@ fn start(
     measure_cases(experiment, &cases, &plan, &context, &mut sink, &mut Silent)
         .map_err(|e| (e, true))?;
     let (rows, failed) = (sink.rows, sink.failed);
-    send(out, &Message::Done { rows, failed }).map_err(|e| (e, true))?;
+    send(out, &done(rows, failed, on_gpu)).map_err(|e| (e, true))?;
     Ok(Sent { rows, failed })
+}
+/// The worker's meta.json at its start; on a GPU, with nvidia-smi's reading of it.
+fn started_meta(
+    run_id: &str,
+    started: &str,
+    plan: &crate::bench::Plan<'_>,
+    overhead_ns: f64,
+    on_gpu: bool,
+) -> meta::Meta {
+    let mut meta = meta::collect(run_id, started, plan_versions(plan), overhead_ns);
+    if on_gpu {
+        meta.add_gpu_reading("start", now());
+    }
+    meta
+}
+
+/// The job's last message: its counts and, on a GPU, nvidia-smi's reading after the last
+/// row (for the run's meta.json).
+fn done(rows: usize, failed: usize, on_gpu: bool) -> Message {
+    let gpu_end = on_gpu
+        .then(|| crate::nvidia_smi::read("end", now()).ok())
+        .flatten();
+    Message::Done {
+        rows,
+        failed,
+        gpu_end,
+    }
 }

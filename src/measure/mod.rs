@@ -9,6 +9,7 @@ pub mod sampler;
 pub mod stats;
 
 pub use sampler::{
-    Measurement, SamplerConfig, SamplerOverrides, Sampling, calibrate_overhead, measure,
+    CallTime, Measurement, SamplerConfig, SamplerOverrides, Sampling, calibrate_overhead, measure,
+    measure_calls,
 };
 pub use stats::{Summary, summarize};

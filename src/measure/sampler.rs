@@ -46,6 +46,10 @@ pub struct SamplerConfig {
     /// rounds (A B C A B C …) rather than one after the other.
     #[serde(default = "yes")]
     pub interleave: bool,
+    /// Flush the caches before every timed call, untimed (`--l2-flush`): cold-cache
+    /// figures, as triton's `do_bench` and Nsight Compute give.
+    #[serde(default)]
+    pub l2_flush: bool,
 }
 
 fn yes() -> bool {
@@ -63,6 +67,7 @@ impl Default for SamplerConfig {
             budget: None,
             share: None,
             interleave: true,
+            l2_flush: false,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct SamplerOverrides {
     pub budget: Option<Duration>,
     /// Interleaved rounds.
     pub interleave: Option<bool>,
+    /// Cache flush before every timed call.
+    pub l2_flush: Option<bool>,
 }
 
 impl SamplerOverrides {
@@ -98,6 +105,7 @@ impl SamplerOverrides {
             target_ci: self.target_ci.or(lower.target_ci),
             budget: self.budget.or(lower.budget),
             interleave: self.interleave.or(lower.interleave),
+            l2_flush: self.l2_flush.or(lower.l2_flush),
         }
     }
 
@@ -113,6 +121,7 @@ impl SamplerOverrides {
             budget: self.budget,
             share: None,
             interleave: self.interleave.unwrap_or(true),
+            l2_flush: self.l2_flush.unwrap_or(false),
         }
     }
 }
@@ -131,6 +140,23 @@ pub struct Measurement {
     pub calls_ms: Vec<f64>,
     /// Whether sampling stopped because the CI met `target_ci` (`None` without a target).
     pub ci_target_met: Option<bool>,
+    /// The device's own time per iteration of each sample (CUDA events around each
+    /// call's work, their mean over the sample's calls), ms, as `samples_ms` are the
+    /// host's; empty where the device keeps no clock of its own (CPUs), or did not for
+    /// every timed call.
+    pub device_samples_ms: Vec<f64>,
+}
+
+/// What one call says of its own time; the sampler's clock runs around the whole call
+/// where it says nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CallTime {
+    /// The timed part of the call as the caller clocked it, host wall time from launch to
+    /// synchronisation: the call without the untimed work before it (`--l2-flush`'s
+    /// flush). Such calls are timed one by one.
+    pub host: Option<Duration>,
+    /// The device's own time for the call's work (CUDA events recorded around it), ms.
+    pub device_ms: Option<f64>,
 }
 
 /// Why sampling stops after the samples so far.
@@ -234,6 +260,15 @@ pub fn measure(
     seed: u64,
     f: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Measurement> {
+    measure_calls(config, seed, &mut || f().map(|()| CallTime::default()))
+}
+
+/// [`measure`], for calls that say something of their own time ([`CallTime`]).
+pub fn measure_calls(
+    config: &SamplerConfig,
+    seed: u64,
+    f: &mut dyn FnMut() -> Result<CallTime>,
+) -> Result<Measurement> {
     let mut sampling = Sampling::warm_up(config, seed, f)?;
     while !sampling.sample(f)? {}
     Ok(sampling.finish())
@@ -250,6 +285,9 @@ pub struct Sampling {
     warmup_iters: u64,
     samples_ms: Vec<f64>,
     calls_ms: Vec<f64>,
+    device_samples_ms: Vec<f64>,
+    /// Whether every timed call so far said its device time.
+    device_timed: bool,
     /// Time spent taking samples so far (the stop checks between them not counted).
     elapsed: Duration,
     stopped: Option<Stop>,
@@ -266,14 +304,15 @@ impl Sampling {
     /// lasts a sample ([`TARGET_SAMPLE`]); the per-call estimate leaves its first call
     /// out when there are more (it may follow other rows' preparation, with their data in
     /// the caches), so a short warm-up of a fast call still sets iterations and per-call
-    /// timing from a warm call.
+    /// timing from a warm call. Calls that clock themselves ([`CallTime::host`]) are
+    /// timed one by one whatever their length.
     pub fn warm_up(
         config: &SamplerConfig,
         seed: u64,
-        f: &mut dyn FnMut() -> Result<()>,
+        f: &mut dyn FnMut() -> Result<CallTime>,
     ) -> Result<Sampling> {
         let start = Instant::now();
-        f()?;
+        let clocked = f()?.host.is_some();
         let first = start.elapsed();
         let (mut warmup_iters, mut elapsed) = (1u64, first);
         while elapsed < config.warmup || (warmup_iters < 2 && elapsed < TARGET_SAMPLE) {
@@ -290,18 +329,22 @@ impl Sampling {
             config: *config,
             seed,
             iters: ((TARGET_SAMPLE.as_secs_f64() / per_iter.max(1e-9)).ceil() as u64).max(1),
-            per_call: per_iter >= PER_CALL_MIN.as_secs_f64(),
+            per_call: clocked || per_iter >= PER_CALL_MIN.as_secs_f64(),
             warmup_iters,
             samples_ms: Vec::new(),
             calls_ms: Vec::new(),
+            device_samples_ms: Vec::new(),
+            device_timed: true,
             elapsed: Duration::ZERO,
             stopped: None,
             next_bootstrap: 0,
         })
     }
 
-    /// Takes one sample (unless stopped already); whether sampling is now over.
-    pub fn sample(&mut self, f: &mut dyn FnMut() -> Result<()>) -> Result<bool> {
+    /// Takes one sample (unless stopped already); whether sampling is now over. A sample
+    /// is the calls' own time where they clock themselves, the sampler's clock otherwise;
+    /// the time caps count the whole wall time.
+    pub fn sample(&mut self, f: &mut dyn FnMut() -> Result<CallTime>) -> Result<bool> {
         if self.stopped.is_some() {
             return Ok(true);
         }
@@ -309,22 +352,36 @@ impl Sampling {
             // Grown before the clock starts, not inside a sample.
             self.calls_ms.reserve(self.iters as usize);
         }
+        let mut own: Option<Duration> = None;
+        let mut device = Some(0.0);
         let t = Instant::now();
         if self.per_call {
             for _ in 0..self.iters {
                 let c = Instant::now();
-                f()?;
-                self.calls_ms.push(c.elapsed().as_secs_f64() * 1e3);
+                let call = f()?;
+                let took = call.host.unwrap_or_else(|| c.elapsed());
+                if call.host.is_some() {
+                    own = Some(own.unwrap_or_default() + took);
+                }
+                self.calls_ms.push(took.as_secs_f64() * 1e3);
+                device = device.zip(call.device_ms).map(|(sum, ms)| sum + ms);
             }
         } else {
             for _ in 0..self.iters {
-                f()?;
+                let call = f()?;
+                device = device.zip(call.device_ms).map(|(sum, ms)| sum + ms);
             }
         }
-        let took = t.elapsed();
-        self.samples_ms
-            .push(took.as_secs_f64() * 1e3 / self.iters as f64);
-        self.elapsed += took;
+        let wall = t.elapsed();
+        let took = own.unwrap_or(wall);
+        let per_iter = |total: f64| total / self.iters as f64;
+        self.samples_ms.push(per_iter(took.as_secs_f64() * 1e3));
+        match device {
+            Some(total) if self.device_timed => self.device_samples_ms.push(per_iter(total)),
+            // A call without its device time: none for the row (never a partial series).
+            _ => self.device_timed = false,
+        }
+        self.elapsed += wall;
         let n = self.samples_ms.len();
         let bootstrap = n >= self.next_bootstrap;
         let (config, samples) = (&self.config, &self.samples_ms);
@@ -370,169 +427,14 @@ impl Sampling {
             warmup_iters: self.warmup_iters,
             calls_ms: self.calls_ms,
             ci_target_met,
+            device_samples_ms: if self.device_timed {
+                self.device_samples_ms
+            } else {
+                Vec::new()
+            },
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runs_is_exact_and_sleeps_are_measured() {
-        let config = SamplerConfig {
-            warmup: Duration::from_millis(5),
-            runs: Some(3),
-            ..SamplerConfig::default()
-        };
-        let mut calls = 0u64;
-        let m = measure(&config, 0, &mut || {
-            calls += 1;
-            std::thread::sleep(Duration::from_millis(2));
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(m.samples_ms.len(), 3);
-        assert!(m.samples_ms.iter().all(|s| *s >= 2.0), "{:?}", m.samples_ms);
-        assert_eq!(calls, m.warmup_iters + 3 * m.iters_per_sample);
-    }
-
-    #[test]
-    fn the_warm_up_estimate_leaves_out_a_slow_first_call() {
-        let config = SamplerConfig {
-            warmup: Duration::ZERO,
-            runs: Some(1),
-            ..SamplerConfig::default()
-        };
-        // A first warm-up call of 1 ms (caches cold after other rows), then fast ones:
-        // two warm-up calls, and the estimate is the fast call's, so calls are not timed
-        // one by one and a sample holds many.
-        let mut calls = 0u64;
-        let m = measure(&config, 0, &mut || {
-            calls += 1;
-            if calls == 1 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(m.warmup_iters, 2);
-        assert!(m.calls_ms.is_empty(), "{:?}", m.calls_ms.len());
-        assert!(m.iters_per_sample > 100, "{}", m.iters_per_sample);
-        // A call that lasts a sample already: one warm-up call is enough.
-        let m = measure(&config, 0, &mut || {
-            std::thread::sleep(Duration::from_millis(11));
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!((m.warmup_iters, m.iters_per_sample), (1, 1));
-    }
-
-    /// Samples around 10 ms with a relative spread of ±`spread`, deterministic.
-    fn synthetic(n: usize, spread: f64) -> Vec<f64> {
-        (0..n)
-            .map(|i| 10.0 * (1.0 + spread * (((i * 7919) % 101) as f64 / 50.0 - 1.0)))
-            .collect()
-    }
-
-    #[test]
-    fn the_stopping_rule_stops_when_the_reported_ci_meets_its_target() {
-        let config = SamplerConfig {
-            min_time: Duration::from_millis(100),
-            max_time: Duration::from_secs(4),
-            target_ci: Some(0.01),
-            ..SamplerConfig::default()
-        };
-        let quiet = synthetic(40, 0.005);
-        let ms = Duration::from_millis;
-        // Not before the minimum time, nor before the minimum number of samples.
-        assert_eq!(stop(&config, &quiet, ms(50), 0), None);
-        assert_eq!(stop(&config, &quiet[..MIN_SAMPLES - 1], ms(500), 0), None);
-        // Quiet samples meet ±1% as soon as both minimums are reached.
-        assert_eq!(
-            stop(&config, &quiet[..MIN_SAMPLES], ms(100), 0),
-            Some(Stop::Precise)
-        );
-        assert!(reported_half_width(&quiet[..MIN_SAMPLES], 0) <= 0.01);
-        // ±20% noise: its CI is wider than ±1% with 40 samples, so sampling goes on
-        // until the cap.
-        let noisy = synthetic(40, 0.2);
-        assert!(reported_half_width(&noisy, 0) > 0.01);
-        assert_eq!(stop(&config, &noisy, ms(3999), 0), None);
-        assert_eq!(stop(&config, &noisy, ms(4000), 0), Some(Stop::Cap));
-        // A budget's share stops sampling, but never before the minimum number of samples.
-        let shared = SamplerConfig {
-            share: Some(ms(500)),
-            ..config
-        };
-        assert_eq!(stop(&shared, &noisy[..MIN_SAMPLES - 1], ms(900), 0), None);
-        assert_eq!(
-            stop(&shared, &noisy[..MIN_SAMPLES], ms(500), 0),
-            Some(Stop::Cap)
-        );
-        assert_eq!(stop(&shared, &noisy[..MIN_SAMPLES], ms(499), 0), None);
-        // Without a target, the minimums suffice; an exact run count ignores time.
-        let plain = SamplerConfig {
-            target_ci: None,
-            ..config
-        };
-        assert_eq!(stop(&plain, &noisy[..10], ms(100), 0), Some(Stop::Precise));
-        let runs = SamplerConfig {
-            runs: Some(3),
-            ..config
-        };
-        assert_eq!(stop(&runs, &noisy[..2], ms(9000), 0), None);
-        assert_eq!(stop(&runs, &noisy[..3], ms(0), 0), Some(Stop::Runs));
-    }
-
-    #[test]
-    fn long_calls_are_timed_one_by_one() {
-        let config = SamplerConfig {
-            warmup: Duration::from_millis(5),
-            runs: Some(2),
-            ..SamplerConfig::default()
-        };
-        // A busy call of 200 µs (no sleep: the clock is what is under test).
-        let m = measure(&config, 0, &mut || {
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_micros(200) {}
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(m.calls_ms.len() as u64, 2 * m.iters_per_sample);
-        assert!(m.calls_ms.iter().all(|c| *c >= 0.2), "{:?}", m.calls_ms);
-        assert_eq!(m.ci_target_met, None);
-        // Calls far under PER_CALL_MIN are timed per sample only.
-        let m = measure(&config, 0, &mut || Ok(())).unwrap();
-        assert!(m.calls_ms.is_empty());
-    }
-
-    #[test]
-    fn zero_min_time_takes_min_samples() {
-        let config = SamplerConfig {
-            warmup: Duration::ZERO,
-            min_time: Duration::ZERO,
-            ..SamplerConfig::default()
-        };
-        let m = measure(&config, 0, &mut || Ok(())).unwrap();
-        assert_eq!(m.samples_ms.len(), MIN_SAMPLES);
-    }
-
-    #[test]
-    fn the_median_ci_narrows_with_more_samples() {
-        let noisy: Vec<f64> = (0..40).map(|i| 10.0 + (i % 7) as f64 * 0.3).collect();
-        let few = median_ci_half_width(&noisy[..10]);
-        let many = median_ci_half_width(&noisy);
-        assert!(few.is_finite() && many <= few, "{few} {many}");
-        assert_eq!(median_ci_half_width(&[1.0; 50]), 0.0);
-        assert!(median_ci_half_width(&[1.0, 2.0]).is_infinite());
-    }
-
-    #[test]
-    fn errors_stop_the_measurement() {
-        let e = measure(&SamplerConfig::default(), 0, &mut || {
-            Err(crate::Error::Usage("boom".into()))
-        });
-        assert!(e.is_err());
-    }
-}
+mod tests;

@@ -81,6 +81,19 @@ pub fn line(log: &mut dyn Write, index: usize, total: usize, r: &Record) {
                 },
                 r.max_abs_err.unwrap_or(0.0),
             );
+            if r.l2_flush {
+                s += ", caches flushed before each call (untimed)";
+            }
+            if let (Some(gpu), Some(lo), Some(hi)) =
+                (r.gpu_median_ms, r.gpu_ci95_low_ms, r.gpu_ci95_high_ms)
+            {
+                s += &format!(
+                    "\n    GPU time {} (95% CI {} … {}) from CUDA events; the median above is the host's, launch to synchronisation",
+                    duration_ms(gpu),
+                    duration_ms(lo),
+                    duration_ms(hi)
+                );
+            }
             let outliers = r.outliers.unwrap_or(0);
             if outliers as f64 > OUTLIER_WARN * r.samples.unwrap_or(0) as f64 {
                 s += &format!(

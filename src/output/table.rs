@@ -159,7 +159,11 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
         let (median, ci, throughput, rate, bandwidth) =
             match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
                 (Some(m), Some(_), Some(_)) => (
-                    duration_ms(m),
+                    // On a GPU, the device's own time (CUDA events) beside the host's.
+                    match r.gpu_median_ms {
+                        Some(g) => format!("{} (GPU {})", duration_ms(m), duration_ms(g)),
+                        None => duration_ms(m),
+                    },
                     if r.samples == Some(1) {
                         "–".to_string()
                     } else {
@@ -196,10 +200,15 @@ fn records(rows: &[Row<'_>], markdown: bool) -> String {
         };
         t.add_row(vec![
             // A row at another dtype than f32 says so (a sweep lists a case once a dtype).
-            match r.dtype {
-                crate::spec::Dtype::F32 => r.case.clone(),
-                d => format!("{} ({d})", r.case),
-            },
+            format!(
+                "{}{}{}",
+                r.case,
+                match r.dtype {
+                    crate::spec::Dtype::F32 => String::new(),
+                    d => format!(" ({d})"),
+                },
+                if r.l2_flush { " (caches flushed)" } else { "" }
+            ),
             r.backend.clone(),
             if r.emulated {
                 format!("{} (emulated)", r.device)

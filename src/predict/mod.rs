@@ -73,6 +73,8 @@ pub fn groups(records: &[Record], layers: &[LayerRow]) -> Result<Vec<Group>> {
     for r in records
         .iter()
         .filter(|r| r.kind == CaseKind::Net && r.status == Status::Ok && r.median_ms.is_some())
+        // Warm rows only: the per-layer profiles they are modelled on are warm.
+        .filter(|r| !r.l2_flush)
     {
         // The most recent row that has a profile (a later run without one hides nothing).
         if !profiled(r) {

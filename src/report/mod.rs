@@ -90,6 +90,9 @@ pub struct Column {
     /// The dtype's graph ran in f32 on quantized values (tract's int8: `computed` says
     /// `QDQ simulated`), not in the dtype's own arithmetic.
     pub simulated: bool,
+    /// The caches were flushed before every timed call (`--l2-flush`: cold caches; the
+    /// paper's figures are warm).
+    pub cold: bool,
 }
 
 impl Column {
@@ -111,6 +114,7 @@ impl Column {
                 || r.detail.contains("copied from host each run"),
             unfused: !r.fused_bn,
             simulated: r.computed.contains("QDQ simulated"),
+            cold: r.l2_flush,
         }
     }
 
@@ -161,9 +165,7 @@ impl Column {
         bool,
         Option<usize>,
         Option<usize>,
-        bool,
-        bool,
-        bool,
+        (bool, bool, bool, bool),
     ) {
         (
             &self.host,
@@ -175,9 +177,7 @@ impl Column {
             self.emulated,
             self.threads,
             self.batch,
-            self.slicing,
-            self.copies,
-            self.unfused,
+            (self.slicing, self.copies, self.unfused, self.cold),
         )
     }
 }
@@ -218,6 +218,9 @@ impl fmt::Display for Column {
         }
         if self.unfused {
             f.write_str(" (BN unfused)")?;
+        }
+        if self.cold {
+            f.write_str(" (caches flushed)")?;
         }
         if self.emulated {
             f.write_str(" (emulated)")?;

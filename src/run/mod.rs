@@ -147,13 +147,22 @@ fn run_local(
     let flag = if options.resume { "--resume" } else { "--out" };
     let _lock = DirLock::take(dir, flag)?;
     let overhead_ns = calibrate_overhead();
+    // A GPU's clocks, power and temperature before the first case and after the last.
+    let on_gpu = plan.iter().any(|(d, _)| matches!(d, DeviceSpec::Cuda(_)));
     let (mut writer, done, run_id) = if options.resume {
         // Resumed rows keep the run's id: the folder stays one run, each case once.
         let (writer, kept) = ResultsWriter::resume(dir)?;
         let id = kept.first().map_or(run_id, |r| r.run_id.clone());
+        if on_gpu {
+            // This session's start, after the earlier sessions' readings.
+            writer.update_meta(|meta| meta.add_gpu_reading("start", now()))?;
+        }
         (writer, kept, id)
     } else {
-        let meta = meta::collect(&run_id, &started, plan_versions(plan), overhead_ns);
+        let mut meta = meta::collect(&run_id, &started, plan_versions(plan), overhead_ns);
+        if on_gpu {
+            meta.add_gpu_reading("start", now());
+        }
         (ResultsWriter::create(dir, &meta)?, Vec::new(), run_id)
     };
     let context = RunContext {
@@ -168,14 +177,18 @@ fn run_local(
     };
     let mut reporter =
         Progress::new(log, options.quiet, options.progress).with_depth(experiment.depth);
-    measure_cases(
+    let records = measure_cases(
         experiment,
         cases,
         plan,
         &context,
         &mut writer,
         &mut reporter,
-    )
+    )?;
+    if on_gpu {
+        writer.update_meta(|meta| meta.add_gpu_reading("end", now()))?;
+    }
+    Ok(records)
 }
 
 /// Runs on devices of which some are named (see [`crate::fleet`]): one folder per host
