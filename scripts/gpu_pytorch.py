@@ -53,9 +53,10 @@ def macs(kind, c, h, w):
     return 10 * per * 9 * h * w
 
 
-def tch_rows(path):
-    """flopsbench's ok tch rows of `path`, warm caches, by (operator, shape, dtype): their
-    throughput from the host's time and, where they have one, from the GPU's."""
+def tch_rows(path, batch):
+    """flopsbench's ok tch rows of `path` at `batch`, warm caches, by (operator, shape,
+    dtype): their throughput from the host's time and, where they have one, from the
+    GPU's."""
     with open(path, newline="") as f:
         return {
             (r["name"], r["shape"], r["dtype"]): (
@@ -64,6 +65,7 @@ def tch_rows(path):
             )
             for r in csv.DictReader(f)
             if r["backend"] == "tch" and r["status"] == "ok" and r.get("l2_flush") != "true"
+            and int(r["batch"]) == batch
         }
 
 
@@ -91,7 +93,7 @@ def main():
     batch = args.batch or (32 if cuda else 1)
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if cuda else "cpu"
-    tch = tch_rows(args.against) if args.against else {}
+    tch = tch_rows(args.against, batch) if args.against else {}
     rows = []
     for dtype in dtypes:
         for kind in ["conv", "gconv", "dwconv", "pconv"]:

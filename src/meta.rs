@@ -87,7 +87,17 @@ impl Meta {
     /// Adds nvidia-smi's reading of the GPUs at `moment` (`start`, `end`; at `at`); the
     /// first one lists them in `gpus`, where a failed one says why.
     pub fn add_gpu_reading(&mut self, moment: &str, at: String) {
-        match crate::nvidia_smi::read(moment, at) {
+        self.record_gpu_reading(moment, crate::nvidia_smi::read(moment, at));
+    }
+
+    /// Adds `reading` (taken at `moment`), or why there is none, as
+    /// [`Meta::add_gpu_reading`] does.
+    pub fn record_gpu_reading(
+        &mut self,
+        moment: &str,
+        reading: std::result::Result<crate::nvidia_smi::GpuReading, String>,
+    ) {
+        match reading {
             Ok(reading) => {
                 if self.gpu_readings.is_empty() {
                     // Before any earlier reading's failure, which stays.
@@ -281,6 +291,36 @@ pub fn features_in(cpuinfo: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::features_in;
+
+    #[test]
+    fn gpus_are_listed_from_the_first_reading_and_failures_stay() {
+        let mut meta = super::collect("r", "t", Vec::new(), 0.0);
+        meta.record_gpu_reading("start", Err("nvidia-smi: no answer in 20.0 s".into()));
+        let line = "0, NVIDIA H200, 580.95.05, P0, 1980, 3201, 1980, 3201, 90.5, 700.00, 38, 0";
+        let reading = |moment: &str| crate::nvidia_smi::GpuReading {
+            moment: moment.into(),
+            at: "now".into(),
+            gpus: crate::nvidia_smi::parse(line).unwrap(),
+        };
+        meta.record_gpu_reading("end", Ok(reading("end")));
+        meta.record_gpu_reading("later", Ok(reading("later")));
+        assert_eq!(
+            meta.gpus,
+            [
+                "0: NVIDIA H200 (driver 580.95.05)",
+                "start: no reading (nvidia-smi: no answer in 20.0 s)"
+            ]
+        );
+        let moments: Vec<&str> = meta
+            .gpu_readings
+            .iter()
+            .map(|r| r.moment.as_str())
+            .collect();
+        assert_eq!(moments, ["end", "later"]);
+        // A CPU run's meta.json has no readings at all.
+        let cpu = serde_json::to_string(&super::collect("r", "t", Vec::new(), 0.0)).unwrap();
+        assert!(!cpu.contains("gpu_readings"), "{cpu}");
+    }
 
     #[test]
     fn precision_features_are_read_from_the_first_processors_flags() {

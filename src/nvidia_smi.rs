@@ -54,10 +54,12 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The GPUs now, labelled `moment`; why not where nvidia-smi cannot say.
 pub fn read(moment: &str, at: String) -> Result<GpuReading, String> {
-    let out = run_with_timeout(std::process::Command::new("nvidia-smi").args([
+    let mut command = std::process::Command::new("nvidia-smi");
+    command.args([
         &format!("--query-gpu={QUERY}"),
         "--format=csv,noheader,nounits",
-    ]))?;
+    ]);
+    let out = run_with_timeout(&mut command, TIMEOUT)?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
         let why = if why.trim().is_empty() {
@@ -74,8 +76,11 @@ pub fn read(moment: &str, at: String) -> Result<GpuReading, String> {
     })
 }
 
-/// Runs `command` to its end, or kills it after [`TIMEOUT`].
-fn run_with_timeout(command: &mut std::process::Command) -> Result<std::process::Output, String> {
+/// Runs `command` (nvidia-smi) to its end, or kills it after `timeout`.
+fn run_with_timeout(
+    command: &mut std::process::Command,
+    timeout: std::time::Duration,
+) -> Result<std::process::Output, String> {
     use std::process::Stdio;
     let mut child = command
         .stdin(Stdio::null())
@@ -90,10 +95,13 @@ fn run_with_timeout(command: &mut std::process::Command) -> Result<std::process:
         .map_err(|e| format!("nvidia-smi: {e}"))?
         .is_none()
     {
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > timeout {
             child.kill().ok();
             child.wait().ok();
-            return Err(format!("nvidia-smi: no answer in {} s", TIMEOUT.as_secs()));
+            return Err(format!(
+                "nvidia-smi: no answer in {:.1} s",
+                timeout.as_secs_f64()
+            ));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -159,6 +167,22 @@ mod tests {
                 .unwrap_err()
                 .contains("unexpected line")
         );
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_at_its_timeout() {
+        let started = std::time::Instant::now();
+        let mut sleep = std::process::Command::new("sleep");
+        sleep.arg("30");
+        let why = run_with_timeout(&mut sleep, std::time::Duration::from_millis(200)).unwrap_err();
+        assert!(why.contains("no answer in 0.2 s"), "{why}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        // One that ends in time gives its output and status.
+        let mut quick = std::process::Command::new("sh");
+        quick.args(["-c", "echo 0, x; exit 3"]);
+        let out = run_with_timeout(&mut quick, std::time::Duration::from_secs(10)).unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!((out.status.code(), stdout.trim()), (Some(3), "0, x"));
     }
 
     #[test]

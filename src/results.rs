@@ -262,8 +262,10 @@ impl ResultsWriter {
     /// Reopens the run folder `dir` to complete it (`--resume`): rows already `ok` are
     /// kept (and returned), failed rows and a row cut short by a kill are dropped, and new
     /// rows are appended. Both files are rewritten atomically first, so every case ends up
-    /// in them exactly once.
-    pub fn resume(dir: &Path) -> Result<(Self, Vec<Record>)> {
+    /// in them exactly once. A folder measured with caches flushed (`--l2-flush`) resumes
+    /// only so, and one measured warm only warm (`l2_flush`): nothing is rewritten
+    /// otherwise.
+    pub fn resume(dir: &Path, l2_flush: bool) -> Result<(Self, Vec<Record>)> {
         let jsonl_path = dir.join("results.jsonl");
         let csv_path = dir.join("results.csv");
         if !csv_path.is_file() && !jsonl_path.is_file() {
@@ -276,6 +278,26 @@ impl ResultsWriter {
             .into_iter()
             .filter(|r| r.record.status == Status::Ok)
             .collect();
+        if let Some(r) = kept.iter().find(|r| r.record.l2_flush != l2_flush) {
+            let how = |flushed: bool| {
+                if flushed {
+                    "with --l2-flush"
+                } else {
+                    "without --l2-flush"
+                }
+            };
+            return Err(Error::flag(
+                "--resume",
+                format!(
+                    "{} was measured {} ({}); resume it {} too: flushed and warm caches are \
+                     two protocols, never one run",
+                    dir.display(),
+                    how(r.record.l2_flush),
+                    r.record.case,
+                    how(r.record.l2_flush)
+                ),
+            ));
+        }
         let rows: Vec<Row<'_>> = kept
             .iter()
             .map(|r| Row {

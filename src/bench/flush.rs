@@ -1,9 +1,9 @@
 //! `--l2-flush`: the caches flushed before every timed call, outside the timed part, for
 //! cold-cache figures (as triton's `do_bench` and Nsight Compute flush a GPU's L2). On a
 //! CPU the harness reads and writes every cache line of a buffer twice the size of the
-//! host's largest cache, one thread per logical CPU each over its share, so every core's
-//! private caches and every shared one are filled with the buffer and the model's weights
-//! and activations evicted (a line-by-line read-modify-write, not `memset`, whose
+//! host's largest cache, one thread per logical CPU each over its share (not pinned: the
+//! scheduler spreads them over the cores), so the cores' private caches and the shared
+//! ones are filled with the buffer and the model's weights and activations evicted (a line-by-line read-modify-write, not `memset`, whose
 //! non-temporal stores on large buffers would bypass the caches); on a GPU the backend
 //! writes a 256 MiB device buffer (H100/H200 have 50–60 MiB of L2). Off by default, as in
 //! the paper: its figures are warm-cache ones.

@@ -142,7 +142,9 @@ pub fn blank_record(
         working_set_bytes: None,
         level: String::new(),
         level_bytes: None,
-        l2_flush: false,
+        // An error or skipped row of a cold-cache run says so too (compare and reports
+        // never pair it with a warm one).
+        l2_flush: experiment.sampler.l2_flush,
         gpu_median_ms: None,
         gpu_ci95_low_ms: None,
         gpu_ci95_high_ms: None,

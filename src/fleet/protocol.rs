@@ -238,6 +238,19 @@ mod tests {
                 gpu_end: None
             }
         );
+        // A GPU worker's last message carries its end reading, through and back.
+        let line = "0, NVIDIA H100 80GB HBM3, 580.95.05, P0, 1980, 2619, 1980, 2619, 300.5, \
+                    700.00, 55, 100";
+        let done = Message::Done {
+            rows: 3,
+            failed: 0,
+            gpu_end: Some(crate::nvidia_smi::GpuReading {
+                moment: "end".into(),
+                at: "2026-12-07T05:00:00Z".into(),
+                gpus: crate::nvidia_smi::parse(line).unwrap(),
+            }),
+        };
+        assert_eq!(Message::parse(&done.to_line().unwrap()).unwrap(), done);
         assert!(check_hello(PROTOCOL, env!("CARGO_PKG_VERSION")).is_ok());
         assert!(check_hello(PROTOCOL + 1, env!("CARGO_PKG_VERSION")).is_err());
         assert!(check_hello(PROTOCOL, "0.0.0-other").is_err());

@@ -433,7 +433,7 @@ pub fn run(run: &RemoteRun<'_>, mut log: &mut (dyn Write + Send)) -> Result<Vec<
 /// Resumes the device's folder: its ok rows kept (and told to the worker, as it would
 /// record them, so that it runs only what is missing), under their run id.
 fn resume(run: &RemoteRun<'_>, got: &mut Received, job: &mut Job) -> Result<()> {
-    let (writer, kept) = ResultsWriter::resume(&run.dir)?;
+    let (writer, kept) = ResultsWriter::resume(&run.dir, run.experiment.sampler.l2_flush)?;
     got.writer = Some(writer);
     // The run's id: its kept rows', else its meta.json's.
     let meta_id = || {

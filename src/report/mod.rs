@@ -61,8 +61,9 @@ pub struct ReportConfig {
 
 /// Where the rows of one column of a table come from: a backend on a device of a host,
 /// under one protocol. Rows measured under the paper's protocol for their device (CPU/ARM:
-/// 1 thread, batch 1; GPU: batch 32; the authors' split-cat PConv; f32) share the plain
-/// column; any other thread count, batch, PConv forward or dtype gets its own, labelled.
+/// 1 thread, batch 1; GPU: batch 32; the authors' split-cat PConv; f32; warm caches) share
+/// the plain column; any other thread count, batch, PConv forward, dtype or a cache flush
+/// gets its own, labelled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Column {
     /// Host name.

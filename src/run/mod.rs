@@ -151,7 +151,7 @@ fn run_local(
     let on_gpu = plan.iter().any(|(d, _)| matches!(d, DeviceSpec::Cuda(_)));
     let (mut writer, done, run_id) = if options.resume {
         // Resumed rows keep the run's id: the folder stays one run, each case once.
-        let (writer, kept) = ResultsWriter::resume(dir)?;
+        let (writer, kept) = ResultsWriter::resume(dir, experiment.sampler.l2_flush)?;
         let id = kept.first().map_or(run_id, |r| r.run_id.clone());
         if on_gpu {
             // This session's start, after the earlier sessions' readings.

@@ -1,8 +1,9 @@
 //! CUDA events around each timed run on a GPU: the device's own time for the run's work
 //! (trtexec's "GPU Compute Time", beside the host's wall time from launch to
 //! synchronisation, its "Latency"). tch has no binding for events, so the CUDA runtime
-//! libtorch itself links (`libcudart.so.13` for PyTorch 2.11's CUDA 13 build; already
-//! loaded with libtorch_cuda) is opened by name and five of its functions are called.
+//! libtorch itself links (`libcudart.so.13` for PyTorch 2.11's and 2.13's CUDA 13 builds;
+//! already loaded with libtorch_cuda, and preferred to any other) is opened by name and
+//! seven of its functions are called.
 //! Events are recorded on the legacy default stream (stream 0), the stream ATen's ops run
 //! on unless a caller sets another, so the pair brackets exactly the run's kernels.
 
@@ -39,8 +40,19 @@ fn runtime() -> Result<&'static Runtime, String> {
         .map_err(Clone::clone)
 }
 
-/// The first of `names` that opens.
+/// The first of `names` the process has loaded already (libtorch_cuda's runtime: never a
+/// second one beside it), else the first that opens.
 fn open(names: &[&str]) -> Result<Runtime, String> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    for &name in names {
+        // SAFETY: RTLD_NOLOAD opens nothing new: it finds a library already loaded.
+        let loaded = unsafe {
+            libloading::os::unix::Library::open(Some(name), libc::RTLD_NOW | libc::RTLD_NOLOAD)
+        };
+        if let Ok(library) = loaded {
+            return functions(library.into()).map_err(|e| format!("{name}: {e}"));
+        }
+    }
     let mut tried = Vec::new();
     for &name in names {
         // SAFETY: the CUDA runtime's initialisers are safe to run (libtorch_cuda, which
